@@ -32,32 +32,33 @@ def size_on_disk(model) -> int:
         model.save_pretrained(d)
         return sum(f.stat().st_size for f in Path(d).glob("*.safetensors"))
 
-# %% ../nbs/40_bench.ipynb #44613d31
-def measure_latency(fn: Callable[[], object], *, warmup: int = 3, repeats: int = 15) -> dict:
-    "Call `fn` `warmup` times untimed, then `repeats` times timed; median, p90 and min in milliseconds."
+# %% ../nbs/40_bench.ipynb #e1942766
+def measure_latency(fn: Callable[[], object], *, warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0) -> dict:
+    "Call `fn` `warmup` times untimed, then at least `repeats` times (and `min_seconds`) timed; median, p90, min in ms."
     if repeats < 1: raise ValueError(f"repeats = {repeats}: must be >= 1")
     for _ in range(warmup): fn()
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or (sum(times) < min_seconds * 1e3 and len(times) < 100 * repeats):
         t0 = time.perf_counter(); fn(); times.append((time.perf_counter() - t0) * 1e3)
     times.sort()
     p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
-    return dict(median_ms=statistics.median(times), p90_ms=p90, min_ms=times[0], repeats=repeats)
+    return dict(median_ms=statistics.median(times), p90_ms=p90, min_ms=times[0], repeats=len(times))
 
 @torch.no_grad()
 def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, max_length: int = 128,
-                  warmup: int = 3, repeats: int = 15) -> dict:
+                  warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0) -> dict:
     "Latency of one forward pass of `model` on `batch_size` real texts padded to `max_length` tokens."
     if len(texts) < batch_size: texts = (texts * (batch_size // max(1, len(texts)) + 1))
     enc = tokenize(tokenizer, texts[:batch_size], max_length, pad_to_max=True)
     was_training = model.training; model.eval()
-    try: r = measure_latency(lambda: model(**enc), warmup=warmup, repeats=repeats)
+    try: r = measure_latency(lambda: model(**enc), warmup=warmup, repeats=repeats, min_seconds=min_seconds)
     finally: model.train(was_training)
     return r | dict(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
 
-# %% ../nbs/40_bench.ipynb #8e41d870
+# %% ../nbs/40_bench.ipynb #78f69824
 def compare_models(models: dict, tokenizer, data: TextClassificationData, *, max_length: int = 128,
-                   batch_sizes=(1, 32), warmup: int = 3, repeats: int = 15, split: str = "test") -> pd.DataFrame:
+                   batch_sizes=(1, 32), warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0,
+                   split: str = "test") -> pd.DataFrame:
     "Accuracy, parameters, size and latency of each named model; ratios against the first."
     rows = []
     eval_split = getattr(data, split)
@@ -66,7 +67,7 @@ def compare_models(models: dict, tokenizer, data: TextClassificationData, *, max
                    parameters=count_parameters(model), size_mb=size_on_disk(model) / 2**20)
         for b in batch_sizes:
             lat = model_latency(model, tokenizer, eval_split.texts, batch_size=b, max_length=max_length,
-                                warmup=warmup, repeats=repeats)
+                                warmup=warmup, repeats=repeats, min_seconds=min_seconds)
             row[f"latency_b{b}_ms"] = lat["median_ms"]; row[f"latency_b{b}_p90_ms"] = lat["p90_ms"]
         rows.append(row)
     df = pd.DataFrame(rows).set_index("model")

@@ -101,7 +101,7 @@ def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
     models = {"teacher": teacher.model.to(cpu), f"student ({s.num_layers} layers, CE)": student.to(cpu)}
     b = recipe.bench
     table = compare_models(models, teacher.tokenizer, data, max_length=d.max_length, batch_sizes=b.batch_sizes,
-                           warmup=b.warmup, repeats=b.repeats)
+                           warmup=b.warmup, repeats=b.repeats, min_seconds=b.min_seconds)
     seconds["measure"] = time.time() - t0
     table.to_csv(run.path / "results.csv")
     run.log_metrics(models=table.reset_index().to_dict("records"), teacher=teacher.metrics | dict(path=str(teacher.path)),

@@ -213,7 +213,8 @@ class StudentConfig(Config):
 class BenchConfig(Config):
     batch_sizes: list[int] = spec([1, 32], at_least(1), doc="batch sizes to time")
     warmup: int = spec(3, at_least(0), doc="untimed runs before timing")
-    repeats: int = spec(15, at_least(1), doc="timed runs; the median is reported")
+    repeats: int = spec(15, at_least(1), doc="timed runs at least; the median is reported")
+    min_seconds: float = spec(2.0, at_least(0), doc="keep timing until this much time is spent (stable medians)")
 
 @dataclass
 class Recipe(Config):

@@ -12,7 +12,7 @@ seed: 1
 data: {name: trec, limit: 48, max_length: 16}
 teacher: {train: {epochs: 1, batch_size: 48, lr: 1e-4}}
 student: {num_layers: 2, train: {epochs: 1, batch_size: 48, lr: 2e-4}}
-bench: {batch_sizes: [1, 8], warmup: 0, repeats: 2}
+bench: {batch_sizes: [1, 8], warmup: 0, repeats: 2, min_seconds: 0}
 """
 
 
