@@ -26,9 +26,9 @@ import torch
 import yaml
 
 # %% auto #0
-__all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'at_least', 'between',
-           'one_of', 'matches', 'spec', 'validate', 'from_dict', 'to_dict', 'load_yaml', 'Config', 'DataConfig',
-           'TrainConfig', 'TeacherConfig', 'StudentConfig', 'BenchConfig', 'Recipe', 'describe_config',
+__all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least',
+           'between', 'one_of', 'matches', 'spec', 'validate', 'from_dict', 'to_dict', 'load_yaml', 'Config',
+           'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'BenchConfig', 'Recipe', 'describe_config',
            'seed_everything', 'resolve_device', 'cache_dir', 'atomic_write_text', 'environment_info', 'RunFolder']
 
 # %% ../nbs/00_core.ipynb #f1731cce
@@ -46,6 +46,9 @@ class ModelError(WorkbenchError, ValueError):
 
 class ModelNotFoundError(ModelError, FileNotFoundError):
     "A model name or path does not point at a local model folder."
+
+class InputError(WorkbenchError, ValueError):
+    "Tensors handed to a loss, adapter or pruner have the wrong shape, size or values."
 
 # %% ../nbs/00_core.ipynb #45c3fbca
 Check = Callable[[Any], "str | None"]
