@@ -23,15 +23,18 @@ install: $(STAMP)
 demo: install
 	$(BIN)/autoglm demo
 
-# The notebooks are the source: exporting or cleaning them must not change a tracked file.
+# The notebooks are the source: exporting or cleaning them must not change a file (outputs left in, or
+# notebooks and package out of sync). Compared before/after, so uncommitted work can be tested too.
+SYNCED := nbs autoglm_workbench README.md pyproject.toml
 sync-check: install
+	@find $(SYNCED) -type f -not -path '*/__pycache__/*' | sort | xargs sha1sum > $(VENV)/.sync-before
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
 	$(PY) tools/readme.py
-	@if [ -n "$$(git status --porcelain -- nbs autoglm_workbench README.md pyproject.toml)" ]; then \
-	  echo "Notebooks and package are out of sync (or notebooks hold outputs); run nbdev_export and nbdev_clean, then commit:"; \
-	  git status --porcelain -- nbs autoglm_workbench README.md pyproject.toml; \
-	  git --no-pager diff --stat -- nbs autoglm_workbench README.md pyproject.toml; exit 1; fi
+	@find $(SYNCED) -type f -not -path '*/__pycache__/*' | sort | xargs sha1sum > $(VENV)/.sync-after
+	@if ! diff -q $(VENV)/.sync-before $(VENV)/.sync-after > /dev/null; then \
+	  echo "Notebooks and package are out of sync (or notebooks hold outputs): run 'make export' and commit. Changed:"; \
+	  diff $(VENV)/.sync-before $(VENV)/.sync-after | sed -n 's/^> [0-9a-f]*  /  /p'; exit 1; fi
 
 nbtest: install
 	$(BIN)/nbdev_test --n_workers 2 --do_print --timing

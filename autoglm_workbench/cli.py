@@ -16,10 +16,11 @@ import pandas as pd
 import torch
 
 from .bench import compare_models
-from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, load_yaml, resolve_device,
-                                   seed_everything)
+from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, cache_dir, load_yaml,
+                                   resolve_device, seed_everything)
 from .data import load_dataset
-from .models import fine_tune, make_student, teacher_classifier
+from .distill import Distiller, Stage, Term
+from .models import accuracy, cache_key, cached_classifier, fine_tune, make_student, teacher_classifier
 
 # %% auto #0
 __all__ = ['apply_overrides', 'load_recipe', 'DemoResult', 'format_table', 'run_demo', 'main']
@@ -89,24 +90,46 @@ def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
         f"(validation accuracy {teacher.metrics['val_accuracy']:.3f})")
 
     t0 = time.time()
-    s = recipe.student
-    student = make_student(teacher.model, num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size)
-    losses = fine_tune(student, teacher.tokenizer, data.train, max_length=d.max_length, seed=recipe.seed,
-                       desc=f"student ({s.num_layers} layers, cross-entropy)", **dataclasses.asdict(s.train))
-    seconds["student"] = time.time() - t0
+    s, kd = recipe.student, recipe.distill
+    shape = dict(num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size)
+
+    def train_ce_student():
+        student = make_student(teacher.model, **shape)
+        losses = fine_tune(student, teacher.tokenizer, data.train, max_length=d.max_length, seed=recipe.seed,
+                           desc=f"student ({s.num_layers} layers, cross-entropy)", **dataclasses.asdict(s.train))
+        return student, teacher.tokenizer, dict(final_loss=losses[-1], val_accuracy=accuracy(
+            student, teacher.tokenizer, data.validation, max_length=d.max_length))
+    key = cache_key(teacher=teacher.path.name, shape=shape, train=dataclasses.asdict(s.train), seed=recipe.seed,
+                    max_length=d.max_length)
+    ce = cached_classifier(cache_dir() / "students" / f"{data.name}-ce-{key}", train_ce_student, device=device)
+    seconds["ce_student"] = time.time() - t0
+    log(f"CE-only student: {'loaded from cache' if ce.from_cache else 'trained and cached'} "
+        f"(validation accuracy {ce.metrics['val_accuracy']:.3f})")
+
+    t0 = time.time()
+    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
+    if kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
+    stage = Stage("all", terms=terms, epochs=kd.train.epochs, lr=kd.train.lr, batch_size=kd.train.batch_size,
+                  warmup_ratio=kd.train.warmup_ratio, weight_decay=kd.train.weight_decay)
+    distiller = Distiller(teacher.model, make_student(teacher.model, **shape), teacher.tokenizer, [stage],
+                          run.path / "distill", layer_map=kd.layer_map, max_length=d.max_length, seed=recipe.seed,
+                          save_steps=100)
+    student = distiller.train(data)
+    seconds["distilled_student"] = time.time() - t0
     student.save_pretrained(run.path / "student"); teacher.tokenizer.save_pretrained(run.path / "student")
 
     t0 = time.time()
     cpu = torch.device("cpu")
-    models = {"teacher": teacher.model.to(cpu), f"student ({s.num_layers} layers, CE)": student.to(cpu)}
+    models = {"teacher": teacher.model.to(cpu), f"student ({s.num_layers} layers, CE)": ce.model.to(cpu),
+              f"student ({s.num_layers} layers, distilled)": student.to(cpu)}
     b = recipe.bench
     table = compare_models(models, teacher.tokenizer, data, max_length=d.max_length, batch_sizes=b.batch_sizes,
                            warmup=b.warmup, repeats=b.repeats, min_seconds=b.min_seconds)
     seconds["measure"] = time.time() - t0
     table.to_csv(run.path / "results.csv")
     run.log_metrics(models=table.reset_index().to_dict("records"), teacher=teacher.metrics | dict(path=str(teacher.path)),
-                    student_final_loss=losses[-1], seconds=seconds, threads=table.attrs["threads"],
-                    test_examples=table.attrs["n_eval"])
+                    ce_student=ce.metrics | dict(path=str(ce.path)), seconds=seconds, threads=table.attrs["threads"],
+                    test_examples=table.attrs["n_eval"], layer_map={str(k): v for k, v in distiller.layer_map.items()})
     log(format_table(table))
     log(f"results: {run.path / 'results.csv'}")
     return DemoResult(table, run, seconds)

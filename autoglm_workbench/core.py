@@ -28,8 +28,9 @@ import yaml
 # %% auto #0
 __all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least',
            'between', 'one_of', 'matches', 'spec', 'validate', 'from_dict', 'to_dict', 'load_yaml', 'Config',
-           'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'BenchConfig', 'Recipe', 'describe_config',
-           'seed_everything', 'resolve_device', 'cache_dir', 'atomic_write_text', 'environment_info', 'RunFolder']
+           'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'BenchConfig', 'Recipe',
+           'describe_config', 'seed_everything', 'resolve_device', 'cache_dir', 'atomic_write_text', 'environment_info',
+           'RunFolder']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -205,12 +206,21 @@ class StudentConfig(Config):
     num_layers: int = spec(3, at_least(1), doc="transformer layers of the student")
     layers: list[int] | None = spec(None, at_least(0), doc="teacher layers to copy; default spreads them uniformly")
     hidden_size: int | None = spec(None, at_least(8), doc="width of a narrower, freshly initialised student")
-    train: TrainConfig = spec(TrainConfig(epochs=3.0, lr=2e-4))
+    train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=2e-4))
 
     def check_consistency(self, path):
         if self.layers is not None and len(self.layers) != self.num_layers:
             raise ConfigError(f"{path}.layers = {self.layers!r}: lists {len(self.layers)} layers but "
                               f"{path}.num_layers = {self.num_layers}")
+
+@dataclass
+class DistillConfig(Config):
+    alpha: float = spec(0.5, between(0, 1), doc="weight of the soft (T²·KL) term against cross-entropy")
+    temperature: float = spec(2.0, between(0, 100, lo_open=True), doc="softmax temperature of the soft term")
+    hidden_weight: float = spec(1.0, at_least(0), doc="weight of the hidden-state alignment term (0 turns it off)")
+    hidden_kind: str = spec("mse", one_of("mse", "cosine"), doc="distance between aligned hidden states")
+    layer_map: str = spec("uniform", matches(r"uniform|last-\d+", "'uniform' or 'last-K'"), doc="student ↔ teacher layers")
+    train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=2e-4))
 
 @dataclass
 class BenchConfig(Config):
@@ -225,6 +235,7 @@ class Recipe(Config):
     data: DataConfig = spec(DataConfig())
     teacher: TeacherConfig = spec(TeacherConfig())
     student: StudentConfig = spec(StudentConfig())
+    distill: DistillConfig = spec(DistillConfig())
     bench: BenchConfig = spec(BenchConfig())
     device: str = spec("auto", matches(r"auto|cpu|cuda(:\d+)?|mps", "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"))
     output_dir: str = spec("runs", doc="folder under which each run gets its own folder")

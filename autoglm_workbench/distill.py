@@ -25,8 +25,8 @@ from .data import Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 
 # %% auto #0
-__all__ = ['WIRINGS', 'STAGE_KINDS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'TokenizedSplit', 'StudentWithAdapters',
-           'set_trainable', 'TermContext', 'DistillTrainer', 'JsonlLogger', 'Distiller']
+__all__ = ['WIRINGS', 'STAGE_KINDS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'three_stage_plan', 'TokenizedSplit',
+           'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer', 'JsonlLogger', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -90,7 +90,16 @@ class Stage:
     @property
     def needs(self) -> set: return {n for t in self.terms for n in WIRINGS[t.loss].needs}
 
-# %% ../nbs/13_distill.ipynb #7d68ee1a
+# %% ../nbs/13_distill.ipynb #603f917c
+def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int = 32, temperature: float = 2.0,
+                     hidden_weight: float = 1.0) -> list[Stage]:
+    "`head` → `all` → `finetune` stages with the usual weights; `epochs` gives each stage's budget."
+    kd = lambda alpha: Term("kd", params=dict(alpha=alpha, temperature=temperature))
+    return [Stage("head", terms=[kd(0.5)], epochs=epochs[0], lr=lr * 5, batch_size=batch_size),
+            Stage("all", terms=[kd(0.5), Term("hidden", weight=hidden_weight)], epochs=epochs[1], lr=lr, batch_size=batch_size),
+            Stage("finetune", terms=[kd(0.1)], epochs=epochs[2], lr=lr / 4, batch_size=batch_size)]
+
+# %% ../nbs/13_distill.ipynb #4f3bc591
 class TokenizedSplit(torch.utils.data.Dataset):
     "A split tokenized once (truncated to `max_length`), items as dicts with `labels`."
     def __init__(self, split: Split, tokenizer, max_length: int = 128):
@@ -99,7 +108,7 @@ class TokenizedSplit(torch.utils.data.Dataset):
     def __len__(self): return len(self.items)
     def __getitem__(self, i): return self.items[i]
 
-# %% ../nbs/13_distill.ipynb #a3525663
+# %% ../nbs/13_distill.ipynb #03581132
 class StudentWithAdapters(nn.Module):
     "The student plus the adapters of its alignment terms, trained and checkpointed together."
     def __init__(self, student: nn.Module, adapters: nn.ModuleDict):
@@ -114,7 +123,7 @@ def set_trainable(module: StudentWithAdapters, stage: str) -> list[str]:
         p.requires_grad = stage != "head" or not name.startswith("student." + body)
     return [n for n, p in module.named_parameters() if p.requires_grad]
 
-# %% ../nbs/13_distill.ipynb #b1be8053
+# %% ../nbs/13_distill.ipynb #031bd75b
 @dataclass
 class TermContext:
     "What wirings may use besides the outputs: the layer map and the adapters."
@@ -171,7 +180,7 @@ class JsonlLogger(TrainerCallback):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as f: f.write(json.dumps(dict(step=state.global_step) | logs, default=str) + "\n")
 
-# %% ../nbs/13_distill.ipynb #b190e796
+# %% ../nbs/13_distill.ipynb #83da89a4
 class Distiller:
     "Distil `teacher` into `student` through a list of stages; adapters are built from the layer map as needed."
     def __init__(self, teacher: nn.Module, student: nn.Module, tokenizer, stages: list[Stage], output_dir, *,
@@ -198,7 +207,8 @@ class Distiller:
             output_dir=str(folder), per_device_train_batch_size=stage.batch_size, learning_rate=stage.lr,
             num_train_epochs=stage.epochs, max_steps=stage.max_steps or -1, warmup_steps=stage.warmup_ratio,
             weight_decay=stage.weight_decay, gradient_accumulation_steps=stage.grad_accum, seed=self.seed,
-            logging_steps=self.logging_steps, save_steps=self.save_steps, save_total_limit=2, report_to="none",
+            logging_steps=self.logging_steps, logging_first_step=True, save_steps=self.save_steps, save_total_limit=2,
+            report_to="none",
             remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
             train_sampling_strategy="random" if self.shuffle else "sequential", disable_tqdm=False,
             per_device_eval_batch_size=64, eval_strategy="no")

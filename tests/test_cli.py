@@ -12,6 +12,7 @@ seed: 1
 data: {name: trec, limit: 48, max_length: 16}
 teacher: {train: {epochs: 1, batch_size: 48, lr: 1e-4}}
 student: {num_layers: 2, train: {epochs: 1, batch_size: 48, lr: 2e-4}}
+distill: {train: {epochs: 1, batch_size: 48}}
 bench: {batch_sizes: [1, 8], warmup: 0, repeats: 2, min_seconds: 0}
 """
 
@@ -30,7 +31,7 @@ def test_demo_end_to_end_then_from_cache(tmp_path):
     runs = sorted((tmp_path / "runs").iterdir())
     assert len(runs) == 1
     metrics = json.loads((runs[0] / "metrics.json").read_text())
-    assert [m["model"] for m in metrics["models"]] == ["teacher", "student (2 layers, CE)"]
+    assert [m["model"] for m in metrics["models"]] == ["teacher", "student (2 layers, CE)", "student (2 layers, distilled)"]
     assert metrics["test_examples"] == 48
     student, teacher = metrics["models"][1], metrics["models"][0]
     assert student["parameters"] < teacher["parameters"]

@@ -1,0 +1,38 @@
+"""Teacher vs CE-only student vs distilled student on the bundled task; writes bench/results/distill.json.
+
+    python bench/distill.py [--set FIELD=VALUE ...]
+
+Goal (issue 3): the distilled 3-layer student keeps >= 98% of the teacher's accuracy at >= 1.9x lower latency.
+Everything is measured in one run, on the same test split and inputs.
+"""
+import argparse
+import json
+from pathlib import Path
+
+from autoglm_workbench.cli import load_recipe, run_demo
+from autoglm_workbench.core import environment_info
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "distill.json"))
+    args = p.parse_args()
+    recipe = load_recipe(overrides=args.set)
+    res = run_demo(recipe)
+    table = res.table
+    distilled = [i for i in table.index if "distilled" in i][0]
+    row = table.loc[distilled]
+    goals = dict(retention_at_least_0_98=bool(row["accuracy_retention"] >= 0.98),
+                 latency_ratio_b32_at_least_1_9=bool(row["speedup_b32"] >= 1.9))
+    out = dict(benchmark="distill", recipe=recipe.to_dict(), models=table.reset_index().to_dict("records"),
+               distilled=dict(retention=row["accuracy_retention"], speedup_b1=row["speedup_b1"],
+                              speedup_b32=row["speedup_b32"]),
+               goals=goals, seconds=res.seconds, run_folder=res.run.path.name, environment=environment_info())
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2, default=float))
+    print(json.dumps(dict(distilled=out["distilled"], goals=goals), indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Redraw time of the KD and alignment panels: the work a slider change triggers (recompute the DataFrames from
+cached logits / hidden states, rebuild the altair specs). Writes bench/results/panels.json.
+
+    python bench/panels.py [--repeats 30]
+
+Goal (issue 3): a slider change redraws in under 150 ms. The browser's own rendering is not included.
+"""
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from autoglm_workbench.align import cka_frame, cka_heatmap, resolve_layer_map
+from autoglm_workbench.core import environment_info
+from autoglm_workbench.data import load_dataset, tokenize
+from autoglm_workbench.losses import gradient_chart, kd_terms_frame, softened_chart, softened_frame, terms_chart
+from autoglm_workbench.models import forward_with_internals, load_pretrained, make_student, predict_logits
+
+TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20)
+
+
+def timed(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); fn(); times.append((time.perf_counter() - t0) * 1e3)
+    return dict(median_ms=statistics.median(times), max_ms=max(times))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "panels.json"))
+    a = p.parse_args()
+    data = load_dataset("bbc-news")
+    teacher, tok = load_pretrained("minilm-l6", label_names=data.label_names)
+    student = make_student(teacher, num_layers=3)
+    val = data.validation.subset(6)
+    t_logits = predict_logits(teacher, tok, val.texts, max_length=128)
+    s_logits = predict_logits(student, tok, val.texts, max_length=128)
+    labels = torch.tensor(val.labels)
+    state = dict(alpha=0.5, T=2.0)
+
+    def kd_redraw():
+        state["alpha"] = 1 - state["alpha"]
+        terms = kd_terms_frame(s_logits, t_logits, labels, TEMPERATURES, state["alpha"])
+        soft = softened_frame(t_logits, state["T"], data.label_names)
+        (softened_chart(soft) | (terms_chart(terms, state["T"]) & gradient_chart(terms))).to_dict()
+
+    batch = tokenize(tok, val.texts, max_length=128)
+    with torch.no_grad():
+        cka = cka_frame(forward_with_internals(student, batch).hidden_states,
+                        forward_with_internals(teacher, batch).hidden_states, batch["attention_mask"])
+    maps = ["uniform", "last-1", "last-2", "last-3"]
+
+    def align_redraw():
+        maps.append(maps.pop(0))
+        cka_heatmap(cka, resolve_layer_map(maps[0], 3, 6)).to_dict()
+
+    out = dict(benchmark="panels", kd_panel=timed(kd_redraw, a.repeats), alignment_panel=timed(align_redraw, a.repeats),
+               environment=environment_info())
+    out["goal_under_150ms"] = bool(out["kd_panel"]["median_ms"] < 150 and out["alignment_panel"]["median_ms"] < 150)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(out, indent=2))
+    print(json.dumps({k: v for k, v in out.items() if k != "environment"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
