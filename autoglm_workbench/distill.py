@@ -23,10 +23,12 @@ from .align import hidden_loss, make_adapters, resolve_layer_map
 from .core import ConfigError, atomic_write_text
 from .data import Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
+from .mgad import Segments, mgad_loss, segment, tinybert_attention_loss
 
 # %% auto #0
-__all__ = ['WIRINGS', 'STAGE_KINDS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'three_stage_plan', 'TokenizedSplit',
-           'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer', 'JsonlLogger', 'Distiller']
+__all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'three_stage_plan',
+           'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer',
+           'JsonlLogger', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -48,8 +50,16 @@ def _hidden(s, t, batch, ctx, kind="mse"):
     return hidden_loss(s.hidden_states, t.hidden_states, ctx.layer_map, ctx.adapters, kind=kind,
                        mask=batch.get("attention_mask"))
 
+def _mgad(s, t, batch, ctx, **p):
+    segs = Segments(batch["sentence_ids"], batch["paragraph_ids"])
+    return mgad_loss(s.attentions, t.attentions, batch["attention_mask"], segs, layer_map=ctx.layer_map, **p)["total"]
+def _tinybert(s, t, batch, ctx):
+    return tinybert_attention_loss(s.attentions, t.attentions, batch["attention_mask"], layer_map=ctx.layer_map)
+
 WIRINGS: dict[str, Wiring] = {"ce": Wiring(("logits",), _ce), "kd": Wiring(("logits",), _kd),
-                              "hidden": Wiring(("hidden_states",), _hidden)}
+                              "hidden": Wiring(("hidden_states",), _hidden),
+                              "mgad": Wiring(("attentions", "segments"), _mgad),
+                              "tinybert_attention": Wiring(("attentions",), _tinybert)}
 
 def register_wiring(loss: str, needs: tuple, compute: Callable) -> None:
     "Let stages use the loss `loss`: `compute(student_out, teacher_out, batch, ctx, **params)` returns a scalar."
@@ -99,14 +109,36 @@ def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int =
             Stage("all", terms=[kd(0.5), Term("hidden", weight=hidden_weight)], epochs=epochs[1], lr=lr, batch_size=batch_size),
             Stage("finetune", terms=[kd(0.1)], epochs=epochs[2], lr=lr / 4, batch_size=batch_size)]
 
-# %% ../nbs/13_distill.ipynb #4f3bc591
+# %% ../nbs/13_distill.ipynb #3520d184
 class TokenizedSplit(torch.utils.data.Dataset):
-    "A split tokenized once (truncated to `max_length`), items as dicts with `labels`."
-    def __init__(self, split: Split, tokenizer, max_length: int = 128):
-        enc = tokenizer(list(split.texts), truncation=True, max_length=max_length)
-        self.items = [{k: enc[k][i] for k in enc.keys()} | dict(labels=l) for i, l in enumerate(split.labels)]
+    "A split tokenized once (truncated to `max_length`), items as dicts with `labels` (and segment ids if asked)."
+    def __init__(self, split: Split, tokenizer, max_length: int = 128, segments: bool = False):
+        if segments:
+            self.items = []
+            for i in range(0, len(split), 256):
+                enc, seg = segment(split.texts[i:i + 256], tokenizer, max_length)
+                for j, n in enumerate(enc["attention_mask"].sum(1).tolist()):
+                    item = {k: v[j, :n].tolist() for k, v in enc.items()}
+                    item.update(sentence_ids=seg.sentence_ids[j, :n].tolist(), paragraph_ids=seg.paragraph_ids[j, :n].tolist())
+                    self.items.append(item | dict(labels=split.labels[i + j]))
+        else:
+            enc = tokenizer(list(split.texts), truncation=True, max_length=max_length)
+            self.items = [{k: enc[k][i] for k in enc.keys()} | dict(labels=l) for i, l in enumerate(split.labels)]
     def __len__(self): return len(self.items)
     def __getitem__(self, i): return self.items[i]
+
+SEGMENT_KEYS = ("sentence_ids", "paragraph_ids")
+
+class SegmentCollator:
+    "Pads model inputs with the tokenizer's collator and segment ids with -1 (no segment)."
+    def __init__(self, tokenizer): self.inner = DataCollatorWithPadding(tokenizer)
+    def __call__(self, items):
+        segs = {k: [it[k] for it in items] for k in SEGMENT_KEYS if k in items[0]}
+        batch = self.inner([{k: v for k, v in it.items() if k not in SEGMENT_KEYS} for it in items])
+        L = batch["input_ids"].shape[1]
+        for k, rows in segs.items():
+            batch[k] = torch.tensor([r + [-1] * (L - len(r)) for r in rows], dtype=torch.long)
+        return batch
 
 # %% ../nbs/13_distill.ipynb #03581132
 class StudentWithAdapters(nn.Module):
@@ -145,7 +177,7 @@ class DistillTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         needs = self.stage.needs
         flags = dict(output_hidden_states="hidden_states" in needs, output_attentions="attentions" in needs)
-        model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        model_inputs = {k: v for k, v in inputs.items() if k != "labels" and k not in SEGMENT_KEYS}
         s_out = model(**model_inputs, **flags)
         with torch.no_grad(): t_out = self.teacher(**model_inputs, **flags)
         state = TrainState(self.state.global_step, max(1, self.state.max_steps), self.latest_metrics)
@@ -215,8 +247,9 @@ class Distiller:
 
     def train(self, data: TextClassificationData, resume: bool = False) -> nn.Module:
         "Run every stage on `data.train` (continuing an interrupted run when `resume`); returns the student."
-        train_set = TokenizedSplit(data.train, self.tokenizer, self.max_length)
-        collator = DataCollatorWithPadding(self.tokenizer)
+        segments = any("segments" in s.needs for s in self.stages)
+        train_set = TokenizedSplit(data.train, self.tokenizer, self.max_length, segments=segments)
+        collator = SegmentCollator(self.tokenizer)
         for i, stage in enumerate(self.stages):
             folder = self.output_dir / f"stage{i}-{stage.name}"
             final = folder / "final.safetensors"
