@@ -14,7 +14,8 @@ from .core import InputError
 from .losses import register_loss
 
 # %% auto #0
-__all__ = ['HEAD_REDUCTIONS', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'mgad_loss', 'tinybert_attention_loss']
+__all__ = ['HEAD_REDUCTIONS', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'mgad_loss', 'tinybert_attention_loss',
+           'level_frame', 'terms_frame', 'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -182,3 +183,76 @@ def tinybert_attention_loss(student_attn, teacher_attn, attention_mask: torch.Te
     return total / len(pairs)
 
 register_loss("tinybert_attention")(tinybert_attention_loss)
+
+# %% ../nbs/12_mgad.ipynb #346e4708
+import pandas as pd
+
+def level_frame(student_attn: torch.Tensor, teacher_attn: torch.Tensor, ids: torch.Tensor | None, level: str) -> pd.DataFrame:
+    "Tidy heatmap data for one example: model, query, key, weight (heads averaged; `ids` pools to segments)."
+    rows = []
+    for model, a in (("teacher", teacher_attn), ("student", student_attn)):
+        a = a.float().mean(0, keepdim=True)[None]                     # [1, 1, L, L]
+        if ids is not None: a, _ = block_pool(a, ids[None])
+        m = a[0, 0]
+        rows += [dict(model=model, level=level, query=i, key=j, weight=m[i, j].item())
+                 for i in range(m.shape[0]) for j in range(m.shape[1])]
+    return pd.DataFrame(rows)
+
+def terms_frame(terms: dict, alpha: float, beta: float, gamma: float) -> pd.DataFrame:
+    "The three MGAD terms, their weights and weighted contributions, plus the total."
+    w = dict(token=alpha, sentence=beta, paragraph=gamma)
+    rows = [dict(term=k, value=float(terms[k]), weight=w[k], weighted=w[k] * float(terms[k])) for k in w]
+    return pd.DataFrame(rows + [dict(term="total", value=float(terms["total"]), weight=1.0, weighted=float(terms["total"]))])
+
+def top_links(teacher_attn: torch.Tensor, sentence_ids: torch.Tensor, sentences: list[str], k: int = 5) -> pd.DataFrame:
+    "The `k` strongest links between different sentences in the teacher's pooled attention (heads averaged)."
+    pooled, _ = block_pool(teacher_attn.float().mean(0, keepdim=True)[None], sentence_ids[None])
+    m = pooled[0, 0].clone(); m.fill_diagonal_(0)
+    flat = m.flatten().topk(min(k, m.numel()))
+    n = m.shape[1]
+    return pd.DataFrame([dict(source=sentences[i // n][:70], target=sentences[i % n][:70], weight=v.item())
+                         for v, i in zip(flat.values, flat.indices.tolist())])
+
+def attention_heatmap(df: pd.DataFrame):
+    "Teacher and student heatmaps side by side for one level."
+    import altair as alt
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("key:O", title="key"), y=alt.Y("query:O", title="query"),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues")), column=alt.Column("model:N", title=None),
+        tooltip=["model", "query", "key", alt.Tooltip("weight:Q", format=".3f")]
+    ).properties(width=220, height=220, title=f"{df['level'].iloc[0]}-level attention")
+
+def terms_chart(df: pd.DataFrame):
+    "Bars of each term's weighted contribution and the total."
+    import altair as alt
+    return alt.Chart(df).mark_bar().encode(x=alt.X("term:N", sort=["token", "sentence", "paragraph", "total"]),
+                                           y=alt.Y("weighted:Q", title="weighted loss"), color="term:N",
+                                           tooltip=["term", alt.Tooltip("value:Q", format=".4f"), "weight"]
+                                           ).properties(width=220, height=200, title="MGAD terms")
+
+def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict):
+    "Sliders for alpha, beta, gamma, T and the level over cached attentions of one example (batch of 1)."
+    import ipywidgets as w
+    from IPython.display import display
+    sl = {k: w.FloatSlider(value=1.0, min=0, max=2, step=0.05, description=k) for k in ("alpha", "beta", "gamma")}
+    temp = w.FloatSlider(value=1.0, min=0.25, max=4, step=0.25, description="T")
+    level = w.ToggleButtons(options=["token", "sentence", "paragraph"], value="sentence")
+    layer = w.Dropdown(options=list(layer_map.items()), description="layer (s, t)")
+    out = w.Output()
+    def draw(*_):
+        s_i, t_i = layer.value
+        s, t = student_attn[s_i - 1], teacher_attn[t_i - 1]
+        with out:
+            out.clear_output(wait=True)
+            try:
+                terms = mgad_loss(s, t, attention_mask, segments, alpha=sl["alpha"].value, beta=sl["beta"].value,
+                                  gamma=sl["gamma"].value, temperature=temp.value)
+            except InputError as e:
+                print(e); return
+            ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
+            display(attention_heatmap(level_frame(s[0], t[0], ids, level.value)) |
+                    terms_chart(terms_frame(terms, sl["alpha"].value, sl["beta"].value, sl["gamma"].value)))
+            display(top_links(t[0], segments.sentence_ids[0], sentences))
+    for x in [*sl.values(), temp, level, layer]: x.observe(draw, "value")
+    draw()
+    return w.VBox([w.HBox(list(sl.values())), w.HBox([temp, layer]), level, out])

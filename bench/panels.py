@@ -17,6 +17,8 @@ from autoglm_workbench.align import cka_frame, cka_heatmap, resolve_layer_map
 from autoglm_workbench.core import environment_info
 from autoglm_workbench.data import load_dataset, tokenize
 from autoglm_workbench.losses import gradient_chart, kd_terms_frame, softened_chart, softened_frame, terms_chart
+from autoglm_workbench.mgad import attention_heatmap, level_frame, mgad_loss, segment, terms_frame, top_links
+from autoglm_workbench.mgad import terms_chart as mgad_terms_chart
 from autoglm_workbench.models import forward_with_internals, load_pretrained, make_student, predict_logits
 
 TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20)
@@ -60,9 +62,25 @@ def main() -> None:
         maps.append(maps.pop(0))
         cka_heatmap(cka, resolve_layer_map(maps[0], 3, 6)).to_dict()
 
+    enc1, seg1 = segment(val.texts[:1], tok, max_length=128)
+    with torch.no_grad():
+        ta = forward_with_internals(teacher, enc1).attentions
+        sa = forward_with_internals(student, enc1).attentions
+    ids = seg1.sentence_ids[0]
+    sentences = [tok.decode(enc1["input_ids"][0][ids == k]) for k in range(int(ids.max()) + 1)]
+    weights = dict(alpha=1.0, beta=1.0, gamma=1.0)
+
+    def mgad_redraw():
+        weights["beta"] = 2.0 - weights["beta"]
+        terms = mgad_loss(sa[1], ta[3], enc1["attention_mask"], seg1, **weights)
+        (attention_heatmap(level_frame(sa[1][0], ta[3][0], ids, "sentence")) |
+         mgad_terms_chart(terms_frame(terms, **weights))).to_dict()
+        top_links(ta[3][0], ids, sentences)
+
     out = dict(benchmark="panels", kd_panel=timed(kd_redraw, a.repeats), alignment_panel=timed(align_redraw, a.repeats),
-               environment=environment_info())
-    out["goal_under_150ms"] = bool(out["kd_panel"]["median_ms"] < 150 and out["alignment_panel"]["median_ms"] < 150)
+               mgad_panel_sentence_level=timed(mgad_redraw, a.repeats), environment=environment_info())
+    out["goal_under_150ms"] = bool(all(out[k]["median_ms"] < 150 for k in
+                                       ("kd_panel", "alignment_panel", "mgad_panel_sentence_level")))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=2))
     print(json.dumps({k: v for k, v in out.items() if k != "environment"}, indent=2))
