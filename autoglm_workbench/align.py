@@ -17,9 +17,9 @@ from .core import ConfigError, InputError
 from .losses import register_loss
 
 # %% auto #0
-__all__ = ['uniform_layer_map', 'last_k_layer_map', 'resolve_layer_map', 'LinearAdapter', 'Conv1x1Adapter', 'interpolate_spatial',
-           'interpolate_sequence', 'make_adapters', 'hidden_loss', 'linear_cka', 'cka_frame', 'layer_map_frame',
-           'cka_heatmap', 'alignment_panel']
+__all__ = ['uniform_layer_map', 'last_k_layer_map', 'resolve_layer_map', 'parse_layer_map', 'LinearAdapter', 'Conv1x1Adapter',
+           'interpolate_spatial', 'interpolate_sequence', 'make_adapters', 'hidden_loss', 'linear_cka', 'cka_frame',
+           'layer_map_frame', 'cka_heatmap', 'alignment_panel']
 
 # %% ../nbs/11_align.ipynb #6fcd7eb3
 def uniform_layer_map(n_student: int, n_teacher: int) -> dict[int, int]:
@@ -52,7 +52,17 @@ def resolve_layer_map(spec, n_student: int, n_teacher: int) -> dict[int, int]:
         out[s_i] = t_i
     return dict(sorted(out.items()))
 
-# %% ../nbs/11_align.ipynb #486becd2
+# %% ../nbs/11_align.ipynb #855f78d0
+def parse_layer_map(text: str, n_student: int, n_teacher: int) -> dict[int, int]:
+    "A validated layer map from text: 'uniform', 'last-K' or a mapping such as '{1: 2, 3: 6}'."
+    from autoglm_workbench.core import load_yaml
+    import yaml
+    text = text.strip()
+    try: spec = load_yaml(text) if text.startswith("{") else text
+    except yaml.YAMLError: raise ConfigError(f"layer map {text!r}: not a valid mapping; write it like {{1: 2, 3: 6}}") from None
+    return resolve_layer_map(spec, n_student, n_teacher)
+
+# %% ../nbs/11_align.ipynb #9c72a128
 class LinearAdapter(nn.Module):
     "Maps hidden states `[B, L, H_s]` to the teacher's width `[B, L, H_t]`."
     def __init__(self, student_dim: int, teacher_dim: int):
@@ -93,7 +103,7 @@ def make_adapters(layer_map: dict, student_dim: int, teacher_dim: int, kind: str
     return nn.ModuleDict({str(s): cls(student_dim, teacher_dim) if student_dim != teacher_dim else nn.Identity()
                           for s in layer_map})
 
-# %% ../nbs/11_align.ipynb #7087768d
+# %% ../nbs/11_align.ipynb #871fc4ae
 def _features_loss(s: torch.Tensor, t: torch.Tensor, kind: str, mask: torch.Tensor | None) -> torch.Tensor:
     if s.ndim == 4:  # feature maps: every spatial position counts
         s, t = s.flatten(2).transpose(1, 2), t.flatten(2).transpose(1, 2)
@@ -130,7 +140,7 @@ def hidden_loss(student_hidden, teacher_hidden, layer_map: dict, adapters: nn.Mo
 
 register_loss("hidden")(hidden_loss)
 
-# %% ../nbs/11_align.ipynb #3485e9e6
+# %% ../nbs/11_align.ipynb #9e108e36
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     "Linear CKA between features `x` `[N, D1]` and `y` `[N, D2]` of the same N inputs."
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
@@ -149,7 +159,7 @@ def cka_frame(student_hidden, teacher_hidden, mask: torch.Tensor | None = None) 
     return pd.DataFrame([dict(student_layer=i, teacher_layer=j, cka=linear_cka(s, t))
                          for i, s in enumerate(S) for j, t in enumerate(T)])
 
-# %% ../nbs/11_align.ipynb #84286a81
+# %% ../nbs/11_align.ipynb #aaa7542f
 def layer_map_frame(layer_map: dict) -> pd.DataFrame:
     "A layer map as rows `(student_layer, teacher_layer)`, for overlaying on a heatmap."
     return pd.DataFrame([dict(student_layer=s, teacher_layer=t) for s, t in layer_map.items()])
@@ -181,10 +191,8 @@ def alignment_panel(cka: pd.DataFrame, n_student: int, n_teacher: int):
     def draw(*_):
         with out:
             out.clear_output(wait=True)
-            try:
-                spec = eval(pick.value, {}) if pick.value.strip().startswith("{") else pick.value
-                display(cka_heatmap(cka, resolve_layer_map(spec, n_student, n_teacher)))
-            except (ConfigError, SyntaxError) as e: print(e)
+            try: display(cka_heatmap(cka, parse_layer_map(pick.value, n_student, n_teacher)))
+            except ConfigError as e: print(e)
     pick.observe(draw, "value")
     draw()
     return w.VBox([pick, out])

@@ -248,6 +248,7 @@ class Recipe(Config):
     @classmethod
     def from_yaml(cls, path) -> "Recipe":
         "Load a recipe from a YAML file; an empty file gives the defaults."
+        if not Path(path).is_file(): raise ConfigError(f"{path}: no such recipe file")
         try: d = load_yaml(Path(path).read_text()) or {}
         except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML ({e})") from None
         return cls.from_dict(d)

@@ -15,12 +15,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
+from tqdm.auto import tqdm
 from torch import nn
 from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from .align import hidden_loss, make_adapters, resolve_layer_map
-from .core import ConfigError, atomic_write_text
+from .core import ConfigError, ModelError, atomic_write_text
 from .data import Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 from .mgad import Segments, mgad_loss, segment, tinybert_attention_loss
@@ -115,7 +116,7 @@ class TokenizedSplit(torch.utils.data.Dataset):
     def __init__(self, split: Split, tokenizer, max_length: int = 128, segments: bool = False):
         if segments:
             self.items = []
-            for i in range(0, len(split), 256):
+            for i in tqdm(range(0, len(split), 256), desc="segment sentences and paragraphs", leave=False):
                 enc, seg = segment(split.texts[i:i + 256], tokenizer, max_length)
                 for j, n in enumerate(enc["attention_mask"].sum(1).tolist()):
                     item = {k: v[j, :n].tolist() for k, v in enc.items()}
@@ -192,7 +193,7 @@ class DistillTrainer(Trainer):
                 self._term_sums[term.loss] = self._term_sums.get(term.loss, 0.0) + value.detach().item()
         if model.training: self._term_count += 1
         if not torch.isfinite(total):
-            raise FloatingPointError(f"stage {self.stage.name!r}: the distillation loss became {total.item()} at step "
+            raise ModelError(f"stage {self.stage.name!r}: the distillation loss became {total.item()} at step "
                                      f"{self.state.global_step}; lower the learning rate ({self.args.learning_rate})")
         return (total, s_out) if return_outputs else total
 

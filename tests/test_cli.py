@@ -65,3 +65,9 @@ def test_recipe_and_datasets_commands(tmp_path):
     assert again.stdout == r.stdout
     d = autoglm("datasets", cwd=tmp_path)
     assert d.returncode == 0 and all(n in d.stdout for n in ("bbc-news", "trec", "rotten-tomatoes"))
+
+
+def test_missing_recipe_file_is_a_message_not_a_traceback(tmp_path):
+    r = autoglm("demo", "--config", "nope.yaml", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "nope.yaml: no such recipe file" in r.stderr and "Traceback" not in r.stderr
