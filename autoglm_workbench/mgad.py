@@ -14,8 +14,9 @@ from .core import InputError
 from .losses import register_loss
 
 # %% auto #0
-__all__ = ['HEAD_REDUCTIONS', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'mgad_loss', 'tinybert_attention_loss',
-           'level_frame', 'terms_frame', 'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
+__all__ = ['HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'mgad_loss',
+           'tinybert_attention_loss', 'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links',
+           'attention_heatmap', 'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -184,7 +185,80 @@ def tinybert_attention_loss(student_attn, teacher_attn, attention_mask: torch.Te
 
 register_loss("tinybert_attention")(tinybert_attention_loss)
 
-# %% ../nbs/12_mgad.ipynb #346e4708
+# %% ../nbs/12_mgad.ipynb #71d2b233
+import contextlib
+import math
+
+from .core import ModelError
+from .models import layer_stack
+
+QKV_PROJECTIONS = (("attention.self.query", "attention.self.key", "attention.self.value"),
+                   ("attention.q_lin", "attention.k_lin", "attention.v_lin"),
+                   ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"),
+                   ("attn.c_attn",))
+ROLES = ("query", "key", "value")
+
+def _projection_names(layer) -> tuple:
+    names = {n for n, _ in layer.named_modules()}
+    for candidate in QKV_PROJECTIONS:
+        if all(c in names for c in candidate): return candidate
+    raise ModelError(f"{type(layer).__name__}: no query/key/value projections found (supported: "
+                     f"{', '.join('/'.join(c) for c in QKV_PROJECTIONS)})")
+
+@contextlib.contextmanager
+def capture_qkv(model: torch.nn.Module):
+    "Inside the block, forward passes record each layer's query, key and value projections: a list of dicts, one per layer."
+    _, layers = layer_stack(model)
+    names = _projection_names(layers[0])
+    captured = [dict() for _ in layers]
+    def record(i, roles):
+        def hook(module, args, out):
+            parts = out.chunk(3, dim=-1) if len(roles) == 3 else (out,)
+            captured[i].update(zip(roles, parts))
+        return hook
+    handles = []
+    for i, layer in enumerate(layers):
+        if len(names) == 1: handles.append(layer.get_submodule(names[0]).register_forward_hook(record(i, ROLES)))
+        else: handles += [layer.get_submodule(n).register_forward_hook(record(i, (r,))) for n, r in zip(names, ROLES)]
+    try: yield captured
+    finally:
+        for h in handles: h.remove()
+
+# %% ../nbs/12_mgad.ipynb #5e2f160d
+def _log_relations(x: torch.Tensor, heads: int, keys: torch.Tensor, what: str) -> torch.Tensor:
+    "Log of softmax(x_r x_rᵀ / sqrt(d_r)) per relation head r: [B, R, L, L], padded keys excluded."
+    B, L, d = x.shape
+    if d % heads:
+        raise InputError(f"{what} has width {d}, which does not split into {heads} relation heads: choose "
+                         "num_relation_heads dividing both models' projection widths")
+    x = x.float().view(B, L, heads, d // heads).transpose(1, 2)
+    scores = x @ x.transpose(-1, -2) / math.sqrt(d // heads)
+    return torch.log_softmax(scores.masked_fill(~keys, torch.finfo(scores.dtype).min), -1)
+
+def relation_loss(student_qkv: list, teacher_qkv: list, attention_mask: torch.Tensor, layer_map: dict, *,
+                  relations: tuple = ROLES, num_relation_heads: int = 12) -> torch.Tensor:
+    "MiniLM v2 self-attention relation loss: KL(teacher ‖ student) of Q-Q, K-K, V-V relations, mean over rows, heads, relations and mapped layers."
+    bad = [r for r in relations if r not in ROLES]
+    if bad or not relations: raise InputError(f"relations = {relations!r}: choose from {ROLES}")
+    if num_relation_heads < 1: raise InputError(f"num_relation_heads = {num_relation_heads}: must be >= 1")
+    keys = attention_mask.bool()[:, None, None, :]
+    rows = attention_mask.bool()[:, None, :].to(torch.float32)
+    total, n = 0.0, 0
+    for s, t in layer_map.items():
+        if not (1 <= s <= len(student_qkv) and 1 <= t <= len(teacher_qkv)):
+            raise InputError(f"layer_map {s}: {t}: projections exist for layers 1..{len(student_qkv)} of the student "
+                             f"and 1..{len(teacher_qkv)} of the teacher")
+        for role in relations:
+            ls = _log_relations(student_qkv[s - 1][role], num_relation_heads, keys, f"student layer {s} {role}")
+            lt = _log_relations(teacher_qkv[t - 1][role].detach(), num_relation_heads, keys, f"teacher layer {t} {role}")
+            per_row = torch.where(keys, lt.exp() * (lt - ls), 0.0).sum(-1)          # [B, R, L]
+            w = rows.expand_as(per_row)
+            total, n = total + (per_row * w).sum() / w.sum().clamp_min(1), n + 1
+    return total / n
+
+register_loss("relation")(relation_loss)
+
+# %% ../nbs/12_mgad.ipynb #cf14b87b
 import pandas as pd
 
 def level_frame(student_attn: torch.Tensor, teacher_attn: torch.Tensor, ids: torch.Tensor | None, level: str) -> pd.DataFrame:
