@@ -19,7 +19,7 @@ from .data import TextClassificationData, tokenize
 from .models import accuracy
 
 # %% auto #0
-__all__ = ['count_parameters', 'size_on_disk', 'measure_latency', 'model_latency', 'compare_models']
+__all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency', 'compare_models']
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
 def count_parameters(model: torch.nn.Module) -> int:
@@ -32,7 +32,14 @@ def size_on_disk(model) -> int:
         model.save_pretrained(d)
         return sum(f.stat().st_size for f in Path(d).glob("*.safetensors"))
 
-# %% ../nbs/40_bench.ipynb #e1942766
+# %% ../nbs/40_bench.ipynb #1656e392
+def count_flops(model: torch.nn.Module, batch: dict) -> int:
+    "Floating-point operations of one forward pass of `model` on `batch` (matmuls and convolutions)."
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.no_grad(), FlopCounterMode(display=False) as counter: model(**batch)
+    return int(counter.get_total_flops())
+
+# %% ../nbs/40_bench.ipynb #4d18fa1f
 def measure_latency(fn: Callable[[], object], *, warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0) -> dict:
     "Call `fn` `warmup` times untimed, then at least `repeats` times (and `min_seconds`) timed; median, p90, min in ms."
     if repeats < 1: raise ValueError(f"repeats = {repeats}: must be >= 1")
@@ -55,7 +62,7 @@ def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, ma
     finally: model.train(was_training)
     return r | dict(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
 
-# %% ../nbs/40_bench.ipynb #78f69824
+# %% ../nbs/40_bench.ipynb #0557200e
 def compare_models(models: dict, tokenizer, data: TextClassificationData, *, max_length: int = 128,
                    batch_sizes=(1, 32), warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0,
                    split: str = "test") -> pd.DataFrame:

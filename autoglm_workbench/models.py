@@ -81,6 +81,9 @@ def load_pretrained(name_or_path, task: str = "classification", *, num_labels: i
     if num_labels is not None:
         if task != "classification": raise ModelError(f"num_labels only applies to task='classification', not {task!r}")
         kwargs["num_labels"] = num_labels
+    if "autoglm_pruned" in json.loads((path / "config.json").read_text()):
+        from autoglm_workbench.prune import load_pruned   # per-layer shapes that from_pretrained cannot build
+        return load_pruned(path, attn_implementation=attn_implementation), AutoTokenizer.from_pretrained(path, local_files_only=True)
     with _quiet_transformers():
         model = TASKS[task].from_pretrained(path, local_files_only=True, attn_implementation=attn_implementation, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

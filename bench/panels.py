@@ -1,4 +1,4 @@
-"""Redraw time of the KD and alignment panels: the work a slider change triggers (recompute the DataFrames from
+"""Redraw time of the KD, alignment, MGAD and pruning panels: the work a slider change triggers (recompute the DataFrames from
 cached logits / hidden states, rebuild the altair specs). Writes bench/results/panels.json.
 
     python bench/panels.py [--repeats 30]
@@ -20,6 +20,8 @@ from autoglm_workbench.losses import gradient_chart, kd_terms_frame, softened_ch
 from autoglm_workbench.mgad import attention_heatmap, level_frame, mgad_loss, segment, terms_frame, top_links
 from autoglm_workbench.mgad import terms_chart as mgad_terms_chart
 from autoglm_workbench.models import forward_with_internals, load_pretrained, make_student, predict_logits
+from autoglm_workbench.prune import (MaskGradient, cost_chart, ffn_frame, head_frame, importance_charts, select,
+                                     sparsity_sweep)
 
 TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20)
 
@@ -77,10 +79,24 @@ def main() -> None:
          mgad_terms_chart(terms_frame(terms, **weights))).to_dict()
         top_links(ta[3][0], ids, sentences)
 
+    pb = tokenize(tok, val.texts, max_length=128)
+    pb["labels"] = labels
+    importance = MaskGradient()(teacher, [pb])
+    sweep = sparsity_sweep(teacher, importance, [dict(heads=h, ffn=f) for h in (0.25, 0.5, 0.75) for f in (0.0, 0.3)],
+                           pb, repeats=2, progress=False)
+    sparsity = dict(heads=0.5, ffn=0.3)
+
+    def prune_redraw():
+        sparsity["heads"] = 1.25 - sparsity["heads"]      # 0.5 <-> 0.75
+        plan = select(teacher, importance, sparsity)
+        importance_charts(head_frame(importance, plan), ffn_frame(importance, plan)).to_dict()
+        cost_chart(sweep, sparsity["heads"], sparsity["ffn"]).to_dict()
+
     out = dict(benchmark="panels", kd_panel=timed(kd_redraw, a.repeats), alignment_panel=timed(align_redraw, a.repeats),
-               mgad_panel_sentence_level=timed(mgad_redraw, a.repeats), environment=environment_info())
+               mgad_panel_sentence_level=timed(mgad_redraw, a.repeats), prune_panel=timed(prune_redraw, a.repeats),
+               environment=environment_info())
     out["goal_under_150ms"] = bool(all(out[k]["median_ms"] < 150 for k in
-                                       ("kd_panel", "alignment_panel", "mgad_panel_sentence_level")))
+                                       ("kd_panel", "alignment_panel", "mgad_panel_sentence_level", "prune_panel")))
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=2))
     print(json.dumps({k: v for k, v in out.items() if k != "environment"}, indent=2))
