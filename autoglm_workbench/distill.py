@@ -93,6 +93,7 @@ class Stage:
     grad_accum: int = 1
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
+    prepare: Callable | None = None   # applied to the student before the stage, e.g. quant.prepare_qat
 
     def __post_init__(self):
         if self.name not in STAGE_KINDS: raise ConfigError(f"stage name = {self.name!r}: must be one of {', '.join(STAGE_KINDS)}")
@@ -267,6 +268,7 @@ class Distiller:
         for i, stage in enumerate(self.stages):
             folder = self.output_dir / f"stage{i}-{stage.name}"
             final = folder / "final.safetensors"
+            if stage.prepare is not None: stage.prepare(self.student)   # before reloading: weights keep their names
             if resume and (folder / "done.json").exists():
                 load_model(self.module, final)
                 continue

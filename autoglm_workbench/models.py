@@ -119,7 +119,7 @@ def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64, 
                    desc: str | None = None) -> torch.Tensor:
     "Logits of `model` on `texts`, computed in eval mode in batches (progress bar when `desc` is given)."
     was_training = model.training; model.eval()
-    device = next(model.parameters()).device
+    device = getattr(model, "device", None) or next(model.parameters()).device   # runtimes other than torch have .device
     out = []
     steps = range(0, len(texts), batch_size)
     for i in tqdm(steps, desc=desc, disable=desc is None, leave=False):

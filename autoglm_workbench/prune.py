@@ -24,9 +24,9 @@ from .models import layer_stack
 # %% auto #0
 __all__ = ['FAMILIES', 'CRITERIA', 'STRUCTURES', 'UnsupportedArchitecture', 'Family', 'LayerView', 'layer_views', 'prune_heads',
            'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss', 'Magnitude', 'Taylor', 'MaskGradient',
-           'check_sparsity', 'select', 'prune_by_importance', 'save_pruned', 'load_pruned', 'cubic_sparsity',
-           'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame', 'importance_charts', 'cost_chart',
-           'accuracy_chart', 'prune_panel']
+           'check_sparsity', 'select', 'prune_by_importance', 'save_pruned', 'shrink_to', 'load_pruned',
+           'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame', 'importance_charts',
+           'cost_chart', 'accuracy_chart', 'prune_panel']
 
 # %% ../nbs/20_prune.ipynb #81b81f23
 class UnsupportedArchitecture(ModelError):
@@ -396,6 +396,15 @@ def save_pruned(model: nn.Module, path, tokenizer=None) -> Path:
     if tokenizer is not None: tokenizer.save_pretrained(path)
     return path
 
+def shrink_to(model: nn.Module, shapes: dict) -> nn.Module:
+    "Cut a freshly built model to recorded per-layer shapes (which weights stay is irrelevant: they are loaded next)."
+    views = layer_views(model)
+    if len(views) != len(shapes["attention_heads"]):
+        raise ModelError(f"shapes for {len(shapes['attention_heads'])} layers, but the config builds {len(views)}")
+    prune_heads(model, {v.index: list(range(n, v.heads)) for v, n in zip(views, shapes["attention_heads"])})
+    prune_ffn(model, {v.index: list(range(n, v.ffn)) for v, n in zip(views, shapes["intermediate_size"])})
+    return model
+
 def load_pruned(path, *, attn_implementation: str = "eager") -> nn.Module:
     "Load a model saved by `save_pruned`, with its non-uniform per-layer shapes."
     path = Path(path)
@@ -405,12 +414,7 @@ def load_pruned(path, *, attn_implementation: str = "eager") -> nn.Module:
     if shapes is None: raise ModelError(f"{path}: the config records no pruned shapes; load it with load_pretrained")
     cls = getattr(transformers, (config.architectures or [""])[0], None)
     if cls is None: raise ModelError(f"{path}: config.architectures = {config.architectures}: not a transformers class")
-    model = cls._from_config(config, attn_implementation=attn_implementation)
-    views = layer_views(model)
-    if len(views) != len(shapes["attention_heads"]):
-        raise ModelError(f"{path}: shapes for {len(shapes['attention_heads'])} layers, the config builds {len(views)}")
-    prune_heads(model, {v.index: list(range(n, v.heads)) for v, n in zip(views, shapes["attention_heads"])})
-    prune_ffn(model, {v.index: list(range(n, v.ffn)) for v, n in zip(views, shapes["intermediate_size"])})
+    model = shrink_to(cls._from_config(config, attn_implementation=attn_implementation), shapes)
     files = sorted(path.glob("*.safetensors"))
     if len(files) != 1: raise ModelError(f"{path}: expected one .safetensors file, found {[f.name for f in files]}")
     missing, unexpected = load_model(model, files[0], strict=False)
