@@ -36,6 +36,8 @@ setuptools.setup(
     include_package_data=True,
     install_requires=cfg["requirements"].split(),
     extras_require={"panels": cfg["panel_requirements"].split(),
+                    # unverified here: TensorRT's packages fetch vendor libraries at install time
+                    "tensorrt": cfg["tensorrt_requirements"].split(),
                     "dev": cfg["dev_requirements"].split() + cfg["panel_requirements"].split()},
     python_requires=">=" + min_python,
     long_description=Path("README.md").read_text(encoding="utf-8"),

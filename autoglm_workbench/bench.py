@@ -19,7 +19,8 @@ from .data import TextClassificationData, tokenize
 from .models import accuracy
 
 # %% auto #0
-__all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency', 'compare_models']
+__all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency', 'interleaved_latency',
+           'compare_models']
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
 def count_parameters(model: torch.nn.Module) -> int:
@@ -62,7 +63,33 @@ def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, ma
     finally: model.train(was_training)
     return r | dict(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
 
-# %% ../nbs/40_bench.ipynb #0557200e
+# %% ../nbs/40_bench.ipynb #6b4be5fc
+@torch.no_grad()
+def interleaved_latency(models: dict, tokenizer, texts: list[str], *, batch_size: int = 1, max_length: int = 128,
+                        rounds: int = 5, repeats: int = 5, warmup: int = 2) -> pd.DataFrame:
+    "Median and p90 latency of each model, timed round-robin on the same padded batch; `speedup` against the first."
+    if rounds < 1 or repeats < 1: raise ValueError(f"rounds = {rounds}, repeats = {repeats}: both must be >= 1")
+    if len(texts) < batch_size: texts = texts * (batch_size // max(1, len(texts)) + 1)
+    enc = tokenize(tokenizer, texts[:batch_size], max_length, pad_to_max=True)
+    for m in models.values():
+        m.eval()
+        for _ in range(warmup): m(**enc)
+    samples = {name: [] for name in models}
+    for _ in tqdm(range(rounds), desc=f"latency b{batch_size}", leave=False):
+        for name, m in models.items():
+            for _ in range(repeats):
+                t0 = time.perf_counter(); m(**enc); samples[name].append((time.perf_counter() - t0) * 1e3)
+    rows = []
+    for name, t in samples.items():
+        t = sorted(t)
+        rows.append(dict(model=name, median_ms=statistics.median(t), p90_ms=t[min(len(t) - 1, round(0.9 * (len(t) - 1)))],
+                         samples=len(t)))
+    df = pd.DataFrame(rows).set_index("model")
+    df["speedup"] = df.median_ms.iloc[0] / df.median_ms
+    df.attrs.update(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
+    return df
+
+# %% ../nbs/40_bench.ipynb #cfc970c1
 def compare_models(models: dict, tokenizer, data: TextClassificationData, *, max_length: int = 128,
                    batch_sizes=(1, 32), warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0,
                    split: str = "test") -> pd.DataFrame:

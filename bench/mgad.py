@@ -1,15 +1,15 @@
-"""Same student, same budget, same seeds: logits-only KD vs KD + TinyBERT attention vs KD + MGAD (a small grid
-over alpha / beta / gamma). Writes bench/results/mgad.json.
+"""Same student, same budget, same seeds: logits-only KD vs KD + TinyBERT attention vs KD + MiniLM relations vs
+KD + MGAD (a small grid over alpha / beta / gamma). Writes bench/results/mgad.json.
 
-    python bench/mgad.py [--seeds 0 1 2] [--train N] [--epochs 1]
+    python bench/mgad.py [--seeds 0 1 2] [--train N] [--epochs 1] [--max-length 64]
 
 The teacher is the demo's fine-tuned MiniLM-L6 (loaded from the cache, or fine-tuned once); each run starts from
 the same 3-layer layer-drop student and distils on the BBC News training split (or its first `--train`
-articles) at 128 tokens, then is evaluated on the whole test split. Seeds change data order and dropout.
+articles), then is evaluated on the whole test split. Seeds change data order and dropout.
 
-Budget: a step with attention maps took 3.3 s at batch 32 on 2 CPU cores, so the default (whole split, 1 epoch,
-5 methods x 3 seeds) is 15 runs of 54 steps. A 16-step budget was tried and left every method near chance
-(logits-only KD: 41% test accuracy), which compares nothing.
+Budget: at 64 tokens a run (54 steps at batch 32) takes 80-90 s on 2 CPU cores, so the default (7 methods x 3
+seeds) is about half an hour; at the demo's 128 tokens a step with attention maps took 3.3 s. A 16-step budget
+was tried first and left every method near chance (logits-only KD: 41%), which compares nothing.
 """
 import argparse
 import json
