@@ -338,10 +338,6 @@ def check_sparsity(sparsity: dict) -> dict:
             raise InputError(f"sparsity[{k!r}] = {s!r}: must be in [0, 1) (the fraction removed; 1 would remove everything)")
     return sparsity
 
-def _units(view: LayerView, structure: str) -> list[list[int]]:
-    if structure == "ffn": return [[i] for i in range(view.ffn)]
-    return [list(range(g * view.group, (g + 1) * view.group)) for g in range(view.heads // view.group)]
-
 def select(model: nn.Module, importance: Importance, sparsity: dict, *, scope: str = "global", normalize: bool = True,
            exclude: dict | None = None) -> dict:
     "Which heads and neurons to remove: `{'heads': {layer: [...]}, 'ffn': {layer: [...]}}`."
@@ -351,33 +347,37 @@ def select(model: nn.Module, importance: Importance, sparsity: dict, *, scope: s
     for structure, fraction in sparsity.items():
         table = importance.heads if structure == "heads" else importance.ffn
         forced = (exclude or {}).get(structure, {})
-        candidates, per_layer_units = [], {}
+        unit_scores, sizes = [], []           # per layer: one score per unit (a key/value group of heads, or a neuron)
         for v in views:
-            units = _units(v, structure)
+            size = v.group if structure == "heads" else 1
+            n = v.heads if structure == "heads" else v.ffn
             scores = table[v.index]
-            if len(scores) != (v.heads if structure == "heads" else v.ffn):
+            if len(scores) != n:
                 raise InputError(f"importance for {structure} of layer {v.index} has {len(scores)} scores; the layer has "
-                                 f"{v.heads if structure == 'heads' else v.ffn}: re-estimate importance after pruning")
-            u_scores = torch.stack([scores[u].sum() for u in units]).double()
-            if normalize: u_scores = u_scores / u_scores.norm().clamp_min(1e-30)
-            per_layer_units[v.index] = units
-            for j, u in enumerate(units):
-                rank = -math.inf if set(u) & set(forced.get(v.index, ())) else u_scores[j].item()
-                candidates.append((rank, v.index, j))
-        total = len(candidates)
-        remove: dict[int, list] = {v.index: [] for v in views}
+                                 f"{n}: re-estimate importance after pruning")
+            u = scores.double().view(-1, size).sum(1)
+            if normalize: u = u / u.norm().clamp_min(1e-30)
+            done = sorted({i // size for i in forced.get(v.index, ())})
+            u[done] = -math.inf                      # already removed: first in line, counted in the target
+            unit_scores.append(u); sizes.append(size)
+        remove = {v.index: [] for v in views}
         if scope == "layer":
-            for v in views:
-                mine = sorted(c for c in candidates if c[1] == v.index)
-                k = min(len(mine) - 1, round(fraction * len(mine)))
-                remove[v.index] = [j for _, _, j in mine[:k]]
+            for v, u in zip(views, unit_scores):
+                k = min(len(u) - 1, round(fraction * len(u)))
+                remove[v.index] = u.argsort()[:k].tolist()
         else:
-            target = round(fraction * total)
-            left = {l: len(us) for l, us in per_layer_units.items()}
-            for rank, l, j in sorted(candidates):
-                if sum(len(r) for r in remove.values()) >= target: break
-                if left[l] > 1: remove[l].append(j); left[l] -= 1
-        plan[structure] = {l: sorted(i for j in js for i in per_layer_units[l][j]) for l, js in remove.items() if js}
+            flat = torch.cat(unit_scores)
+            layer_of = torch.cat([torch.full((len(u),), v.index) for v, u in zip(views, unit_scores)]).tolist()
+            offset = dict(zip([v.index for v in views], [0] + torch.tensor([len(u) for u in unit_scores]).cumsum(0).tolist()[:-1]))
+            left = {v.index: len(u) for v, u in zip(views, unit_scores)}
+            target = round(fraction * len(flat))
+            taken = 0
+            for i in flat.argsort().tolist():
+                if taken >= target: break
+                l = layer_of[i]
+                if left[l] > 1: remove[l].append(i - offset[l]); left[l] -= 1; taken += 1
+        plan[structure] = {l: sorted(j * size + k for j in js for k in range(size))
+                           for (l, js), size in zip(remove.items(), sizes) if js}
     return plan
 
 def prune_by_importance(model: nn.Module, importance: Importance, sparsity: dict, **select_kw) -> dict:
