@@ -18,7 +18,7 @@ from safetensors.torch import load_model
 from torch import nn
 from transformers import AutoConfig, TrainerCallback
 
-from .core import InputError, ModelError
+from .core import InputError, ModelError, atomic_folder
 from .models import layer_stack
 
 # %% auto #0
@@ -392,8 +392,9 @@ def save_pruned(model: nn.Module, path, tokenizer=None) -> Path:
     "Save a pruned model (safetensors + config with the per-layer shapes), and its tokenizer when given."
     path = Path(path)
     if not hasattr(model.config, "autoglm_pruned"): _record(model)
-    model.save_pretrained(path)
-    if tokenizer is not None: tokenizer.save_pretrained(path)
+    with atomic_folder(path) as tmp:        # a crash mid-save leaves no half-written model
+        model.save_pretrained(tmp)
+        if tokenizer is not None: tokenizer.save_pretrained(tmp)
     return path
 
 def shrink_to(model: nn.Module, shapes: dict) -> nn.Module:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .core import InputError, ModelError
+from .core import InputError, ModelError, atomic_folder
 
 # %% auto #0
 __all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'quantize',
@@ -148,13 +148,14 @@ def save_quantized(model: nn.Module, path, tokenizer=None) -> Path:
     "Save a model from `quantize` as config.json + quantized.safetensors (no pickle), and its tokenizer when given."
     info = getattr(model, "autoglm_quantized", None)
     if info is None: raise InputError("this model was not made by quantize(): nothing records how to rebuild it")
-    path = Path(path); path.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
     tensors, tied = _tensors(model)
     model.config.autoglm_quantized = info
     model.config.architectures = [type(model).__name__]
-    model.config.save_pretrained(path)
-    save_file(tensors, str(path / "quantized.safetensors"), metadata=dict(tied=json.dumps(tied)))
-    if tokenizer is not None: tokenizer.save_pretrained(path)
+    with atomic_folder(path) as tmp:        # a crash mid-save leaves no half-written model
+        model.config.save_pretrained(tmp)
+        save_file(tensors, str(tmp / "quantized.safetensors"), metadata=dict(tied=json.dumps(tied)))
+        if tokenizer is not None: tokenizer.save_pretrained(tmp)
     return path
 
 def load_quantized(path) -> nn.Module:
