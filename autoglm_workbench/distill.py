@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import json
 import math
 import os
@@ -13,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 from torch import nn
-from transformers import DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback,
+                          TrainingArguments)
 from transformers.trainer_utils import get_last_checkpoint
 
 from .align import hidden_loss, make_adapters, resolve_layer_map
@@ -30,7 +34,7 @@ from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tiny
 # %% auto #0
 __all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'three_stage_plan',
            'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer',
-           'JsonlLogger', 'Distiller']
+           'ScheduleCheckpoint', 'JsonlLogger', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -73,10 +77,9 @@ def register_wiring(loss: str, needs: tuple, compute: Callable) -> None:
     "Let stages use the loss `loss`: `compute(student_out, teacher_out, batch, ctx, **params)` returns a scalar."
     WIRINGS[loss] = Wiring(tuple(needs), compute)
 
-def _resolve(v, state: TrainState):
-    "A parameter's value now: schedules (dicts with 'kind', or callables) are evaluated, anything else passed on."
-    if (isinstance(v, dict) and "kind" in v) or callable(v): return as_schedule(v)(state)
-    return v
+def _is_schedule(v) -> bool:
+    "Whether a term parameter is a schedule (a dict with 'kind', or a callable) rather than a fixed value."
+    return (isinstance(v, dict) and "kind" in v) or callable(v)
 
 # %% ../nbs/13_distill.ipynb #321cf78e
 STAGE_KINDS = ("head", "all", "finetune")
@@ -173,6 +176,13 @@ class TermContext:
     student_qkv: list | None = None
     teacher_qkv: list | None = None
 
+def _schedule_state(s) -> dict | None:
+    "The fields of a dataclass schedule (what a checkpoint keeps, e.g. the step an accuracy trigger fired at)."
+    return dataclasses.asdict(s) if dataclasses.is_dataclass(s) else None
+
+def _accuracy_metrics(p) -> dict:
+    return {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())}
+
 class DistillTrainer(Trainer):
     "A `Trainer` whose loss is the weighted sum of a stage's distillation terms; the teacher is frozen."
     loss_is_scaled_for_ga = False   # terms are per-batch means: the Trainer divides by accumulation steps
@@ -184,6 +194,12 @@ class DistillTrainer(Trainer):
         self.latest_metrics: dict = {}
         self._term_sums: dict = {}
         self._term_count = 0
+        self._current: dict = {}
+        # Built once per stage, copied from the recipe: a schedule with memory (an accuracy trigger) keeps it all stage.
+        self.weights = [copy.deepcopy(as_schedule(t.weight)) for t in stage.terms]
+        self.params = [{k: copy.deepcopy(as_schedule(v)) if _is_schedule(v) else v for k, v in t.params.items()}
+                       for t in stage.terms]
+        self.add_callback(ScheduleCheckpoint(self))
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         needs = self.stage.needs
@@ -198,29 +214,62 @@ class DistillTrainer(Trainer):
         state = TrainState(self.state.global_step, max(1, self.state.max_steps), self.latest_metrics)
         ctx = TermContext(self.layer_map, wrapper.adapters, s_qkv, t_qkv)
         total = 0.0
-        for term in self.stage.terms:
-            params = {k: _resolve(v, state) for k, v in term.params.items()}
+        for term, weight_of, params_of in zip(self.stage.terms, self.weights, self.params):
+            params = {k: v(state) if callable(v) else v for k, v in params_of.items()}
             value = WIRINGS[term.loss].compute(s_out, t_out, inputs, ctx, **params)
-            weight = as_schedule(term.weight)(state)
+            weight = weight_of(state)
             total = total + weight * value
             if model.training:
                 self._term_sums[term.loss] = self._term_sums.get(term.loss, 0.0) + value.detach().item()
+                self._current[f"weight_{term.loss}"] = weight
+                self._current.update({f"{term.loss}_{k}": params[k] for k, v in params_of.items() if callable(v)})
         if model.training: self._term_count += 1
         if not torch.isfinite(total):
             raise ModelError(f"stage {self.stage.name!r}: the distillation loss became {total.item()} at step "
                                      f"{self.state.global_step}; lower the learning rate ({self.args.learning_rate})")
         return (total, s_out) if return_outputs else total
 
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        "Evaluation reads the student alone: cross-entropy and logits against the labels (no teacher pass)."
+        inputs = self._prepare_inputs(inputs)
+        model_inputs = {k: v for k, v in inputs.items() if k != "labels" and k not in SEGMENT_KEYS}
+        with torch.no_grad(): logits = model(**model_inputs).logits
+        loss = F.cross_entropy(logits.float(), inputs["labels"]).detach()
+        return (loss, None, None) if prediction_loss_only else (loss, logits.detach(), inputs["labels"])
+
     def log(self, logs: dict, *args, **kwargs):
         if "loss" in logs and self._term_count:
             logs.update({f"loss_{k}": v / self._term_count for k, v in self._term_sums.items()})
+            logs.update(self._current)
             self._term_sums, self._term_count = {}, 0
         if any(k.startswith("eval_") for k in logs): self.latest_metrics.update(logs)
         logs["stage"] = self.stage.name
         super().log(logs, *args, **kwargs)
 
+    def schedule_state(self) -> dict:
+        "The latest evaluation metrics and every schedule's fields: what a resumed stage needs to continue alike."
+        return dict(metrics=self.latest_metrics, weights=[_schedule_state(s) for s in self.weights],
+                    params=[{k: _schedule_state(v) for k, v in p.items() if callable(v)} for p in self.params])
+
+    def load_schedule_state(self, state: dict) -> None:
+        "Restore what `schedule_state` saved."
+        self.latest_metrics = dict(state["metrics"])
+        saved = list(zip(self.weights, state["weights"])) + [
+            (p[k], s) for p, ps in zip(self.params, state["params"]) for k, s in ps.items()]
+        for schedule, fields in saved:
+            for k, v in (fields or {}).items(): setattr(schedule, k, v)
+
+class ScheduleCheckpoint(TrainerCallback):
+    "Writes the trainer's schedule state into each checkpoint folder (`schedules.json`)."
+    file = "schedules.json"
+    def __init__(self, trainer: DistillTrainer): self.trainer = trainer
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            atomic_write_text(folder / self.file, json.dumps(self.trainer.schedule_state(), default=str))
+
 class JsonlLogger(TrainerCallback):
-    "Appends every log record (step, stage, loss terms, learning rate) to a JSON-lines file in the run folder."
+    "Appends every log record (step, stage, loss terms, weights, evaluation) to a JSON-lines file in the run folder."
     def __init__(self, path): self.path = Path(path)
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
@@ -230,13 +279,37 @@ class JsonlLogger(TrainerCallback):
 # %% ../nbs/13_distill.ipynb #83da89a4
 class Distiller:
     "Distil `teacher` into `student` through a list of stages; adapters are built from the layer map as needed."
-    def __init__(self, teacher: nn.Module, student: nn.Module, tokenizer, stages: list[Stage], output_dir, *,
-                 layer_map="uniform", max_length: int = 128, seed: int = 0, logging_steps: int = 10,
-                 save_steps: int = 50, shuffle: bool = True, callbacks: list = (), eval_split: Split | None = None):
+    def __init__(self,
+                 teacher: nn.Module,  # the trained model, frozen during distillation
+                 student: nn.Module,  # the model to train; shares the teacher's vocabulary
+                 tokenizer,  # tokenizes the splits for both models
+                 stages: list[Stage],  # trained in order, each from where the previous one ended
+                 output_dir,  # checkpoints, per-stage results and `steps.jsonl`
+                 *,
+                 layer_map="uniform",  # student layer -> teacher layer for alignment terms (see `resolve_layer_map`)
+                 max_length: int = 128,  # tokens per example
+                 seed: int = 0,
+                 logging_steps: int = 10,  # optimizer steps between step-log records
+                 save_steps: int = 50,  # optimizer steps between checkpoints
+                 shuffle: bool = True,  # draw training batches in a seeded random order
+                 callbacks: list = (),  # extra `TrainerCallback`s, e.g. `prune.PruningCallback`
+                 eval_split: Split | None = None,  # evaluate on this split instead of `data.validation`
+                 eval_steps: int | None = None,  # evaluate every this many steps (default `save_steps` when evaluating)
+                 keep_best: bool = True,  # when evaluating, end each stage with its best checkpoint
+                 early_stopping_patience: int | None = None):  # stop after this many evaluations without improvement
         if not stages: raise ConfigError("stages: give at least one stage")
         if teacher.config.vocab_size != student.config.vocab_size:
             raise ConfigError(f"teacher vocabulary ({teacher.config.vocab_size}) and student vocabulary "
                               f"({student.config.vocab_size}) differ: logit distillation needs one output space")
+        self.evaluates = eval_split is not None or eval_steps is not None
+        eval_steps = save_steps if eval_steps is None else eval_steps
+        if eval_steps < 1: raise ConfigError(f"eval_steps = {eval_steps}: must be >= 1")
+        if self.evaluates and keep_best and save_steps % eval_steps:
+            raise ConfigError(f"save_steps = {save_steps} is not a multiple of eval_steps = {eval_steps}: keeping the "
+                              "best checkpoint needs a checkpoint at evaluations; make save_steps a multiple, or keep_best=False")
+        if early_stopping_patience is not None and not (self.evaluates and keep_best and early_stopping_patience >= 1):
+            raise ConfigError(f"early_stopping_patience = {early_stopping_patience}: needs a value >= 1, evaluation "
+                              "(eval_steps or eval_split) and keep_best=True")
         n_t, n_s = teacher.config.num_hidden_layers, student.config.num_hidden_layers
         self.layer_map = resolve_layer_map(layer_map, n_s, n_t)
         adapters = make_adapters(self.layer_map, student.config.hidden_size, teacher.config.hidden_size)
@@ -244,12 +317,15 @@ class Distiller:
         self.teacher, self.tokenizer, self.stages = teacher, tokenizer, list(stages)
         self.output_dir, self.max_length, self.seed = Path(output_dir), max_length, seed
         self.logging_steps, self.save_steps, self.shuffle = logging_steps, save_steps, shuffle
-        self.callbacks, self.eval_split = list(callbacks), eval_split
+        self.callbacks, self.eval_split, self.eval_steps = list(callbacks), eval_split, eval_steps
+        self.keep_best, self.early_stopping_patience = keep_best, early_stopping_patience
 
     @property
     def student(self) -> nn.Module: return self.module.student
 
     def _args(self, stage: Stage, folder: Path) -> TrainingArguments:
+        evaluation = dict(eval_strategy="steps", eval_steps=self.eval_steps, load_best_model_at_end=self.keep_best,
+                          metric_for_best_model="accuracy", greater_is_better=True) if self.evaluates else dict(eval_strategy="no")
         return TrainingArguments(
             output_dir=str(folder), per_device_train_batch_size=stage.batch_size, learning_rate=stage.lr,
             num_train_epochs=stage.epochs, max_steps=stage.max_steps or -1, warmup_steps=stage.warmup_ratio,
@@ -258,12 +334,13 @@ class Distiller:
             report_to="none",
             remove_unused_columns=False, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
             train_sampling_strategy="random" if self.shuffle else "sequential", disable_tqdm=False,
-            per_device_eval_batch_size=64, eval_strategy="no")
+            per_device_eval_batch_size=64, **evaluation)
 
     def train(self, data: TextClassificationData, resume: bool = False) -> nn.Module:
         "Run every stage on `data.train` (continuing an interrupted run when `resume`); returns the student."
         segments = any("segments" in s.needs for s in self.stages)
         train_set = TokenizedSplit(data.train, self.tokenizer, self.max_length, segments=segments)
+        eval_set = TokenizedSplit(self.eval_split or data.validation, self.tokenizer, self.max_length) if self.evaluates else None
         collator = SegmentCollator(self.tokenizer)
         for i, stage in enumerate(self.stages):
             folder = self.output_dir / f"stage{i}-{stage.name}"
@@ -273,15 +350,20 @@ class Distiller:
                 load_model(self.module, final)
                 continue
             set_trainable(self.module, stage.name)
+            extra = [EarlyStoppingCallback(self.early_stopping_patience)] if self.early_stopping_patience else []
             trainer = DistillTrainer(model=self.module, args=self._args(stage, folder), train_dataset=train_set,
+                                     eval_dataset=eval_set, compute_metrics=_accuracy_metrics if self.evaluates else None,
                                      data_collator=collator, teacher=self.teacher, stage=stage, layer_map=self.layer_map,
-                                     callbacks=[JsonlLogger(self.output_dir / "steps.jsonl"), *self.callbacks])
+                                     callbacks=[JsonlLogger(self.output_dir / "steps.jsonl"), *extra, *self.callbacks])
             checkpoint = get_last_checkpoint(str(folder)) if resume and folder.exists() else None
+            if checkpoint and (Path(checkpoint) / ScheduleCheckpoint.file).exists():
+                trainer.load_schedule_state(json.loads((Path(checkpoint) / ScheduleCheckpoint.file).read_text()))
             result = trainer.train(resume_from_checkpoint=checkpoint)
             if trainer.is_world_process_zero():
                 save_model(self.module, str(final))
+                best = dict(best_step=trainer.state.best_global_step, best_accuracy=trainer.state.best_metric)
                 atomic_write_text(folder / "done.json", json.dumps(dict(stage=stage.name, steps=trainer.state.global_step,
-                                                                        metrics=result.metrics), default=str))
+                                                                        metrics=result.metrics) | best, default=str))
         set_trainable(self.module, "all")
         self.module.eval()
         return self.student
