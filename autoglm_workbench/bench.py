@@ -90,21 +90,23 @@ def interleaved_latency(models: dict, tokenizer, texts: list[str], *, batch_size
     return df
 
 # %% ../nbs/40_bench.ipynb #cfc970c1
-def compare_models(models: dict, tokenizer, data: TextClassificationData, *, max_length: int = 128,
-                   batch_sizes=(1, 32), warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0,
-                   split: str = "test") -> pd.DataFrame:
-    "Accuracy, parameters, size and latency of each named model; ratios against the first."
-    rows = []
+def compare_models(models: dict,  # name -> model; the first is the reference of every ratio
+                   tokenizer, data: TextClassificationData, *,
+                   max_length: int = 128,  # tokens per example, also the padded length of timed batches
+                   batch_sizes=(1, 32),  # batch sizes to time
+                   rounds: int = 6,  # timing rounds; each times every model `repeats` times in turn
+                   repeats: int = 5, warmup: int = 2,
+                   split: str = "test") -> pd.DataFrame:  # the split measured for accuracy (and timed on)
+    "Accuracy, parameters, size and latency (timed in turns) of each named model; ratios against the first."
     eval_split = getattr(data, split)
-    for name, model in tqdm(models.items(), desc="measure"):
-        row = dict(model=name, accuracy=accuracy(model, tokenizer, eval_split, max_length=max_length),
-                   parameters=count_parameters(model), size_mb=size_on_disk(model) / 2**20)
-        for b in batch_sizes:
-            lat = model_latency(model, tokenizer, eval_split.texts, batch_size=b, max_length=max_length,
-                                warmup=warmup, repeats=repeats, min_seconds=min_seconds)
-            row[f"latency_b{b}_ms"] = lat["median_ms"]; row[f"latency_b{b}_p90_ms"] = lat["p90_ms"]
-        rows.append(row)
+    rows = [dict(model=name, accuracy=accuracy(model, tokenizer, eval_split, max_length=max_length),
+                 parameters=count_parameters(model), size_mb=size_on_disk(model) / 2**20)
+            for name, model in tqdm(models.items(), desc="accuracy and size", leave=False)]
     df = pd.DataFrame(rows).set_index("model")
+    for b in batch_sizes:
+        lat = interleaved_latency(models, tokenizer, eval_split.texts, batch_size=b, max_length=max_length,
+                                  rounds=rounds, repeats=repeats, warmup=warmup)
+        df[f"latency_b{b}_ms"], df[f"latency_b{b}_p90_ms"] = lat.median_ms, lat.p90_ms
     ref = df.iloc[0]
     df["size_ratio"] = ref["size_mb"] / df["size_mb"]
     for b in batch_sizes: df[f"speedup_b{b}"] = ref[f"latency_b{b}_ms"] / df[f"latency_b{b}_ms"]

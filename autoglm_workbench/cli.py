@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -16,11 +15,8 @@ import pandas as pd
 import torch
 
 from .bench import compare_models
-from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, cache_dir, load_yaml,
-                                   resolve_device, seed_everything)
-from .data import load_dataset
-from .distill import Distiller, Stage, Term
-from .models import accuracy, cache_key, cached_classifier, fine_tune, make_student, teacher_classifier
+from .core import ConfigError, Recipe, RunFolder, WorkbenchError, load_yaml, resolve_device
+from .pipeline import demo_models
 
 # %% auto #0
 __all__ = ['apply_overrides', 'load_recipe', 'DemoResult', 'format_table', 'run_demo', 'main']
@@ -68,68 +64,35 @@ def format_table(df: pd.DataFrame) -> str:
     return out.to_string()
 
 def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
-    "Teacher vs layer-dropped student on the recipe's data: train, measure, record in a run folder."
+    "Teacher vs layer-dropped students (cross-entropy, distilled) on the recipe's data: train or load, measure, record."
     recipe = recipe or Recipe()
-    seed_everything(recipe.seed)
     device = resolve_device(recipe.device)
     run = RunFolder.create(recipe, "demo")
     log(f"run folder: {run.path}")
-    seconds, t0 = {}, time.time()
-    d = recipe.data
-    data = load_dataset(d.name, seed=recipe.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                        text_column=d.text_column, label_column=d.label_column).limited(d.limit)
+    m = demo_models(recipe, device=device)
+    data, s, ml = m.data, recipe.student, recipe.data.max_length
     log(f"data {data.name}: {len(data.train)} train / {len(data.validation)} validation / {len(data.test)} test, "
-        f"{data.num_labels} labels, {d.max_length} tokens per example")
-    seconds["data"] = time.time() - t0
-
-    t0 = time.time()
-    teacher = teacher_classifier(data, recipe.teacher.model, max_length=d.max_length, seed=recipe.seed, device=device,
-                                 **dataclasses.asdict(recipe.teacher.train))
-    seconds["teacher"] = time.time() - t0
-    log(f"teacher: {'loaded from cache' if teacher.from_cache else 'fine-tuned and cached'} at {teacher.path} "
-        f"(validation accuracy {teacher.metrics['val_accuracy']:.3f})")
-
-    t0 = time.time()
-    s, kd = recipe.student, recipe.distill
-    shape = dict(num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size)
-
-    def train_ce_student():
-        student = make_student(teacher.model, **shape)
-        losses = fine_tune(student, teacher.tokenizer, data.train, max_length=d.max_length, seed=recipe.seed,
-                           desc=f"student ({s.num_layers} layers, cross-entropy)", **dataclasses.asdict(s.train))
-        return student, teacher.tokenizer, dict(final_loss=losses[-1], val_accuracy=accuracy(
-            student, teacher.tokenizer, data.validation, max_length=d.max_length))
-    key = cache_key(teacher=teacher.path.name, shape=shape, train=dataclasses.asdict(s.train), seed=recipe.seed,
-                    max_length=d.max_length)
-    ce = cached_classifier(cache_dir() / "students" / f"{data.name}-ce-{key}", train_ce_student, device=device)
-    seconds["ce_student"] = time.time() - t0
-    log(f"CE-only student: {'loaded from cache' if ce.from_cache else 'trained and cached'} "
-        f"(validation accuracy {ce.metrics['val_accuracy']:.3f})")
-
-    t0 = time.time()
-    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
-    if kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
-    stage = Stage("all", terms=terms, epochs=kd.train.epochs, lr=kd.train.lr, batch_size=kd.train.batch_size,
-                  warmup_ratio=kd.train.warmup_ratio, weight_decay=kd.train.weight_decay)
-    distiller = Distiller(teacher.model, make_student(teacher.model, **shape), teacher.tokenizer, [stage],
-                          run.path / "distill", layer_map=kd.layer_map, max_length=d.max_length, seed=recipe.seed,
-                          save_steps=100)
-    student = distiller.train(data)
-    seconds["distilled_student"] = time.time() - t0
-    student.save_pretrained(run.path / "student"); teacher.tokenizer.save_pretrained(run.path / "student")
+        f"{data.num_labels} labels, {ml} tokens per example")
+    for name, c in (("teacher", m.teacher), ("CE-only student", m.ce), ("distilled student", m.distilled)):
+        log(f"{name}: {'loaded from cache' if c.from_cache else 'trained and cached'} at {c.path} "
+            f"(validation accuracy {c.metrics['val_accuracy']:.3f})")
+    (run.path / "distill").mkdir()
+    (run.path / "distill" / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in m.distilled.metrics["steps"]))
+    m.distilled.model.save_pretrained(run.path / "student"); m.distilled.tokenizer.save_pretrained(run.path / "student")
 
     t0 = time.time()
     cpu = torch.device("cpu")
-    models = {"teacher": teacher.model.to(cpu), f"student ({s.num_layers} layers, CE)": ce.model.to(cpu),
-              f"student ({s.num_layers} layers, distilled)": student.to(cpu)}
+    models = {"teacher": m.teacher.model.to(cpu), f"student ({s.num_layers} layers, CE)": m.ce.model.to(cpu),
+              f"student ({s.num_layers} layers, distilled)": m.distilled.model.to(cpu)}
     b = recipe.bench
-    table = compare_models(models, teacher.tokenizer, data, max_length=d.max_length, batch_sizes=b.batch_sizes,
-                           warmup=b.warmup, repeats=b.repeats, min_seconds=b.min_seconds)
-    seconds["measure"] = time.time() - t0
+    table = compare_models(models, m.teacher.tokenizer, data, max_length=ml, batch_sizes=b.batch_sizes,
+                           rounds=b.rounds, repeats=b.repeats, warmup=b.warmup)
+    seconds = m.seconds | dict(measure=time.time() - t0)
     table.to_csv(run.path / "results.csv")
-    run.log_metrics(models=table.reset_index().to_dict("records"), teacher=teacher.metrics | dict(path=str(teacher.path)),
-                    ce_student=ce.metrics | dict(path=str(ce.path)), seconds=seconds, threads=table.attrs["threads"],
-                    test_examples=table.attrs["n_eval"], layer_map={str(k): v for k, v in distiller.layer_map.items()})
+    run.log_metrics(models=table.reset_index().to_dict("records"), seconds=seconds, threads=table.attrs["threads"],
+                    test_examples=table.attrs["n_eval"],
+                    **{k: c.metrics | dict(path=str(c.path)) for k, c in (("teacher", m.teacher), ("ce_student", m.ce))},
+                    distilled_student=dict(val_accuracy=m.distilled.metrics["val_accuracy"], path=str(m.distilled.path)))
     log(format_table(table))
     log(f"results: {run.path / 'results.csv'}")
     return DemoResult(table, run, seconds)

@@ -222,14 +222,16 @@ class DistillConfig(Config):
     hidden_weight: float = spec(1.0, at_least(0), doc="weight of the hidden-state alignment term (0 turns it off)")
     hidden_kind: str = spec("mse", one_of("mse", "cosine"), doc="distance between aligned hidden states")
     layer_map: str = spec("uniform", matches(r"uniform|last-\d+", "'uniform' or 'last-K'"), doc="student ↔ teacher layers")
+    eval_steps: int | None = spec(27, at_least(1), doc="evaluate on the validation split every this many steps and "
+                                  "keep the best checkpoint; null: no evaluation")
     train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=2e-4))
 
 @dataclass
 class BenchConfig(Config):
     batch_sizes: list[int] = spec([1, 32], at_least(1), doc="batch sizes to time")
     warmup: int = spec(3, at_least(0), doc="untimed runs before timing")
-    repeats: int = spec(15, at_least(1), doc="timed runs at least; the median is reported")
-    min_seconds: float = spec(2.0, at_least(0), doc="keep timing until this much time is spent (stable medians)")
+    rounds: int = spec(6, at_least(1), doc="rounds of timing; each round times every model in turn (drift hits all alike)")
+    repeats: int = spec(5, at_least(1), doc="timed runs of each model per round; the median over all rounds is reported")
 
 @dataclass
 class Recipe(Config):

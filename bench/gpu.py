@@ -21,7 +21,7 @@ from autoglm_workbench.data import tokenize
 from autoglm_workbench.export import (TensorRTModel, build_tensorrt_engine, calibration_batches, tensorrt_missing,
                                       tensorrt_onnx, validate)
 
-from common import demo_task
+from autoglm_workbench.pipeline import demo_models
 
 
 def gpu_latency(model, batch) -> float:
@@ -37,7 +37,8 @@ def main() -> None:
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "gpu.json"))
     a = p.parse_args()
     if not torch.cuda.is_available(): raise SystemExit("bench/gpu.py needs an NVIDIA GPU (torch.cuda.is_available() is False)")
-    recipe, data, teacher, student = demo_task()
+    m = demo_models()
+    recipe, data, teacher, student = m.recipe, m.data, m.teacher, m.distilled.model
     ml, tok = recipe.data.max_length, teacher.tokenizer
     work = Path(tempfile.mkdtemp())
     results = {}

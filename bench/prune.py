@@ -25,7 +25,7 @@ from autoglm_workbench.data import tokenize
 from autoglm_workbench.models import accuracy
 from autoglm_workbench.prune import MaskGradient, PruningCallback, prune_by_importance, shrink_to
 
-from common import demo_task, distill
+from autoglm_workbench.pipeline import demo_models, distill_student
 
 SETTINGS = {"h25": dict(heads=0.25), "h50": dict(heads=0.5), "h75": dict(heads=0.75), "f30": dict(ffn=0.3),
             "f50": dict(ffn=0.5), "h50+f30": dict(heads=0.5, ffn=0.3)}
@@ -73,7 +73,8 @@ def main() -> None:
     p.add_argument("--latency-only", metavar="JSON", help="re-time the rows of an earlier results file, nothing else")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "prune.json"))
     a = p.parse_args()
-    recipe, data, teacher, student = demo_task()
+    m = demo_models()
+    recipe, data, teacher, student = m.recipe, m.data, m.teacher, m.distilled.model
     ml = recipe.data.max_length
     tok = teacher.tokenizer
     models = {"student": student, "teacher": teacher.model}
@@ -111,13 +112,14 @@ def main() -> None:
                       **measure(pruned, tok, data, ml)))
             if name == "teacher" and setting not in a.recover_teacher: continue
             t0 = time.time()
-            pruned = distill(teacher.model, pruned, tok, data, recipe, a.recovery_epochs)
+            pruned = distill_student(teacher.model, pruned, tok, data, recipe, epochs=a.recovery_epochs, hidden=False)
             emit(dict(model=name, setting=setting, recovery=f"kd {a.recovery_epochs:g} epoch",
                       recovery_seconds=time.time() - t0, **measure(pruned, tok, data, ml)))
     if not a.no_dynamic and "student" in a.models:
         t0 = time.time()
         pruner = PruningCallback(SETTINGS["h50+f30"], start=0.0, end=0.6, every=5)
-        dyn = distill(teacher.model, copy.deepcopy(student), tok, data, recipe, a.recovery_epochs, callbacks=[pruner])
+        dyn = distill_student(teacher.model, copy.deepcopy(student), tok, data, recipe, epochs=a.recovery_epochs,
+                              hidden=False, callbacks=[pruner], evaluate=False)   # masks change: no best checkpoint
         emit(dict(model="student", setting="h50+f30", recovery=f"dynamic, kd {a.recovery_epochs:g} epoch",
                   recovery_seconds=time.time() - t0, schedule=pruner.history, **measure(dyn, tok, data, ml)))
 

@@ -25,7 +25,7 @@ from autoglm_workbench.data import tokenize
 from autoglm_workbench.export import OnnxModel, ort_quantize_dynamic, runtime_table, to_onnx
 from autoglm_workbench.quant import qat_stage, quantize, save_quantized
 
-from common import demo_task, distill
+from autoglm_workbench.pipeline import demo_models, distill_student
 
 
 def gemm_throughput() -> dict:
@@ -45,7 +45,8 @@ def main() -> None:
     p.add_argument("--qat-epochs", type=float, default=0.5)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "quant.json"))
     a = p.parse_args()
-    recipe, data, teacher, student = demo_task()
+    m = demo_models()
+    recipe, data, teacher, student = m.recipe, m.data, m.teacher, m.distilled.model
     ml, tok = recipe.data.max_length, teacher.tokenizer
     models = {"student": student, "teacher": teacher.model}
     floor = gemm_throughput()
@@ -53,8 +54,8 @@ def main() -> None:
     for name in a.models:
         fp32 = models[name].eval()
         t0 = time.time()
-        qat = distill(teacher.model, copy.deepcopy(fp32), tok, data, recipe, a.qat_epochs,
-                      stage=qat_stage(epochs=a.qat_epochs, lr=recipe.distill.train.lr / 4, batch_size=recipe.distill.train.batch_size))
+        qat = distill_student(teacher.model, copy.deepcopy(fp32), tok, data, recipe,
+                              stage=qat_stage(epochs=a.qat_epochs, lr=recipe.distill.train.lr / 4, batch_size=recipe.distill.train.batch_size))
         qat_seconds = time.time() - t0
         runtimes = {"FP32 eager": fp32, "INT8 dynamic (torch)": quantize(fp32), "QAT INT8 (torch)": quantize(qat, "qat-int8")}
         sizes = {"FP32 eager": size_on_disk(fp32)}
