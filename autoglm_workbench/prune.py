@@ -293,8 +293,11 @@ def _with_grad(model, batches, loss_fn, targets: Callable, accumulate: Callable)
     finally: model.train(was)
 
 class Taylor:
-    "First-order Taylor: |w · ∂L/∂w| summed over each structure's weights, accumulated over batches (Molchanov et al.)."
+    "Molchanov et al. 2019: (Σ w · ∂L/∂w over each structure's weights)² per batch, summed over batches."
     name = "taylor"
+    def __init__(self, absolute: bool = False):   # absolute: Σ |w · ∂L/∂w| per structure instead ("taylor-abs")
+        self.absolute = absolute
+        if absolute: self.name = "taylor-abs"
     def __call__(self, model, batches, loss_fn=default_loss) -> Importance:
         views = layer_views(model)
         heads = {v.index: torch.zeros(v.heads) for v in views}; ffn = {v.index: torch.zeros(v.ffn) for v in views}
@@ -304,8 +307,9 @@ class Taylor:
         def accumulate(ws, gs):
             it = iter(zip(ws, gs))
             for v, ns in zip(views, names):
-                vals = {n: (w.detach() * g).abs() for n, (w, g) in zip(ns, it)}
-                h, f = _per_structure(v, vals)
+                wg = {n: w.detach() * g for n, (w, g) in zip(ns, it)}
+                if self.absolute: h, f = _per_structure(v, {n: x.abs() for n, x in wg.items()})
+                else: h, f = (s.pow(2) for s in _per_structure(v, wg))   # first-order change of the loss, squared
                 heads[v.index] += h; ffn[v.index] += f
         _with_grad(model, batches, loss_fn, targets, accumulate)
         return Importance(heads, ffn, self.name)
@@ -324,7 +328,7 @@ class MaskGradient:
             _with_grad(model, batches, loss_fn, lambda: tables, accumulate)
         return Importance(heads, ffn, self.name)
 
-CRITERIA = {c.name: c for c in (MaskGradient, Taylor, Magnitude)}
+CRITERIA = {c.name: c for c in (MaskGradient, Taylor, Magnitude)} | {"taylor-abs": lambda: Taylor(absolute=True)}
 
 # %% ../nbs/20_prune.ipynb #ccd203e5
 STRUCTURES = ("heads", "ffn")
@@ -455,11 +459,20 @@ class PruningCallback(TrainerCallback):
             for l, g in table.items():
                 g.register_hook(lambda grad, acc=self._acc[s][l]: acc.add_(grad.detach().abs().cpu()))
 
+    def _all_reduce(self, device) -> None:
+        "Sum the accumulated gate gradients over every process, so all ranks choose the same structures."
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()): return
+        accs = [acc for table in self._acc.values() for acc in table.values()]
+        flat = torch.cat(accs).to(device)   # NCCL reduces only GPU tensors; gloo takes either
+        torch.distributed.all_reduce(flat)
+        for acc, part in zip(accs, flat.cpu().split([len(a) for a in accs])): acc.copy_(part)
+
     def on_step_end(self, args, state, control, **kw):
         step, total = state.global_step, max(1, state.max_steps)
         end_step = math.ceil(self.end * total)
         if step % self.every and step != end_step: return
         if step > end_step: return
+        self._all_reduce(args.device)
         target = {s: cubic_sparsity(step / total, f, self.start, self.end) for s, f in self.sparsity.items()}
         imp = Importance(self._acc["heads"], self._acc["ffn"], "mask-gradient (training loss)")
         self.plan = select(self.model, imp, target, scope=self.scope, normalize=self.normalize, exclude=self.plan)

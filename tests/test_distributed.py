@@ -29,3 +29,14 @@ def test_two_process_loss_matches_single_process(tmp_path):
     for a, b in zip(single["losses"], ddp["losses"]):
         assert abs(a - b) <= 1e-5 * abs(a), (single["losses"], ddp["losses"])
     assert single["losses"][-1] < single["losses"][0]  # it trained
+
+
+def test_dynamic_pruning_removes_the_same_structures_on_every_rank(tmp_path):
+    "Each rank sees other batches, so its own gate gradients differ; the pruner sums them before choosing."
+    accelerate = Path(sys.executable).with_name("accelerate")
+    run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", str(JOB), "ddp.json", "4", "prune"], tmp_path)
+    ranks = [json.loads((tmp_path / f"ddp.json.rank{r}").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1], ranks
+    removed = sum(len(v) for layers in ranks[0]["plan"].values() for v in layers.values())
+    assert removed > 0 and sum(ranks[0]["shapes"]["attention_heads"]) == 4   # half of 2 layers x 4 heads
