@@ -105,9 +105,13 @@ def make_adapters(layer_map: dict, student_dim: int, teacher_dim: int, kind: str
 
 # %% ../nbs/11_align.ipynb #871fc4ae
 def _features_loss(s: torch.Tensor, t: torch.Tensor, kind: str, mask: torch.Tensor | None) -> torch.Tensor:
-    if s.ndim == 4:  # feature maps: every spatial position counts
+    if s.ndim == 4:  # feature maps [B, C, H, W]: positions are the H × W grid, a mask is [B, H, W]
+        if mask is not None:
+            if tuple(mask.shape) != (t.shape[0], *t.shape[-2:]):
+                raise InputError(f"mask has shape {tuple(mask.shape)}: feature maps {tuple(t.shape)} take a spatial mask "
+                                 f"{(t.shape[0], *t.shape[-2:])} (batch × height × width of the teacher's map)")
+            mask = mask.flatten(1)
         s, t = s.flatten(2).transpose(1, 2), t.flatten(2).transpose(1, 2)
-        mask = None
     if kind == "mse": per_pos = (s.float() - t.float()).pow(2).mean(-1)
     else: per_pos = 1 - F.cosine_similarity(s.float(), t.float(), dim=-1, eps=1e-8)
     if mask is None: return per_pos.mean()

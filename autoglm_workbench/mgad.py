@@ -14,9 +14,9 @@ from .core import InputError
 from .losses import register_loss
 
 # %% auto #0
-__all__ = ['HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'mgad_loss',
-           'tinybert_attention_loss', 'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links',
-           'attention_heatmap', 'terms_chart', 'mgad_panel']
+__all__ = ['HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'log_attention',
+           'mgad_loss', 'tinybert_attention_loss', 'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame',
+           'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -117,13 +117,17 @@ def _reduce_heads(s, t, head_reduce):
                          f"teacher {t.shape[1]}; use head_reduce='mean'")
     return s, t
 
+def log_attention(p: torch.Tensor) -> torch.Tensor:
+    "log of attention probabilities in float32, floored only at float32's smallest normal number (exp(-87.3))."
+    return torch.log(p.float().clamp_min(torch.finfo(torch.float32).tiny))
+
 def _divergence(p_s, p_t, valid_rows, kind, temperature):
-    "Mean over valid rows (and heads) of KL(teacher row ‖ student row), or of the MSE between rows."
+    "Mean over valid rows (and heads) of KL(teacher row ‖ student row), or of the squared distance between rows (summed over keys)."
     if kind == "kl":
         if temperature != 1.0:
-            p_s = torch.softmax(torch.log(p_s.clamp_min(1e-12)) / temperature, -1)
-            p_t = torch.softmax(torch.log(p_t.clamp_min(1e-12)) / temperature, -1)
-        per_row = (p_t * (torch.log(p_t.clamp_min(1e-12)) - torch.log(p_s.clamp_min(1e-12)))).sum(-1)
+            p_s = torch.softmax(log_attention(p_s) / temperature, -1)
+            p_t = torch.softmax(log_attention(p_t) / temperature, -1)
+        per_row = (p_t * (log_attention(p_t) - log_attention(p_s))).sum(-1)
     else:
         per_row = (p_s - p_t).pow(2).sum(-1)
     w = valid_rows[:, None, :].to(per_row.dtype).expand_as(per_row)
@@ -175,7 +179,7 @@ def tinybert_attention_loss(student_attn, teacher_attn, attention_mask: torch.Te
             raise InputError(f"student_attn {tuple(s.shape)} and teacher_attn {tuple(t.shape)} differ: TinyBERT's loss "
                              "compares head by head (use mgad_loss with head_reduce='mean' for mismatched heads)")
         def centered(a):
-            la = torch.log(a.float().clamp_min(1e-12)).masked_fill(~keys, 0.0)
+            la = log_attention(a).masked_fill(~keys, 0.0)
             n = keys.sum(-1, keepdim=True).clamp_min(1)
             return (la - la.sum(-1, keepdim=True) / n).masked_fill(~keys, 0.0)
         diff = (centered(s) - centered(t.detach())).pow(2)

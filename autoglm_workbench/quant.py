@@ -33,11 +33,12 @@ def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
 
 def fake_quant_activation(x: torch.Tensor) -> torch.Tensor:
     "Round `x` to the per-tensor grid fbgemm's dynamic INT8 picks at run time (range incl. 0, levels 0..127)."
-    lo = torch.clamp(x.detach().min(), max=0.0).item()
-    hi = torch.clamp(x.detach().max(), min=0.0).item()
-    scale = max((hi - lo) / 127, 1e-12)
-    zero = int(min(127, max(0, round(-lo / scale))))
-    return torch.fake_quantize_per_tensor_affine(x, scale, zero, 0, 127)
+    # scale and zero point stay tensors: no host sync per Linear per forward on a GPU
+    lo = x.detach().min().clamp(max=0.0).float()
+    hi = x.detach().max().clamp(min=0.0).float()
+    scale = ((hi - lo) / 127).clamp_min(1e-12)
+    zero = (-lo / scale).round().clamp(0, 127).to(torch.int32)
+    return torch.fake_quantize_per_tensor_affine(x, scale.reshape(1), zero.reshape(1), 0, 127)
 
 class FakeQuantLinear(nn.Module):
     "A Linear that computes with fake-quantized weights and inputs; shares the wrapped layer's parameters."
