@@ -24,8 +24,14 @@ __all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency',
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
 def count_parameters(model: torch.nn.Module) -> int:
-    "Number of distinct parameters (shared tensors counted once)."
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    "Number of distinct parameters (shared tensors counted once), packed INT8 weights of quantized layers included."
+    n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+    for m in model.modules():   # torch's dynamic INT8 Linear keeps weight and bias packed, outside .parameters()
+        packed = getattr(m, "_packed_params", None)
+        if packed is not None and hasattr(packed, "_weight_bias"):
+            w, b = packed._weight_bias()
+            n += w.numel() + (0 if b is None else b.numel())
+    return n
 
 def size_on_disk(model) -> int:
     "Bytes of the weight files `save_pretrained` writes (safetensors)."

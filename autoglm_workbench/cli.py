@@ -72,7 +72,7 @@ def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
     m = demo_models(recipe, device=device)
     data, s, ml = m.data, recipe.student, recipe.data.max_length
     log(f"data {data.name}: {len(data.train)} train / {len(data.validation)} validation / {len(data.test)} test, "
-        f"{data.num_labels} labels, {ml} tokens per example")
+        f"{data.num_labels} labels, {ml} tokens per example ({data.stats['duplicates']} repeated texts dropped)")
     for name, c in (("teacher", m.teacher), ("CE-only student", m.ce), ("distilled student", m.distilled)):
         log(f"{name}: {'loaded from cache' if c.from_cache else 'trained and cached'} at {c.path} "
             f"(validation accuracy {c.metrics['val_accuracy']:.3f})")

