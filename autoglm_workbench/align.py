@@ -192,11 +192,16 @@ def alignment_panel(cka: pd.DataFrame, n_student: int, n_teacher: int):
     choices = ["uniform"] + [f"last-{k}" for k in range(1, min(n_student, n_teacher) + 1)]
     pick = w.Combobox(value="uniform", options=choices, description="layer map", ensure_option=False)
     out = w.Output()
+    frames = dict(cka=cka)
     def draw(*_):
+        try: frames.update(layer_map=layer_map_frame(parse_layer_map(pick.value, n_student, n_teacher)), error=None)
+        except ConfigError as err: frames.update(error=str(err))
         with out:
             out.clear_output(wait=True)
-            try: display(cka_heatmap(cka, parse_layer_map(pick.value, n_student, n_teacher)))
-            except ConfigError as e: print(e)
+            if frames["error"]: print(frames["error"])
+            else: display(cka_heatmap(cka, dict(frames["layer_map"].itertuples(index=False))))
     pick.observe(draw, "value")
     draw()
-    return w.VBox([pick, out])
+    box = w.VBox([pick, out])
+    box.controls, box.frames = dict(layer_map=pick), frames
+    return box

@@ -376,11 +376,17 @@ def deployment_panel(table: pd.DataFrame, float_model: nn.Module, quantized: nn.
     batch = w.ToggleButtons(options=sizes, value=sizes[-1], description="batch")
     layer = w.Dropdown(options=list(errors.layer), description="layer")
     out = w.Output()
-    def draw(*_):
+    frames = dict(errors=errors)
+    def draw(change=None):
+        frames["runtimes"] = table.loc[list(pick.value)]
+        if change is None or change["owner"] is layer:
+            frames["histogram"] = weight_histogram_frame(float_model, quantized, layer.value)
         with out:
             out.clear_output(wait=True)
-            if pick.value: display(runtime_chart(table.loc[list(pick.value)], batch.value))
-            display(weight_error_chart(errors) | weight_histogram_chart(weight_histogram_frame(float_model, quantized, layer.value)))
+            if pick.value: display(runtime_chart(frames["runtimes"], batch.value))
+            display(weight_error_chart(errors) | weight_histogram_chart(frames["histogram"]))
     for x in (pick, batch, layer): x.observe(draw, "value")
     draw()
-    return w.VBox([w.HBox([pick, batch, layer]), out])
+    box = w.VBox([w.HBox([pick, batch, layer]), out])
+    box.controls, box.frames = dict(runtimes=pick, batch=batch, layer=layer), frames
+    return box

@@ -19,7 +19,7 @@ from .core import ConfigError, InputError
 # %% auto #0
 __all__ = ['SCHEDULES', 'LOSSES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss', 'soft_gradient_norm', 'TrainState', 'Constant',
            'Linear', 'Cosine', 'Step', 'AccuracyTrigger', 'as_schedule', 'register_loss', 'get_loss', 'softened_frame',
-           'kd_terms_frame', 'softened_chart', 'terms_chart', 'gradient_chart', 'kd_panel']
+           'kd_terms_frame', 'kd_gradient_frame', 'softened_chart', 'terms_chart', 'gradient_chart', 'kd_panel']
 
 # %% ../nbs/10_kd_loss.ipynb #b8497ae6
 def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels=None, *, alpha: float = 0.5,
@@ -185,14 +185,18 @@ def softened_frame(teacher_logits: torch.Tensor, temperature: float, label_names
                          for i in range(len(p)) for c in range(p.shape[1])])
 
 def kd_terms_frame(student_logits, teacher_logits, labels, temperatures, alpha: float) -> pd.DataFrame:
-    "CE, T²·KL and the total at each temperature for one alpha; plus the soft-gradient norm with and without T²."
+    "CE, T²·KL and the total at each temperature for one alpha."
     rows = []
     for T in temperatures:
         terms = kd_loss_terms(student_logits, teacher_logits, labels, alpha=alpha, temperature=float(T))
-        rows.append(dict(T=float(T), alpha=alpha, ce=terms["ce"].item(), kl=terms["kl"].item(), total=terms["total"].item(),
-                         grad_with_t2=soft_gradient_norm(student_logits, teacher_logits, float(T)),
-                         grad_without_t2=soft_gradient_norm(student_logits, teacher_logits, float(T), scale_t2=False)))
+        rows.append(dict(T=float(T), alpha=alpha, ce=terms["ce"].item(), kl=terms["kl"].item(), total=terms["total"].item()))
     return pd.DataFrame(rows)
+
+def kd_gradient_frame(student_logits, teacher_logits, temperatures) -> pd.DataFrame:
+    "Norm of the soft term's gradient on the student logits at each temperature, with and without T² (alpha-free)."
+    return pd.DataFrame([dict(T=float(T), grad_with_t2=soft_gradient_norm(student_logits, teacher_logits, float(T)),
+                              grad_without_t2=soft_gradient_norm(student_logits, teacher_logits, float(T), scale_t2=False))
+                         for T in temperatures])
 
 # %% ../nbs/10_kd_loss.ipynb #ea41a81f
 def softened_chart(df: pd.DataFrame):
@@ -230,13 +234,18 @@ def kd_panel(student_logits, teacher_logits, labels, label_names, example_names=
     alpha = w.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="alpha")
     temp = w.FloatLogSlider(value=2, base=10, min=0, max=math.log10(20), step=0.05, description="T")
     out = w.Output()
-    def draw(*_):
-        terms = kd_terms_frame(student_logits, teacher_logits, labels, temperatures, alpha.value)
-        soft = softened_frame(teacher_logits, temp.value, label_names, example_names)
-        chart = softened_chart(soft) | alt.vconcat(terms_chart(terms, temp.value), gradient_chart(terms))
+    frames = dict(gradients=kd_gradient_frame(student_logits, teacher_logits, temperatures))   # depends on no knob
+    def draw(change=None):
+        moved = None if change is None else change["owner"]
+        if moved is not temp: frames["terms"] = kd_terms_frame(student_logits, teacher_logits, labels, temperatures, alpha.value)
+        if moved is not alpha: frames["softened"] = softened_frame(teacher_logits, temp.value, label_names, example_names)
+        chart = softened_chart(frames["softened"]) | alt.vconcat(terms_chart(frames["terms"], temp.value),
+                                                                 gradient_chart(frames["gradients"]))
         with out:
             out.clear_output(wait=True)
             display(chart)
     alpha.observe(draw, "value"); temp.observe(draw, "value")
     draw()
-    return w.VBox([w.HBox([alpha, temp]), out])
+    box = w.VBox([w.HBox([alpha, temp]), out])
+    box.controls, box.frames = dict(alpha=alpha, T=temp), frames   # what a test or a notebook reads back
+    return box

@@ -308,29 +308,42 @@ def terms_chart(df: pd.DataFrame):
                                            tooltip=["term", alt.Tooltip("value:Q", format=".4f"), "weight"]
                                            ).properties(width=220, height=200, title="MGAD terms")
 
-def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict):
+def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict,
+               max_tokens: int = 50):  # the token-level heatmap shows the first `max_tokens` tokens (2 × 50² cells)
     "Sliders for alpha, beta, gamma, T and the level over cached attentions of one example (batch of 1)."
     import ipywidgets as w
     from IPython.display import display
     sl = {k: w.FloatSlider(value=1.0, min=0, max=2, step=0.05, description=k) for k in ("alpha", "beta", "gamma")}
     temp = w.FloatSlider(value=1.0, min=0.25, max=4, step=0.25, description="T")
     level = w.ToggleButtons(options=["token", "sentence", "paragraph"], value="sentence")
-    layer = w.Dropdown(options=list(layer_map.items()), description="layer (s, t)")
+    layer = w.Dropdown(options=[(f"student {s} ↔ teacher {t}", (s, t)) for s, t in layer_map.items()], description="layer")
     out = w.Output()
-    def draw(*_):
-        s_i, t_i = layer.value
+    frames, cache = {}, {}
+    def terms_for(s_i, t_i, T):   # the three terms do not depend on the weights: computed once per layer pair and T
+        if (s_i, t_i, T) not in cache:
+            cache[s_i, t_i, T] = mgad_loss(student_attn[s_i - 1], teacher_attn[t_i - 1], attention_mask, segments, temperature=T)
+        return cache[s_i, t_i, T]
+    def draw(change=None):
+        (s_i, t_i), weights = layer.value, {k: x.value for k, x in sl.items()}
         s, t = student_attn[s_i - 1], teacher_attn[t_i - 1]
+        if sum(weights.values()) == 0: frames["error"] = "alpha, beta and gamma are all 0: at least one level must count"
+        else:
+            terms = dict(terms_for(s_i, t_i, temp.value))
+            terms["total"] = weights["alpha"] * terms["token"] + weights["beta"] * terms["sentence"] + weights["gamma"] * terms["paragraph"]
+            frames.update(error=None, terms=terms_frame(terms, **weights))
+        if change is None or change["owner"] in (level, layer):
+            n = max_tokens if level.value == "token" else s.shape[-1]
+            ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
+            frames["attention"] = level_frame(s[0][..., :n, :n], t[0][..., :n, :n], ids, level.value) if ids is None else \
+                level_frame(s[0], t[0], ids, level.value)
+            frames["links"] = top_links(t[0], segments.sentence_ids[0], sentences)
         with out:
             out.clear_output(wait=True)
-            try:
-                terms = mgad_loss(s, t, attention_mask, segments, alpha=sl["alpha"].value, beta=sl["beta"].value,
-                                  gamma=sl["gamma"].value, temperature=temp.value)
-            except InputError as e:
-                print(e); return
-            ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
-            display(attention_heatmap(level_frame(s[0], t[0], ids, level.value)) |
-                    terms_chart(terms_frame(terms, sl["alpha"].value, sl["beta"].value, sl["gamma"].value)))
-            display(top_links(t[0], segments.sentence_ids[0], sentences))
+            if frames["error"]: print(frames["error"]); return
+            display(attention_heatmap(frames["attention"]) | terms_chart(frames["terms"]))
+            display(frames["links"])
     for x in [*sl.values(), temp, level, layer]: x.observe(draw, "value")
     draw()
-    return w.VBox([w.HBox(list(sl.values())), w.HBox([temp, layer]), level, out])
+    box = w.VBox([w.HBox(list(sl.values())), w.HBox([temp, layer]), level, out])
+    box.controls, box.frames = dict(sl, T=temp, level=level, layer=layer), frames
+    return box

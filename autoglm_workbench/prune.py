@@ -574,13 +574,17 @@ def prune_panel(model: nn.Module, importance: Importance, sweep: pd.DataFrame, a
     fs = w.FloatSlider(value=0.3, min=0, max=0.9, step=0.05, description="FFN")
     scope = w.ToggleButtons(options=["global", "layer"], value="global", description="rank")
     out = w.Output()
+    frames = {}
     def draw(*_):
         plan = select(model, importance, {"heads": hs.value, "ffn": fs.value}, scope=scope.value)
+        frames.update(plan=plan, heads=head_frame(importance, plan), ffn=ffn_frame(importance, plan))
         with out:
             out.clear_output(wait=True)
-            display(importance_charts(head_frame(importance, plan), ffn_frame(importance, plan)))
+            display(importance_charts(frames["heads"], frames["ffn"]))
             display(cost_chart(sweep, hs.value, fs.value))
             if accuracy is not None: display(accuracy_chart(accuracy))
     for x in (hs, fs, scope): x.observe(draw, "value")
     draw()
-    return w.VBox([w.HBox([hs, fs, scope]), out])
+    box = w.VBox([w.HBox([hs, fs, scope]), out])
+    box.controls, box.frames = dict(heads=hs, ffn=fs, scope=scope), frames
+    return box

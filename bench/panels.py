@@ -16,7 +16,8 @@ import torch
 from autoglm_workbench.align import cka_frame, cka_heatmap, resolve_layer_map
 from autoglm_workbench.core import environment_info
 from autoglm_workbench.data import load_dataset, tokenize
-from autoglm_workbench.losses import gradient_chart, kd_terms_frame, softened_chart, softened_frame, terms_chart
+from autoglm_workbench.losses import (gradient_chart, kd_gradient_frame, kd_terms_frame, softened_chart, softened_frame,
+                                      terms_chart)
 from autoglm_workbench.mgad import attention_heatmap, level_frame, mgad_loss, segment, terms_frame, top_links
 from autoglm_workbench.mgad import terms_chart as mgad_terms_chart
 from autoglm_workbench.models import forward_with_internals, load_pretrained, make_student, predict_logits
@@ -48,11 +49,13 @@ def main() -> None:
     labels = torch.tensor(val.labels)
     state = dict(alpha=0.5, T=2.0)
 
+    grads = kd_gradient_frame(s_logits, t_logits, TEMPERATURES)   # the panel computes it once
+
     def kd_redraw():
         state["alpha"] = 1 - state["alpha"]
         terms = kd_terms_frame(s_logits, t_logits, labels, TEMPERATURES, state["alpha"])
         soft = softened_frame(t_logits, state["T"], data.label_names)
-        (softened_chart(soft) | (terms_chart(terms, state["T"]) & gradient_chart(terms))).to_dict()
+        (softened_chart(soft) | (terms_chart(terms, state["T"]) & gradient_chart(grads))).to_dict()
 
     batch = tokenize(tok, val.texts, max_length=128)
     with torch.no_grad():
