@@ -5,6 +5,7 @@
 # %% ../nbs/40_bench.ipynb #eabad408
 from __future__ import annotations
 
+import copy
 import statistics
 import tempfile
 import time
@@ -15,12 +16,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .data import TextClassificationData, tokenize
-from .models import accuracy
+from .data import tokenize
+from .prune import Importance, check_sparsity, prune_by_importance
 
 # %% auto #0
 __all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency', 'interleaved_latency',
-           'compare_models']
+           'sparsity_sweep']
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
 def count_parameters(model: torch.nn.Module) -> int:
@@ -95,27 +96,19 @@ def interleaved_latency(models: dict, tokenizer, texts: list[str], *, batch_size
     df.attrs.update(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
     return df
 
-# %% ../nbs/40_bench.ipynb #cfc970c1
-def compare_models(models: dict,  # name -> model; the first is the reference of every ratio
-                   tokenizer, data: TextClassificationData, *,
-                   max_length: int = 128,  # tokens per example, also the padded length of timed batches
-                   batch_sizes=(1, 32),  # batch sizes to time
-                   rounds: int = 6,  # timing rounds; each times every model `repeats` times in turn
-                   repeats: int = 5, warmup: int = 2,
-                   split: str = "test") -> pd.DataFrame:  # the split measured for accuracy (and timed on)
-    "Accuracy, parameters, size and latency (timed in turns) of each named model; ratios against the first."
-    eval_split = getattr(data, split)
-    rows = [dict(model=name, accuracy=accuracy(model, tokenizer, eval_split, max_length=max_length),
-                 parameters=count_parameters(model), size_mb=size_on_disk(model) / 2**20)
-            for name, model in tqdm(models.items(), desc="accuracy and size", leave=False)]
-    df = pd.DataFrame(rows).set_index("model")
-    for b in batch_sizes:
-        lat = interleaved_latency(models, tokenizer, eval_split.texts, batch_size=b, max_length=max_length,
-                                  rounds=rounds, repeats=repeats, warmup=warmup)
-        df[f"latency_b{b}_ms"], df[f"latency_b{b}_p90_ms"] = lat.median_ms, lat.p90_ms
-    ref = df.iloc[0]
-    df["size_ratio"] = ref["size_mb"] / df["size_mb"]
-    for b in batch_sizes: df[f"speedup_b{b}"] = ref[f"latency_b{b}_ms"] / df[f"latency_b{b}_ms"]
-    df["accuracy_retention"] = df["accuracy"] / ref["accuracy"]
-    df.attrs.update(threads=torch.get_num_threads(), max_length=max_length, split=split, n_eval=len(eval_split))
+# %% ../nbs/40_bench.ipynb #9af7d183
+def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict], batch: dict, *, warmup: int = 2,
+                   repeats: int = 10, progress: bool = True) -> pd.DataFrame:
+    "Prune a copy of `model` at every sparsity in `points` and measure parameters, FLOPs and latency on `batch`."
+    rows = []
+    for point in tqdm([{}] + [check_sparsity(dict(p)) for p in points], desc="sweep", disable=not progress):
+        m = copy.deepcopy(model).eval()
+        if point: prune_by_importance(m, importance, point)
+        with torch.no_grad():
+            lat = measure_latency(lambda: m(**batch), warmup=warmup, repeats=repeats)
+        rows.append(dict(heads=point.get("heads", 0.0), ffn=point.get("ffn", 0.0), parameters=count_parameters(m),
+                         flops=count_flops(m, batch), latency_ms=lat["median_ms"]))
+    df = pd.DataFrame(rows).drop_duplicates(["heads", "ffn"]).reset_index(drop=True)
+    for c in ("parameters", "flops", "latency_ms"): df[f"{c}_rel"] = df[c] / df.loc[0, c]
+    df.attrs.update(batch_shape=tuple(batch["input_ids"].shape), threads=torch.get_num_threads())
     return df

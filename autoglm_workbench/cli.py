@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .bench import compare_models
 from .core import ConfigError, Recipe, RunFolder, WorkbenchError, load_yaml, resolve_device
-from .pipeline import demo_models
+from .pipeline import compare_models, demo_models
 
 # %% auto #0
 __all__ = ['apply_overrides', 'load_recipe', 'DemoResult', 'format_table', 'run_demo', 'main']

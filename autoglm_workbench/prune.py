@@ -19,75 +19,13 @@ from torch import nn
 from transformers import AutoConfig, TrainerCallback
 
 from .core import InputError, ModelError, atomic_folder
-from .models import layer_stack
+from .arch import LayerView, UnsupportedArchitecture, layer_views
 
 # %% auto #0
-__all__ = ['FAMILIES', 'CRITERIA', 'STRUCTURES', 'UnsupportedArchitecture', 'Family', 'LayerView', 'layer_views', 'prune_heads',
-           'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss', 'Magnitude', 'Taylor', 'MaskGradient',
-           'check_sparsity', 'select', 'prune_by_importance', 'save_pruned', 'shrink_to', 'load_pruned',
-           'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame', 'importance_charts',
-           'cost_chart', 'accuracy_chart', 'prune_panel']
-
-# %% ../nbs/20_prune.ipynb #81b81f23
-class UnsupportedArchitecture(ModelError):
-    "The model's layers are not laid out like any family structured pruning knows."
-
-@dataclass(frozen=True)
-class Family:
-    "Submodule names (relative to one layer) of the attention projections and the FFN of an architecture family."
-    name: str
-    q: str
-    k: str
-    v: str
-    o: str
-    ups: tuple
-    down: str
-
-FAMILIES = (Family("bert", "attention.self.query", "attention.self.key", "attention.self.value",
-                   "attention.output.dense", ("intermediate.dense",), "output.dense"),
-            Family("llama", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                   ("mlp.gate_proj", "mlp.up_proj"), "mlp.down_proj"))
-
-@dataclass
-class LayerView:
-    "One layer's prunable parts: heads (query heads, in groups sharing a key/value head) and FFN neurons."
-    index: int
-    layer: nn.Module
-    family: Family
-
-    def get(self, name: str) -> nn.Linear: return self.layer.get_submodule(name)
-    def put(self, name: str, module: nn.Module) -> None:
-        parent, _, child = name.rpartition(".")
-        setattr(self.layer.get_submodule(parent) if parent else self.layer, child, module)
-    @property
-    def attention(self) -> nn.Module: return self.get(self.family.q.rpartition(".")[0])
-    @property
-    def head_dim(self) -> int:
-        a = self.attention
-        return int(getattr(a, "attention_head_size", None) or a.head_dim)
-    @property
-    def group(self) -> int:
-        "Query heads sharing one key/value head (1 without grouped-query attention)."
-        return int(getattr(self.attention, "num_key_value_groups", 1))
-    @property
-    def heads(self) -> int: return self.get(self.family.q).out_features // self.head_dim
-    @property
-    def ffn(self) -> int: return self.get(self.family.down).in_features
-
-def layer_views(model: nn.Module) -> list[LayerView]:
-    "A view of every transformer layer of `model`; `UnsupportedArchitecture` when its layout is unknown."
-    try: _, stack = layer_stack(model)
-    except (ModelError, AttributeError) as e:
-        raise UnsupportedArchitecture(f"{type(model).__name__}: no transformer layer stack found ({e})") from None
-    names = {n for n, _ in stack[0].named_modules()}
-    for fam in FAMILIES:
-        if all(n in names for n in (fam.q, fam.k, fam.v, fam.o, fam.down, *fam.ups)) and \
-                all(isinstance(stack[0].get_submodule(n), nn.Linear) for n in (fam.q, fam.o, fam.down)):
-            return [LayerView(i, layer, fam) for i, layer in enumerate(stack)]
-    raise UnsupportedArchitecture(
-        f"{type(model).__name__} ({getattr(model.config, 'model_type', '?')}): structured pruning supports "
-        "BERT-family encoders (attention.self.query/key/value) and Llama-family decoders (self_attn.q_proj/k_proj/"
-        "v_proj with mlp.gate_proj/up_proj/down_proj); GPT-2's fused c_attn Conv1D is not supported")
+__all__ = ['CRITERIA', 'STRUCTURES', 'prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss',
+           'Magnitude', 'Taylor', 'MaskGradient', 'check_sparsity', 'select', 'prune_by_importance', 'save_pruned',
+           'shrink_to', 'load_pruned', 'cubic_sparsity', 'PruningCallback', 'head_frame', 'ffn_frame',
+           'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel']
 
 # %% ../nbs/20_prune.ipynb #e638faef
 def _sliced(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
@@ -227,12 +165,9 @@ def prune_channels(model: nn.Module, producer: str, consumer: str, channels: lis
             raise InputError(f"{name} is a {type(model.get_submodule(name)).__name__}: only BatchNorm layers between the two "
                              "can be sliced (a LayerNorm's statistics depend on every channel)")
     keep = torch.tensor([c for c in range(n) if c not in set(channels)], dtype=torch.long)
-    def put(name, module):
-        parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child, module)
-    put(producer, _sliced(prod, keep, 0) if isinstance(prod, nn.Linear) else _sliced_conv(prod, keep, 0))
-    put(consumer, _sliced(cons, keep, 1) if isinstance(cons, nn.Linear) else _sliced_conv(cons, keep, 1))
-    for name in norms: put(name, _sliced_norm(model.get_submodule(name), keep))
+    model.set_submodule(producer, _sliced(prod, keep, 0) if isinstance(prod, nn.Linear) else _sliced_conv(prod, keep, 0))
+    model.set_submodule(consumer, _sliced(cons, keep, 1) if isinstance(cons, nn.Linear) else _sliced_conv(cons, keep, 1))
+    for name in norms: model.set_submodule(name, _sliced_norm(model.get_submodule(name), keep))
     return model
 
 # %% ../nbs/20_prune.ipynb #b06a9d2b
@@ -488,25 +423,6 @@ class PruningCallback(TrainerCallback):
             for g in table.values(): g.requires_grad_(False)
         prune_heads(self.model, self.plan.get("heads", {}))
         prune_ffn(self.model, self.plan.get("ffn", {}))
-
-# %% ../nbs/20_prune.ipynb #941a5365
-def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict], batch: dict, *, warmup: int = 2,
-                   repeats: int = 10, progress: bool = True) -> pd.DataFrame:
-    "Prune a copy of `model` at every sparsity in `points` and measure parameters, FLOPs and latency on `batch`."
-    from tqdm.auto import tqdm
-    from autoglm_workbench.bench import count_flops, count_parameters, measure_latency
-    rows = []
-    for point in tqdm([{}] + [check_sparsity(dict(p)) for p in points], desc="sweep", disable=not progress):
-        m = copy.deepcopy(model).eval()
-        if point: prune_by_importance(m, importance, point)
-        with torch.no_grad():
-            lat = measure_latency(lambda: m(**batch), warmup=warmup, repeats=repeats)
-        rows.append(dict(heads=point.get("heads", 0.0), ffn=point.get("ffn", 0.0), parameters=count_parameters(m),
-                         flops=count_flops(m, batch), latency_ms=lat["median_ms"]))
-    df = pd.DataFrame(rows).drop_duplicates(["heads", "ffn"]).reset_index(drop=True)
-    for c in ("parameters", "flops", "latency_ms"): df[f"{c}_rel"] = df[c] / df.loc[0, c]
-    df.attrs.update(batch_shape=tuple(batch["input_ids"].shape), threads=torch.get_num_threads())
-    return df
 
 # %% ../nbs/20_prune.ipynb #5c81a7d4
 def head_frame(importance: Importance, plan: dict) -> pd.DataFrame:

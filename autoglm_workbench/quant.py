@@ -101,9 +101,7 @@ def quantize(model: nn.Module, scheme: str = "dynamic-int8", **options) -> nn.Mo
 def _swap(model: nn.Module, kind, make) -> int:
     "Replace every submodule of type `kind` by `make(module)`; returns how many."
     targets = [(n, m) for n, m in model.named_modules() if isinstance(m, kind) and n]
-    for name, m in targets:
-        parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child, make(m))
+    for name, m in targets: model.set_submodule(name, make(m))
     return len(targets)
 
 # %% ../nbs/30_quant.ipynb #191e6d89

@@ -21,8 +21,8 @@ from autoglm_workbench.losses import (gradient_chart, kd_gradient_frame, kd_term
 from autoglm_workbench.mgad import attention_heatmap, level_frame, mgad_loss, segment, terms_frame, top_links
 from autoglm_workbench.mgad import terms_chart as mgad_terms_chart
 from autoglm_workbench.models import forward_with_internals, load_pretrained, make_student, predict_logits
-from autoglm_workbench.prune import (MaskGradient, cost_chart, ffn_frame, head_frame, importance_charts, select,
-                                     sparsity_sweep)
+from autoglm_workbench.bench import sparsity_sweep
+from autoglm_workbench.prune import MaskGradient, cost_chart, ffn_frame, head_frame, importance_charts, select
 
 TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20)
 
