@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -118,8 +117,12 @@ def _features_loss(s: torch.Tensor, t: torch.Tensor, kind: str, mask: torch.Tens
     m = mask.to(per_pos.dtype)
     return (per_pos * m).sum() / m.sum().clamp_min(1)
 
-def hidden_loss(student_hidden, teacher_hidden, layer_map: dict, adapters: nn.ModuleDict | None = None,
-                kind: str = "mse", mask: torch.Tensor | None = None) -> torch.Tensor:
+def hidden_loss(student_hidden, teacher_hidden,  # per-layer features: [B, L, H] or [B, C, H, W]
+                layer_map: dict,  # student index -> teacher index (hidden-state indices, embeddings = 0)
+                adapters: nn.ModuleDict | None = None,  # width adapters by student index (`make_adapters`)
+                kind: str = "mse",  # 'mse' or 'cosine' distance per position
+                mask: torch.Tensor | None = None,  # [B, L] tokens (or [B, H, W] positions) that count
+                ) -> torch.Tensor:
     "Mean over the mapped layers of the MSE or cosine distance between (adapted) student and teacher features."
     if kind not in ("mse", "cosine"): raise InputError(f"kind = {kind!r}: must be 'mse' or 'cosine'")
     if not layer_map: raise InputError("layer_map is empty: map at least one student layer to a teacher layer")

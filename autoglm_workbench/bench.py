@@ -14,6 +14,7 @@ from typing import Callable
 
 import pandas as pd
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .data import tokenize
@@ -72,8 +73,14 @@ def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, ma
 
 # %% ../nbs/40_bench.ipynb #6b4be5fc
 @torch.no_grad()
-def interleaved_latency(models: dict, tokenizer, texts: list[str], *, batch_size: int = 1, max_length: int = 128,
-                        rounds: int = 5, repeats: int = 5, warmup: int = 2) -> pd.DataFrame:
+def interleaved_latency(models: dict,  # name -> model-like; the first is the reference of `speedup`
+                        tokenizer, texts: list[str],  # real texts; the first `batch_size` form the timed batch
+                        *, batch_size: int = 1,
+                        max_length: int = 128,  # the batch is padded to this many tokens
+                        rounds: int = 5,  # each round times every model `repeats` times, in turn
+                        repeats: int = 5,
+                        warmup: int = 2,  # untimed calls per model first
+                        ) -> pd.DataFrame:
     "Median and p90 latency of each model, timed round-robin on the same padded batch; `speedup` against the first."
     if rounds < 1 or repeats < 1: raise ValueError(f"rounds = {rounds}, repeats = {repeats}: both must be >= 1")
     if len(texts) < batch_size: texts = texts * (batch_size // max(1, len(texts)) + 1)

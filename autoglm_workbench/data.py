@@ -5,7 +5,6 @@
 # %% ../nbs/01_data.ipynb #6d12f7e6
 from __future__ import annotations
 
-import bz2
 import importlib.util
 import json
 import warnings
@@ -223,9 +222,14 @@ def _sort_key(name: str):
     try: return (0, float(name), name)
     except ValueError: return (1, 0.0, name)
 
-def load_dataset(name_or_path: str = "bbc-news", seed: int = 0, *, val_fraction: float = 0.1,
-                 test_fraction: float = 0.1, text_column: str = "text", label_column: str = "label",
-                 label_names: list | None = None, format: str | None = None) -> TextClassificationData:
+def load_dataset(name_or_path: str = "bbc-news",  # a registered data set (`available_datasets()`) or a file path
+                 seed: int = 0,  # seeds the split: the same seed gives the same splits in the same order
+                 *, val_fraction: float = 0.1,  # share of each class held out for validation
+                 test_fraction: float = 0.1,  # share of each class held out for test
+                 text_column: str = "text", label_column: str = "label",  # columns of a user's file
+                 label_names: list | None = None,  # the label set and its order (default: sorted labels found)
+                 format: str | None = None,  # 'csv', 'tsv', 'jsonl', 'parquet' (default: from the suffix)
+                 ) -> TextClassificationData:
     "A registered data set by name, or a user's CSV / JSONL / parquet file, in stratified seeded splits."
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise DataError(f"val_fraction={val_fraction}, test_fraction={test_fraction}: each must be in (0, 1) and "

@@ -9,8 +9,6 @@ import contextlib
 import copy
 import dataclasses
 import json
-import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -296,7 +294,8 @@ class Distiller:
                  eval_split: Split | None = None,  # evaluate on this split instead of `data.validation`
                  eval_steps: int | None = None,  # evaluate every this many steps (default `save_steps` when evaluating)
                  keep_best: bool = True,  # when evaluating, end each stage with its best checkpoint
-                 early_stopping_patience: int | None = None):  # stop after this many evaluations without improvement
+                 early_stopping_patience: int | None = None,  # stop after this many evaluations without improvement
+                 ):
         if not stages: raise ConfigError("stages: give at least one stage")
         if teacher.config.vocab_size != student.config.vocab_size:
             raise ConfigError(f"teacher vocabulary ({teacher.config.vocab_size}) and student vocabulary "

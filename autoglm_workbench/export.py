@@ -14,9 +14,7 @@ import tempfile
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterable
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -82,7 +80,12 @@ def _quiet():
     finally:
         for l, level in zip(loggers, levels): l.setLevel(level)
 
-def to_onnx(model: nn.Module, path, sample_inputs: dict, *, validate: bool = True, atol: float = 1e-4) -> Path:
+def to_onnx(model: nn.Module,  # a transformers model (its logits are exported)
+            path,  # the .onnx file to write (atomically)
+            sample_inputs: dict,  # a real tokenized batch: input_ids, attention_mask (and token_type_ids)
+            *, validate: bool = True,  # run the graph in ONNX Runtime on the sample and a second shape
+            atol: float = 1e-4,  # largest logit difference allowed in that check
+            ) -> Path:
     "Export `model`'s logits to ONNX with dynamic batch and sequence axes; checked in ONNX Runtime on two shapes."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     sample = _check_inputs(sample_inputs)
@@ -152,7 +155,8 @@ def validate(candidate,  # any model-like with the transformers calling conventi
              max_accuracy_drop: float = 0.01,  # accuracy on the labelled split may fall by at most this (1 point)
              min_agreement: float = 0.95,  # share of examples whose top-1 class must equal the reference's
              atol: float | None = None,  # max abs logit difference, for float artifacts that should match closely
-             name: str = "artifact") -> dict:
+             name: str = "artifact",  # names the artifact in the error message
+             ) -> dict:
     "Compare `candidate` with `reference` on a labelled split: accuracy drop, top-1 agreement, logit difference; raise when short."
     ref = predict_logits(reference, tokenizer, split.texts, max_length=max_length)
     got = predict_logits(candidate, tokenizer, split.texts, max_length=max_length)

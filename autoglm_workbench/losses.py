@@ -9,7 +9,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -71,8 +70,13 @@ def kd_loss_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, la
     ce = F.cross_entropy(s, labels.reshape(-1)[keep])
     return dict(ce=ce, kl=kl, total=(1 - alpha) * ce + alpha * kl)
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None = None, *,
-            alpha: float = 0.5, temperature: float = 2.0, mask: torch.Tensor | None = None) -> torch.Tensor:
+def kd_loss(student_logits: torch.Tensor,  # [B, C] class logits, or [B, L, V] token logits
+            teacher_logits: torch.Tensor,  # same shape as `student_logits`
+            labels: torch.Tensor | None = None,  # [B] or [B, L] class ids for the CE term; None: soft term alone
+            *, alpha: float = 0.5,  # weight of the soft term; 1 - alpha weighs CE
+            temperature: float = 2.0,  # softens both distributions; the soft term is scaled by T²
+            mask: torch.Tensor | None = None,  # [B, L] positions that count (token logits only)
+            ) -> torch.Tensor:
     "`(1-alpha)·CE(student, labels) + alpha·T²·KL(teacher_T ‖ student_T)`; with `labels=None` the soft term alone."
     return kd_loss_terms(student_logits, teacher_logits, labels, alpha=alpha, temperature=temperature, mask=mask)["total"]
 

@@ -133,9 +133,15 @@ def _divergence(p_s, p_t, valid_rows, kind, temperature):
     w = valid_rows[:, None, :].to(per_row.dtype).expand_as(per_row)
     return (per_row * w).sum() / w.sum().clamp_min(1)
 
-def mgad_loss(student_attn, teacher_attn, attention_mask: torch.Tensor, segments: Segments, *, alpha: float = 1.0,
-              beta: float = 1.0, gamma: float = 1.0, layer_map: dict | None = None, head_reduce: str = "mean",
-              kind: str = "kl", temperature: float = 1.0) -> dict:
+def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tuples paired by `layer_map`
+              attention_mask: torch.Tensor,  # [B, L]: padding neither queries nor is attended to
+              segments: Segments,  # sentence and paragraph ids of every token (`segment`)
+              *, alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0,  # weights of token, sentence, paragraph
+              layer_map: dict | None = None,  # student layer -> teacher layer (1-based), for per-layer tuples
+              head_reduce: str = "mean",  # 'mean' averages heads (any head counts); 'none' compares head by head
+              kind: str = "kl",  # 'kl': KL(teacher ‖ student) per row; 'mse': squared distance summed over keys
+              temperature: float = 1.0,  # softens both rows before KL
+              ) -> dict:
     "Token, sentence and paragraph attention terms and `alpha*token + beta*sentence + gamma*paragraph`."
     weights = dict(alpha=alpha, beta=beta, gamma=gamma)
     for k, v in weights.items():

@@ -12,15 +12,14 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 import transformers
-from torch import nn
 from tqdm.auto import tqdm
-from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
+from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoTokenizer, PreTrainedModel)
 
 from .arch import layer_stack
@@ -268,7 +267,6 @@ def uniform_layers(teacher_layers: int, student_layers: int) -> list[int]:
 # %% ../nbs/02_models.ipynb #aa69142f
 def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int | None):
     cfg = copy.deepcopy(teacher.config)
-    t_layers = cfg.num_hidden_layers
     cfg.num_hidden_layers = num_layers
     if isinstance(getattr(cfg, "layer_types", None), list): cfg.layer_types = cfg.layer_types[:num_layers]
     if hidden_size is not None and hidden_size != cfg.hidden_size:
@@ -283,8 +281,11 @@ def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int 
         cfg.hidden_size = hidden_size
     return cfg
 
-def make_student(teacher: PreTrainedModel, num_layers: int | None = None, layers: list[int] | None = None,
-                 hidden_size: int | None = None) -> PreTrainedModel:
+def make_student(teacher: PreTrainedModel,  # the model whose family, vocabulary and (copied) layers the student takes
+                 num_layers: int | None = None,  # student depth (default: half the teacher's, or `len(layers)`)
+                 layers: list[int] | None = None,  # teacher layers (0-based) to copy; default: spread uniformly
+                 hidden_size: int | None = None,  # a narrower width: fresh weights, FFN scaled alike
+                 ) -> PreTrainedModel:
     "A smaller model of the teacher's family: teacher layers dropped (and copied), or a narrower fresh config."
     n_t = teacher.config.num_hidden_layers
     if num_layers is None: num_layers = len(layers) if layers is not None else max(1, n_t // 2)

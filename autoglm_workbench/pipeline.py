@@ -38,7 +38,8 @@ def recipe_data(recipe: Recipe) -> TextClassificationData:
 
 def recipe_stage(recipe: Recipe,
                  epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
-                 hidden: bool = True) -> Stage:  # add hidden-state alignment (when its weight is positive)
+                 hidden: bool = True,  # add hidden-state alignment (when its weight is positive)
+                 ) -> Stage:
     "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment."
     kd, train = recipe.distill, recipe.distill.train
     terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
@@ -52,7 +53,8 @@ def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: Tex
                     epochs: float | None = None, hidden: bool = True,
                     callbacks=(),  # e.g. a `prune.PruningCallback`
                     evaluate: bool = True,  # evaluate every `recipe.distill.eval_steps` and keep the best checkpoint
-                    output_dir=None) -> nn.Module:  # checkpoints and step log; default: a temporary folder
+                    output_dir=None,  # checkpoints and step log; default: a temporary folder
+                    ) -> nn.Module:
     "Distil `teacher` into `student` with the recipe's settings; returns the trained student."
     eval_steps = recipe.distill.eval_steps if evaluate else None
     stage = stage or recipe_stage(recipe, epochs, hidden)
@@ -119,7 +121,8 @@ def compare_models(models: dict,  # name -> model; the first is the reference of
                    batch_sizes=(1, 32),  # batch sizes to time
                    rounds: int = 6,  # timing rounds; each times every model `repeats` times in turn
                    repeats: int = 5, warmup: int = 2,
-                   split: str = "test") -> pd.DataFrame:  # the split measured for accuracy (and timed on)
+                   split: str = "test",  # the split measured for accuracy (and timed on)
+                   ) -> pd.DataFrame:
     "Accuracy, parameters, size and latency (timed in turns) of each named model; ratios against the first."
     eval_split = getattr(data, split)
     rows = [dict(model=name, accuracy=accuracy(model, tokenizer, eval_split, max_length=max_length),

@@ -19,7 +19,7 @@ from torch import nn
 from transformers import AutoConfig, TrainerCallback
 
 from .core import InputError, ModelError, atomic_folder
-from .arch import LayerView, UnsupportedArchitecture, layer_views
+from .arch import LayerView, layer_views
 
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss',
@@ -277,8 +277,12 @@ def check_sparsity(sparsity: dict) -> dict:
             raise InputError(f"sparsity[{k!r}] = {s!r}: must be in [0, 1) (the fraction removed; 1 would remove everything)")
     return sparsity
 
-def select(model: nn.Module, importance: Importance, sparsity: dict, *, scope: str = "global", normalize: bool = True,
-           exclude: dict | None = None) -> dict:
+def select(model: nn.Module, importance: Importance,
+           sparsity: dict,  # share of structures to remove, e.g. {'heads': 0.5, 'ffn': 0.3}
+           *, scope: str = "global",  # rank across all layers ('global') or within each layer ('layer')
+           normalize: bool = True,  # divide each layer's scores by their L2 norm before a global ranking
+           exclude: dict | None = None,  # a previous plan whose structures stay removed
+           ) -> dict:
     "Which heads and neurons to remove: `{'heads': {layer: [...]}, 'ffn': {layer: [...]}}`."
     check_sparsity(sparsity)
     if scope not in ("global", "layer"): raise InputError(f"scope = {scope!r}: must be 'global' or 'layer'")

@@ -75,7 +75,10 @@ def _dynamic_int8(model: nn.Module, per_channel: bool) -> nn.Module:
         qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig
         return quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8)
 
-def quantize(model: nn.Module, scheme: str = "dynamic-int8", **options) -> nn.Module:
+def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qat` for scheme 'qat-int8'
+             scheme: str = "dynamic-int8",  # one of `SCHEMES`
+             **options,  # fields of the scheme's config, e.g. per_channel=False
+             ) -> nn.Module:
     "A quantized copy of `model` (CPU): `scheme` is one of SCHEMES; `options` are that scheme's config fields."
     if scheme not in SCHEMES: raise InputError(f"scheme = {scheme!r}: must be one of {', '.join(SCHEMES)}")
     cfg_cls = SCHEMES[scheme]

@@ -3,7 +3,7 @@
     python bench/distill.py [--set FIELD=VALUE ...]
 
 Goal (issue 3): the distilled 3-layer student keeps >= 98% of the teacher's accuracy at >= 1.9x lower latency.
-Everything is measured in one run, on the same test split and inputs.
+Everything is measured in one run, on the same test split and inputs, latency timed in turns.
 """
 import argparse
 import json
@@ -28,7 +28,9 @@ def main() -> None:
     out = dict(benchmark="distill", recipe=recipe.to_dict(), models=table.reset_index().to_dict("records"),
                distilled=dict(retention=row["accuracy_retention"], speedup_b1=row["speedup_b1"],
                               speedup_b32=row["speedup_b32"]),
-               goals=goals, seconds=res.seconds, run_folder=res.run.path.name, environment=environment_info())
+               goals=goals, seconds=res.seconds, teacher=res.run.metrics()["teacher"],
+               test_examples=table.attrs["n_eval"], threads=table.attrs["threads"], run_folder=res.run.path.name,
+               environment=environment_info())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2, default=float))
     print(json.dumps(dict(distilled=out["distilled"], goals=goals), indent=2, default=float))

@@ -65,7 +65,6 @@ def main() -> None:
     teacher, tok = load_pretrained("minilm-l6", label_names=data.label_names)
     teacher.eval()
     torch.manual_seed(0)
-    base_student = make_student(teacher, num_layers=3)
     n = (a.steps + a.warmup) * a.batch
     split = data.train.subset(n)
     from transformers import DataCollatorWithPadding
