@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 from torch import nn
-from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainerCallback,
+from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, ProgressCallback, Trainer, TrainerCallback,
                           TrainingArguments)
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -32,7 +32,7 @@ from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tiny
 # %% auto #0
 __all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'three_stage_plan',
            'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer',
-           'ScheduleCheckpoint', 'JsonlLogger', 'Distiller']
+           'ScheduleCheckpoint', 'StageProgress', 'JsonlLogger', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -266,6 +266,21 @@ class ScheduleCheckpoint(TrainerCallback):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             atomic_write_text(folder / self.file, json.dumps(self.trainer.schedule_state(), default=str))
 
+class StageProgress(ProgressCallback):
+    "The Trainer's progress bar, named after the stage, with the latest losses and accuracy in its postfix."
+    def __init__(self, desc: str):
+        super().__init__()
+        self.desc = desc
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)
+        if self.training_bar is not None: self.training_bar.set_description(self.desc)
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        "Losses and accuracy into the postfix; the Trainer's own bar prints every log dictionary instead."
+        if not (state.is_world_process_zero and self.training_bar is not None and logs): return
+        shown = {k.removeprefix("loss_"): f"{v:.3g}" for k, v in logs.items()
+                 if isinstance(v, (int, float)) and (k == "loss" or k.startswith("loss_") or k == "eval_accuracy")}
+        if shown: self.training_bar.set_postfix(shown, refresh=False)
+
 class JsonlLogger(TrainerCallback):
     "Appends every log record (step, stage, loss terms, weights, evaluation) to a JSON-lines file in the run folder."
     def __init__(self, path): self.path = Path(path)
@@ -354,6 +369,8 @@ class Distiller:
                                      eval_dataset=eval_set, compute_metrics=_accuracy_metrics if self.evaluates else None,
                                      data_collator=collator, teacher=self.teacher, stage=stage, layer_map=self.layer_map,
                                      callbacks=[JsonlLogger(self.output_dir / "steps.jsonl"), *extra, *self.callbacks])
+            trainer.remove_callback(ProgressCallback)
+            trainer.add_callback(StageProgress(f"stage {i + 1}/{len(self.stages)} {stage.name}"))
             checkpoint = get_last_checkpoint(str(folder)) if resume and folder.exists() else None
             if checkpoint and (Path(checkpoint) / ScheduleCheckpoint.file).exists():
                 trainer.load_schedule_state(json.loads((Path(checkpoint) / ScheduleCheckpoint.file).read_text()))
