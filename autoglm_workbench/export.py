@@ -208,7 +208,11 @@ def _activation_matmuls(onnx_path) -> list[str]:
     weights = {t.name for t in g.initializer}
     return [n.name for n in g.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
 
-def qdq_quantize(onnx_path, out_path, calibration: list[dict], per_channel: bool = True) -> Path:
+def qdq_quantize(onnx_path,  # an FP32 graph from `to_onnx`
+                 out_path,
+                 calibration: list[dict],  # real batches (`calibration_batches`) that fix every activation's scale
+                 per_channel: bool = True,  # one weight scale per output channel
+                 ) -> Path:
     "Static INT8 in Q/DQ form (symmetric int8 activations calibrated on real batches, int8 weights): what TensorRT consumes."
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
     src, out = Path(onnx_path).resolve(), Path(out_path).resolve()
@@ -267,8 +271,12 @@ def _graph_precision(onnx_path) -> str:
     if any(t.data_type == onnx.TensorProto.FLOAT16 for t in g.initializer): return "fp16"
     return "fp32"
 
-def build_tensorrt_engine(onnx_path, precision: str = "fp16", *, engine_path=None, min_shape=(1, 2), opt_shape=(32, 128),
-                          max_shape=(64, 512), workspace_gb: float = 4.0) -> Path:
+def build_tensorrt_engine(onnx_path,  # a graph from `tensorrt_onnx` (half precision, or Q/DQ INT8)
+                          precision: str = "fp16",  # 'fp16' or 'int8'; must match the graph
+                          *, engine_path=None,  # default: next to the graph, `.engine`
+                          min_shape=(1, 2), opt_shape=(32, 128), max_shape=(64, 512),  # (batch, tokens) the engine accepts
+                          workspace_gb: float = 4.0,  # builder memory limit
+                          ) -> Path:
     "Build a serialized TensorRT engine (strongly typed) from a graph made by `tensorrt_onnx`; dynamic batch and length."
     if precision not in ("fp16", "int8"): raise InputError(f"precision = {precision!r}: must be 'fp16' or 'int8'")
     onnx_path = Path(onnx_path)
@@ -337,9 +345,15 @@ class TensorRTModel:
     def train(self, mode: bool = True): return self
 
 # %% ../nbs/31_export.ipynb #aed2c238
-def runtime_table(runtimes: dict, reference: nn.Module, tokenizer, split: Split, *, sizes: dict, max_length: int = 128,
-                  batch_sizes=(1, 32), min_agreement: dict | None = None, max_accuracy_drop: dict | None = None,
-                  rounds: int = 5, repeats: int = 5) -> pd.DataFrame:
+def runtime_table(runtimes: dict,  # name -> model-like; the first is the reference of every speed-up
+                  reference: nn.Module,  # the PyTorch model every runtime is validated against
+                  tokenizer, split: Split,  # labelled examples: validation and the timed batch
+                  *, sizes: dict,  # name -> bytes on disk
+                  max_length: int = 128, batch_sizes=(1, 32),
+                  min_agreement: dict | None = None,  # name -> threshold, for runtimes that need another than the default
+                  max_accuracy_drop: dict | None = None,  # likewise
+                  rounds: int = 5, repeats: int = 5,  # timing in turns (`bench.interleaved_latency`)
+                  ) -> pd.DataFrame:
     "Validate every runtime `{name: model-like}` (thresholds per name, else `validate`'s), then time them all in turns."
     from autoglm_workbench.bench import interleaved_latency
     rows = []

@@ -173,7 +173,10 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
 register_loss("mgad")(mgad_loss)
 
 # %% ../nbs/12_mgad.ipynb #2827d2a7
-def tinybert_attention_loss(student_attn, teacher_attn, attention_mask: torch.Tensor, layer_map: dict | None = None) -> torch.Tensor:
+def tinybert_attention_loss(student_attn, teacher_attn,  # [B, H, L, L] maps (same heads), or per-layer tuples
+                            attention_mask: torch.Tensor,  # [B, L]: padding excluded from rows and keys
+                            layer_map: dict | None = None,  # student layer -> teacher layer (1-based), for tuples
+                            ) -> torch.Tensor:
     "MSE between row-centered attention scores (log-probabilities) of student and teacher, per head; padding excluded."
     total = 0.0
     pairs = _pairs(student_attn, teacher_attn, layer_map)
@@ -245,8 +248,12 @@ def _log_relations(x: torch.Tensor, heads: int, keys: torch.Tensor, what: str) -
     scores = x @ x.transpose(-1, -2) / math.sqrt(d // heads)
     return torch.log_softmax(scores.masked_fill(~keys, torch.finfo(scores.dtype).min), -1)
 
-def relation_loss(student_qkv: list, teacher_qkv: list, attention_mask: torch.Tensor, layer_map: dict, *,
-                  relations: tuple = ROLES, num_relation_heads: int = 12) -> torch.Tensor:
+def relation_loss(student_qkv: list, teacher_qkv: list,  # per layer, {'q', 'k', 'v'} projections [B, L, d] (`capture_qkv`)
+                  attention_mask: torch.Tensor,  # [B, L]: padded keys excluded, padded rows not counted
+                  layer_map: dict,  # student layer -> teacher layer, 1-based (MiniLM: last to last)
+                  *, relations: tuple = ROLES,  # which of q-q, k-k, v-v relations to transfer
+                  num_relation_heads: int = 12,  # must divide both models' projection widths
+                  ) -> torch.Tensor:
     "MiniLM v2 self-attention relation loss: KL(teacher ‖ student) of Q-Q, K-K, V-V relations, mean over rows, heads, relations and mapped layers."
     bad = [r for r in relations if r not in ROLES]
     if bad or not relations: raise InputError(f"relations = {relations!r}: choose from {ROLES}")

@@ -65,8 +65,13 @@ def _quiet_transformers():
     try: yield
     finally: transformers.logging.set_verbosity(level)
 
-def load_pretrained(name_or_path, task: str = "classification", *, num_labels: int | None = None,
-                    label_names: list[str] | None = None, attn_implementation: str = "eager", **kwargs):
+def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a local folder; never a hub download
+                    task: str = "classification",  # 'classification', 'causal-lm' or 'base' (no head)
+                    *, num_labels: int | None = None,  # a fresh classification head of this size
+                    label_names: list[str] | None = None,  # names the head's classes (id2label); sets num_labels
+                    attn_implementation: str = "eager",  # 'eager' returns attention maps; 'sdpa' is faster
+                    **kwargs,  # passed to `from_pretrained`
+                    ):
     "Load `(model, tokenizer)` from a bundled name or local folder (plain, pruned or INT8) for `task`."
     if task not in TASKS: raise ModelError(f"task = {task!r}: must be one of {', '.join(map(repr, TASKS))}")
     path = resolve_model_path(name_or_path)
@@ -234,10 +239,14 @@ def _model_identity(path: Path) -> dict:
     weights = sorted((f.name, f.stat().st_size) for f in path.iterdir() if f.suffix in (".safetensors", ".bin"))
     return dict(config=json.loads((path / "config.json").read_text()), weights=weights)
 
-def teacher_classifier(data: TextClassificationData, model: str = "minilm-l6", *, epochs: float = 2.0,
-                       lr: float = 1e-4, batch_size: int = 32, max_length: int = 128, warmup_ratio: float = 0.1,
-                       weight_decay: float = 0.01, seed: int = 0, cache: Path | None = None,
-                       refresh: bool = False, device: str | torch.device = "cpu") -> CachedClassifier:
+def teacher_classifier(data: TextClassificationData,  # fine-tuned on `data.train`, measured on validation and test
+                       model: str = "minilm-l6",  # the base model: a bundled name or a local folder
+                       *, epochs: float = 2.0, lr: float = 1e-4, batch_size: int = 32, max_length: int = 128,
+                       warmup_ratio: float = 0.1, weight_decay: float = 0.01, seed: int = 0,
+                       cache: Path | None = None,  # the cache folder (default: `cache_dir() / 'teachers'`)
+                       refresh: bool = False,  # train again even when a cached result exists
+                       device: str | torch.device = "cpu",
+                       ) -> CachedClassifier:
     "Fine-tune `model` on `data.train` (or load the cached result of the same fine-tuning)."
     base = resolve_model_path(model)
     hparams = dict(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
