@@ -28,7 +28,8 @@ def main() -> None:
     out = dict(benchmark="distill", recipe=recipe.to_dict(), models=table.reset_index().to_dict("records"),
                distilled=dict(retention=row["accuracy_retention"], speedup_b1=row["speedup_b1"],
                               speedup_b32=row["speedup_b32"]),
-               goals=goals, seconds=res.seconds, teacher=res.run.metrics()["teacher"],
+               goals=goals, seconds=res.seconds,
+               teacher={k: v for k, v in res.run.metrics()["teacher"].items() if k != "path"},   # no machine path
                test_examples=table.attrs["n_eval"], threads=table.attrs["threads"], run_folder=res.run.path.name,
                environment=environment_info())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
