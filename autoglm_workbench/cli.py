@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from .core import ConfigError, Recipe, RunFolder, WorkbenchError, load_yaml, resolve_device
+from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, load_yaml,
+                                   resolve_device)
 from .pipeline import compare_models, demo_models
 
 # %% auto #0
@@ -75,8 +76,7 @@ def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
     for name, c in (("teacher", m.teacher), ("CE-only student", m.ce), ("distilled student", m.distilled)):
         log(f"{name}: {'loaded from cache' if c.from_cache else 'trained and cached'} at {c.path} "
             f"(validation accuracy {c.metrics['val_accuracy']:.3f})")
-    (run.path / "distill").mkdir()
-    (run.path / "distill" / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in m.distilled.metrics["steps"]))
+    atomic_write_text(run.path / "distill" / "steps.jsonl", "".join(json.dumps(r) + "\n" for r in m.distilled.metrics["steps"]))
     m.distilled.model.save_pretrained(run.path / "student"); m.distilled.tokenizer.save_pretrained(run.path / "student")
 
     t0 = time.time()

@@ -15,8 +15,8 @@ from .losses import register_loss
 
 # %% auto #0
 __all__ = ['HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'log_attention',
-           'mgad_loss', 'tinybert_attention_loss', 'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame',
-           'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
+           'weighted_total', 'mgad_loss', 'tinybert_attention_loss', 'capture_qkv', 'relation_loss', 'level_frame',
+           'terms_frame', 'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -133,6 +133,14 @@ def _divergence(p_s, p_t, valid_rows, kind, temperature):
     w = valid_rows[:, None, :].to(per_row.dtype).expand_as(per_row)
     return (per_row * w).sum() / w.sum().clamp_min(1)
 
+def weighted_total(terms: dict, alpha: float, beta: float, gamma: float) -> dict:
+    "The token, sentence and paragraph `terms` with `total = alpha*token + beta*sentence + gamma*paragraph`; weights checked."
+    weights = dict(alpha=alpha, beta=beta, gamma=gamma)
+    for k, v in weights.items():
+        if v < 0: raise InputError(f"{k} = {v}: weights must be >= 0")
+    if sum(weights.values()) == 0: raise InputError("alpha, beta and gamma are all 0: at least one level must count")
+    return dict(terms, total=alpha * terms["token"] + beta * terms["sentence"] + gamma * terms["paragraph"])
+
 def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tuples paired by `layer_map`
               attention_mask: torch.Tensor,  # [B, L]: padding neither queries nor is attended to
               segments: Segments,  # sentence and paragraph ids of every token (`segment`)
@@ -143,10 +151,7 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
               temperature: float = 1.0,  # softens both rows before KL
               ) -> dict:
     "Token, sentence and paragraph attention terms and `alpha*token + beta*sentence + gamma*paragraph`."
-    weights = dict(alpha=alpha, beta=beta, gamma=gamma)
-    for k, v in weights.items():
-        if v < 0: raise InputError(f"{k} = {v}: weights must be >= 0")
-    if sum(weights.values()) == 0: raise InputError("alpha, beta and gamma are all 0: at least one level must count")
+    weighted_total(dict(token=0.0, sentence=0.0, paragraph=0.0), alpha, beta, gamma)   # bad weights fail before any work
     if head_reduce not in HEAD_REDUCTIONS: raise InputError(f"head_reduce = {head_reduce!r}: must be 'mean' or 'none'")
     if kind not in ("kl", "mse"): raise InputError(f"kind = {kind!r}: must be 'kl' or 'mse'")
     if temperature <= 0: raise InputError(f"temperature = {temperature}: must be > 0")
@@ -166,9 +171,7 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
             ps, valid = block_pool(s, ids)
             pt, _ = block_pool(t, ids)
             terms[level] = terms[level] + _divergence(ps, pt, valid, kind, temperature)
-    terms = {k: v / len(pairs) for k, v in terms.items()}
-    terms["total"] = alpha * terms["token"] + beta * terms["sentence"] + gamma * terms["paragraph"]
-    return terms
+    return weighted_total({k: v / len(pairs) for k, v in terms.items()}, alpha, beta, gamma)
 
 register_loss("mgad")(mgad_loss)
 
@@ -339,11 +342,8 @@ def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, s
     def draw(change=None):
         (s_i, t_i), weights = layer.value, {k: x.value for k, x in sl.items()}
         s, t = student_attn[s_i - 1], teacher_attn[t_i - 1]
-        if sum(weights.values()) == 0: frames["error"] = "alpha, beta and gamma are all 0: at least one level must count"
-        else:
-            terms = dict(terms_for(s_i, t_i, temp.value))
-            terms["total"] = weights["alpha"] * terms["token"] + weights["beta"] * terms["sentence"] + weights["gamma"] * terms["paragraph"]
-            frames.update(error=None, terms=terms_frame(terms, **weights))
+        try: frames.update(error=None, terms=terms_frame(weighted_total(terms_for(s_i, t_i, temp.value), **weights), **weights))
+        except InputError as err: frames["error"] = str(err)
         if change is None or change["owner"] in (level, layer):
             n = max_tokens if level.value == "token" else s.shape[-1]
             ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
