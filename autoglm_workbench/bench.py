@@ -5,6 +5,7 @@
 # %% ../nbs/40_bench.ipynb #eabad408
 from __future__ import annotations
 
+import contextlib
 import copy
 import statistics
 import tempfile
@@ -18,11 +19,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import tokenize
+from .models import attention_implementation
 from .prune import Importance, check_sparsity, prune_by_importance
 
 # %% auto #0
 __all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency', 'interleaved_latency',
-           'sparsity_sweep']
+           'gemm_floor', 'sparsity_sweep']
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
 def count_parameters(model: torch.nn.Module) -> int:
@@ -63,11 +65,13 @@ def measure_latency(fn: Callable[[], object], *, warmup: int = 3, repeats: int =
 @torch.no_grad()
 def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, max_length: int = 128,
                   warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0) -> dict:
-    "Latency of one forward pass of `model` on `batch_size` real texts padded to `max_length` tokens."
+    "Latency of one forward pass of `model` (with its fastest attention) on `batch_size` real texts padded to `max_length` tokens."
     if len(texts) < batch_size: texts = (texts * (batch_size // max(1, len(texts)) + 1))
     enc = tokenize(tokenizer, texts[:batch_size], max_length, pad_to_max=True)
     was_training = model.training; model.eval()
-    try: r = measure_latency(lambda: model(**enc), warmup=warmup, repeats=repeats, min_seconds=min_seconds)
+    try:
+        with attention_implementation(model):   # timed the way it is deployed, however it was loaded
+            r = measure_latency(lambda: model(**enc), warmup=warmup, repeats=repeats, min_seconds=min_seconds)
     finally: model.train(was_training)
     return r | dict(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
 
@@ -80,19 +84,26 @@ def interleaved_latency(models: dict,  # name -> model-like; the first is the re
                         rounds: int = 5,  # each round times every model `repeats` times, in turn
                         repeats: int = 5,
                         warmup: int = 2,  # untimed calls per model first
+                        pause: float = 0.05,  # seconds of idle before each turn, so the previous runtime's threads go quiet
                         ) -> pd.DataFrame:
-    "Median and p90 latency of each model, timed round-robin on the same padded batch; `speedup` against the first."
+    "Median and p90 latency of each model (fastest attention), timed round-robin on the same padded batch; `speedup` against the first."
     if rounds < 1 or repeats < 1: raise ValueError(f"rounds = {rounds}, repeats = {repeats}: both must be >= 1")
     if len(texts) < batch_size: texts = texts * (batch_size // max(1, len(texts)) + 1)
     enc = tokenize(tokenizer, texts[:batch_size], max_length, pad_to_max=True)
-    for m in models.values():
-        m.eval()
-        for _ in range(warmup): m(**enc)
     samples = {name: [] for name in models}
-    for _ in tqdm(range(rounds), desc=f"latency b{batch_size}", leave=False):
-        for name, m in models.items():
-            for _ in range(repeats):
-                t0 = time.perf_counter(); m(**enc); samples[name].append((time.perf_counter() - t0) * 1e3)
+    with contextlib.ExitStack() as fastest:
+        for m in models.values():
+            m.eval()
+            fastest.enter_context(attention_implementation(m))   # each torch model with its fastest attention
+            for _ in range(warmup): m(**enc)
+        for _ in tqdm(range(rounds), desc=f"latency b{batch_size}", leave=False):
+            for name, m in models.items():
+                # the runtime that ran before may still hold the cores: ONNX Runtime's pool threads spin for
+                # a while after a run, OpenMP's after PyTorch. Let them go idle, then one untimed call per turn.
+                time.sleep(pause)
+                m(**enc)
+                for _ in range(repeats):
+                    t0 = time.perf_counter(); m(**enc); samples[name].append((time.perf_counter() - t0) * 1e3)
     rows = []
     for name, t in samples.items():
         t = sorted(t)
@@ -102,6 +113,41 @@ def interleaved_latency(models: dict,  # name -> model-like; the first is the re
     df["speedup"] = df.median_ms.iloc[0] / df.median_ms
     df.attrs.update(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
     return df
+
+# %% ../nbs/40_bench.ipynb #4ec3010c
+@torch.no_grad()
+def gemm_floor(model: nn.Module,  # a float model (its nn.Linear layers are measured)
+               batch: dict,  # the inputs whose shapes the floor is for
+               *, warmup: int = 2, repeats: int = 10) -> pd.DataFrame:
+    "Every distinct Linear shape of one forward pass of `model` on `batch`, timed alone in FP32 and dynamic INT8; totals in `attrs`."
+    from autoglm_workbench.quant import quantize
+    calls: dict = {}
+    def record(module, inputs, output):
+        x = inputs[0]
+        key = (x.numel() // x.shape[-1], module.in_features, module.out_features)
+        calls[key] = calls.get(key, 0) + 1
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Linear)]
+    if not hooks: raise ValueError(f"{type(model).__name__} has no nn.Linear layers: no GEMM floor to measure")
+    was_training = model.training
+    try: model.eval()(**batch)
+    finally:
+        for h in hooks: h.remove()
+        model.train(was_training)
+    rows = []
+    for (m, k, n), count in calls.items():
+        torch.manual_seed(0)
+        x, linear = torch.randn(m, k), nn.Linear(k, n)
+        int8 = quantize(nn.Sequential(linear))
+        fp32_ms = measure_latency(lambda: linear(x), warmup=warmup, repeats=repeats)["median_ms"]
+        int8_ms = measure_latency(lambda: int8(x), warmup=warmup, repeats=repeats)["median_ms"]
+        flops = 2 * m * k * n
+        rows.append(dict(rows=m, in_features=k, out_features=n, calls=count, gflop=flops / 1e9, fp32_ms=fp32_ms,
+                         int8_ms=int8_ms, fp32_gflops=flops / fp32_ms / 1e6, int8_gops=flops / int8_ms / 1e6))
+    df = pd.DataFrame(rows)
+    df.attrs.update(fp32_ms=float((df.fp32_ms * df.calls).sum()), int8_ms=float((df.int8_ms * df.calls).sum()),
+                    gflop=float((df.gflop * df.calls).sum()), threads=torch.get_num_threads())
+    return df
+
 
 # %% ../nbs/40_bench.ipynb #9af7d183
 def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict], batch: dict, *, warmup: int = 2,

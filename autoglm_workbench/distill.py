@@ -28,19 +28,37 @@ from .core import ConfigError, ModelError, atomic_write_text
 from .data import Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tinybert_attention_loss
+from .models import attention_implementation
 
 # %% auto #0
-__all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'Wiring', 'register_wiring', 'Stage', 'three_stage_plan',
-           'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer',
-           'ScheduleCheckpoint', 'StageProgress', 'JsonlLogger', 'Distiller']
+__all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'register_wiring', 'Stage',
+           'three_stage_plan', 'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable',
+           'TermContext', 'DistillTrainer', 'ScheduleCheckpoint', 'StageProgress', 'JsonlLogger', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
 class Term:
-    "One loss term of a stage: a registered loss name, its weight (number or schedule) and its parameters."
+    "One loss term of a stage: a registered loss name, its weight (number or schedule), its parameters, and optionally its share."
     loss: str
     weight: float | dict = 1.0
     params: dict = field(default_factory=dict)
+    share: float | None = None   # scaled once, at the stage's first step, to this fraction of the total loss
+
+def share_scales(shares: list,  # per term: a target share of the total loss in (0, 1), or None (left as it is)
+                 values: list,  # per term: its weighted value at the first step
+                 ) -> list[float]:
+    "Fixed factors that make each term with a share that fraction of the total; the others, unchanged, make the rest."
+    if not any(s is not None for s in shares): return [1.0] * len(values)
+    free = sum(v for s, v in zip(shares, values) if s is None)
+    claimed = sum(s for s in shares if s is not None)
+    if free > 0: total = free / (1 - claimed)        # the unscaled terms hold 1 - claimed of the total
+    else: total = sum(values)                        # every term has a share: keep the loss's size
+    scales = []
+    for s, v in zip(shares, values):
+        if s is None: scales.append(1.0); continue
+        if not v > 0: raise ModelError(f"a term with share = {s} is {v} at the first step: a share of 0 cannot be scaled")
+        scales.append(s * total / v)
+    return scales
 
 @dataclass
 class Wiring:
@@ -56,7 +74,7 @@ def _hidden(s, t, batch, ctx, kind="mse"):
 
 def _mgad(s, t, batch, ctx, **p):
     segs = Segments(batch["sentence_ids"], batch["paragraph_ids"])
-    return mgad_loss(s.attentions, t.attentions, batch["attention_mask"], segs, layer_map=ctx.layer_map, **p)["total"]
+    return mgad_loss(s.attentions, t.attentions, batch["attention_mask"], segs, layer_map=ctx.layer_map, **p)   # levels logged
 def _tinybert(s, t, batch, ctx):
     return tinybert_attention_loss(s.attentions, t.attentions, batch["attention_mask"], layer_map=ctx.layer_map)
 def _relation(s, t, batch, ctx, layers="last", **p):
@@ -102,6 +120,13 @@ class Stage:
         if not self.terms: raise ConfigError(f"stage {self.name!r}: needs at least one loss term")
         for t in self.terms:
             if t.loss not in WIRINGS: raise ConfigError(f"stage {self.name!r}: loss = {t.loss!r}: must be one of {', '.join(WIRINGS)}")
+            if t.share is not None and not 0 < t.share < 1:
+                raise ConfigError(f"stage {self.name!r}: term {t.loss!r} share = {t.share}: must be in (0, 1)")
+        shares = [t.share for t in self.terms if t.share is not None]
+        if shares and len(shares) < len(self.terms) and sum(shares) >= 1:
+            raise ConfigError(f"stage {self.name!r}: shares add up to {sum(shares):g}: terms without a share need the rest, so keep the sum below 1")
+        if shares and len(shares) == len(self.terms) and abs(sum(shares) - 1) > 1e-6:
+            raise ConfigError(f"stage {self.name!r}: every term has a share and they add up to {sum(shares):g}: they must add up to 1")
         if not (self.epochs > 0 or (self.max_steps or 0) > 0):
             raise ConfigError(f"stage {self.name!r}: epochs = {self.epochs}, max_steps = {self.max_steps}: give a positive budget")
         if not 0 < self.lr <= 1: raise ConfigError(f"stage {self.name!r}: lr = {self.lr}: must be in (0, 1]")
@@ -195,6 +220,7 @@ class DistillTrainer(Trainer):
         self._current: dict = {}
         # Built once per stage, copied from the recipe: a schedule with memory (an accuracy trigger) keeps it all stage.
         self.weights = [copy.deepcopy(as_schedule(t.weight)) for t in stage.terms]
+        self.scales: list | None = None    # share factors, fixed at the first training step (None: not yet)
         self.params = [{k: copy.deepcopy(as_schedule(v)) if _is_schedule(v) else v for k, v in t.params.items()}
                        for t in stage.terms]
         self.add_callback(ScheduleCheckpoint(self))
@@ -211,17 +237,32 @@ class DistillTrainer(Trainer):
             t_out = self.teacher(**model_inputs, **flags)
         state = TrainState(self.state.global_step, max(1, self.state.max_steps), self.latest_metrics)
         ctx = TermContext(self.layer_map, wrapper.adapters, s_qkv, t_qkv)
-        total = 0.0
+        values, weights, parts = [], [], {}
         for term, weight_of, params_of in zip(self.stage.terms, self.weights, self.params):
             params = {k: v(state) if callable(v) else v for k, v in params_of.items()}
             value = WIRINGS[term.loss].compute(s_out, t_out, inputs, ctx, **params)
-            weight = weight_of(state)
-            total = total + weight * value
+            if isinstance(value, dict):   # a loss with levels (MGAD): its total trains, every level is logged
+                parts.update({f"{term.loss}_{k}": v for k, v in value.items() if k != "total"})
+                value = value["total"]
+            values.append(value); weights.append(weight_of(state))
             if model.training:
-                self._term_sums[term.loss] = self._term_sums.get(term.loss, 0.0) + value.detach().item()
-                self._current[f"weight_{term.loss}"] = weight
+                self._current[f"weight_{term.loss}"] = weights[-1]
                 self._current.update({f"{term.loss}_{k}": params[k] for k, v in params_of.items() if callable(v)})
-        if model.training: self._term_count += 1
+        if self.scales is None and model.training:
+            weighted = [w * v.detach().item() for w, v in zip(weights, values)]
+            self.scales = share_scales([t.share for t in self.stage.terms], weighted)
+            start = sum(s * x for s, x in zip(self.scales, weighted))
+            for term, s, x in zip(self.stage.terms, self.scales, weighted):   # what each term makes of the loss at the start
+                self._current[f"start_share_{term.loss}"] = s * x / start if start else float("nan")
+                if term.share is not None: self._current[f"scale_{term.loss}"] = s
+        scales = self.scales or [1.0] * len(values)
+        total = sum(s * w * v for s, w, v in zip(scales, weights, values))
+        if model.training:
+            for term, v in zip(self.stage.terms, values):
+                self._term_sums[term.loss] = self._term_sums.get(term.loss, 0.0) + v.detach().item()
+            for k, v in parts.items():
+                self._term_sums[k] = self._term_sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
+            self._term_count += 1
         if not torch.isfinite(total):
             raise ModelError(f"stage {self.stage.name!r}: the distillation loss became {total.item()} at step "
                                      f"{self.state.global_step}; lower the learning rate ({self.args.learning_rate})")
@@ -246,12 +287,13 @@ class DistillTrainer(Trainer):
 
     def schedule_state(self) -> dict:
         "The latest evaluation metrics and every schedule's fields: what a resumed stage needs to continue alike."
-        return dict(metrics=self.latest_metrics, weights=[_schedule_state(s) for s in self.weights],
+        return dict(metrics=self.latest_metrics, scales=self.scales, weights=[_schedule_state(s) for s in self.weights],
                     params=[{k: _schedule_state(v) for k, v in p.items() if callable(v)} for p in self.params])
 
     def load_schedule_state(self, state: dict) -> None:
         "Restore what `schedule_state` saved."
         self.latest_metrics = dict(state["metrics"])
+        self.scales = state.get("scales")
         saved = list(zip(self.weights, state["weights"])) + [
             (p[k], s) for p, ps in zip(self.params, state["params"]) for k, s in ps.items()]
         for schedule, fields in saved:
@@ -272,8 +314,9 @@ class StageProgress(ProgressCallback):
         super().__init__()
         self.desc = desc
     def on_train_begin(self, args, state, control, **kwargs):
-        super().on_train_begin(args, state, control, **kwargs)
-        if self.training_bar is not None: self.training_bar.set_description(self.desc)
+        # opened with its name: a bar renamed after opening leaves a nameless first line in logs
+        if state.is_world_process_zero: self.training_bar = tqdm(total=state.max_steps, dynamic_ncols=True, desc=self.desc)
+        self.current_step = 0
     def on_log(self, args, state, control, logs=None, **kwargs):
         "Losses and accuracy into the postfix; the Trainer's own bar prints every log dictionary instead."
         if not (state.is_world_process_zero and self.training_bar is not None and logs): return
@@ -374,7 +417,11 @@ class Distiller:
             checkpoint = get_last_checkpoint(str(folder)) if resume and folder.exists() else None
             if checkpoint and (Path(checkpoint) / ScheduleCheckpoint.file).exists():
                 trainer.load_schedule_state(json.loads((Path(checkpoint) / ScheduleCheckpoint.file).read_text()))
-            result = trainer.train(resume_from_checkpoint=checkpoint)
+            # losses that read attention maps need eager attention (fused SDPA never forms them): only for this stage
+            maps = "attentions" in stage.needs
+            with attention_implementation(self.teacher, "eager" if maps else None), \
+                 attention_implementation(self.student, "eager" if maps else None):
+                result = trainer.train(resume_from_checkpoint=checkpoint)
             if trainer.is_world_process_zero():
                 save_model(self.module, str(final))
                 best = dict(best_step=trainer.state.best_global_step, best_accuracy=trainer.state.best_metric)

