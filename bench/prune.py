@@ -7,8 +7,9 @@ and without recovery distillation, plus dynamic pruning during distillation. Wri
 Importance: mask gradients (Michel et al.) of the model's cross-entropy on 8 training batches of 16 articles.
 Recovery: one distillation stage (the recipe's KD term) from the unpruned teacher. Accuracy on the whole test
 split; FLOPs of one 128-token article; latency at batch 1 and 32 on real articles padded to 128 tokens, every
-shape of a model timed in turns (bench.interleaved_latency) so that drift in the machine's speed cannot fake a
-speed-up; recovery changes weights, not shapes, so a setting is timed once.
+shape of a model timed in turns with the teacher (bench.interleaved_latency, fastest attention) so that drift in the
+machine's speed cannot fake a speed-up; recovery changes weights, not shapes, so a setting is timed once. Speed-ups
+are given against the unpruned model and against the teacher's FP32 (the baseline of every published speed-up).
 Goal (issue 5): 50% heads + 30% FFN at >= 1.5x lower latency and <= 1.5 points accuracy drop after recovery.
 """
 import argparse
@@ -45,9 +46,10 @@ def shape_key(row) -> str:
     return row["setting"] + (" dynamic" if row["recovery"].startswith("dynamic") else "")
 
 
-def time_in_turns(base, rows, tok, data, ml):
-    "Latency at batch 1 and 32 of every distinct pruned shape of `base`, timed round-robin (recovery leaves shapes alone)."
-    models = {"unpruned": base}
+def time_in_turns(base, rows, tok, data, ml, teacher):
+    "Latency at batch 1 and 32 of every distinct pruned shape of `base` and of the teacher, timed round-robin (recovery leaves shapes alone)."
+    models = {} if teacher is base else {"teacher": teacher}    # the baseline of every published speed-up
+    models["unpruned"] = base
     for r in rows:
         if r["shapes"] and shape_key(r) not in models:
             models[shape_key(r)] = shrink_to(copy.deepcopy(base), r["shapes"]).eval()
@@ -57,9 +59,10 @@ def time_in_turns(base, rows, tok, data, ml):
         key = "unpruned" if r["setting"] == "unpruned" else shape_key(r)
         for b, t in lat.items():
             if key not in t.index:   # shapes not recorded: not timed
-                r[f"latency_b{b}_ms"] = r[f"latency_b{b}_p90_ms"] = r[f"speedup_b{b}"] = None; continue
-            r[f"latency_b{b}_ms"], r[f"latency_b{b}_p90_ms"], r[f"speedup_b{b}"] = (
-                t.loc[key, "median_ms"], t.loc[key, "p90_ms"], t.loc[key, "speedup"])
+                r[f"latency_b{b}_ms"] = r[f"latency_b{b}_p90_ms"] = r[f"speedup_b{b}"] = r[f"vs_teacher_b{b}"] = None; continue
+            r[f"latency_b{b}_ms"], r[f"latency_b{b}_p90_ms"] = t.loc[key, "median_ms"], t.loc[key, "p90_ms"]
+            r[f"speedup_b{b}"] = t.loc["unpruned", "median_ms"] / t.loc[key, "median_ms"]
+            r[f"vs_teacher_b{b}"] = t.speedup[key]     # against the first model timed: the teacher's FP32
 
 
 def main() -> None:
@@ -124,7 +127,7 @@ def main() -> None:
                   recovery_seconds=time.time() - t0, schedule=pruner.history, **measure(dyn, tok, data, ml)))
 
     for name in a.models:
-        time_in_turns(models[name], [r for r in rows if r["model"] == name], tok, data, ml)
+        time_in_turns(models[name], [r for r in rows if r["model"] == name], tok, data, ml, teacher.model)
     for r in rows:
         ref = next(x for x in rows if x["model"] == r["model"] and x["setting"] == "unpruned")
         r["accuracy_drop_points"] = 100 * (ref["accuracy"] - r["accuracy"])

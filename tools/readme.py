@@ -50,32 +50,46 @@ def demo_table() -> str:
           ratio(m["speedup_b1"]), ms(m["latency_b32_ms"]), ratio(m["speedup_b32"])] for m in d["models"]])
 
 
+def pair(a, b, fmt=ratio) -> str: return f"{fmt(a)} / {fmt(b)}"
+
+
 def prune_table() -> str:
     d = results("prune")
     return markdown_table(
-        ["model", "pruned", "recovery", "accuracy %", "drop (points)", "params (M)", "FLOPs ratio", "b1 speed-up", "b32 speed-up"],
+        ["model", "pruned", "recovery", "accuracy %", "drop (points)", "params (M)", "FLOPs ratio", "speed-up b1 / b32",
+         "vs teacher FP32 b1 / b32"],
         [[r["model"], r["setting"], r["recovery"], f"{100 * r['accuracy']:.1f}", f"{r['accuracy_drop_points']:.1f}",
-          f"{r['parameters'] / 1e6:.1f}", ratio(r["flops_ratio"]), ratio(r.get("speedup_b1")), ratio(r.get("speedup_b32"))]
+          f"{r['parameters'] / 1e6:.1f}", ratio(r["flops_ratio"]), pair(r.get("speedup_b1"), r.get("speedup_b32")),
+          pair(r.get("vs_teacher_b1"), r.get("vs_teacher_b32"))]
          for r in d["rows"]])
 
 
 def quant_table() -> str:
     d = results("quant")
-    rows = []
-    for model, res in d["results"].items():
-        for r in res["table"]:
-            rows.append([model, r["runtime"], f"{100 * r['accuracy']:.1f}", f"{100 * r['top1_agreement']:.1f}",
-                         f"{r['size_mb']:.1f}", ms(r["latency_b1_ms"]), ratio(r["speedup_b1"]), ms(r["latency_b32_ms"]),
-                         ratio(r["speedup_b32"])])
-    return markdown_table(["model", "runtime", "accuracy %", "agreement %", "size (MB)", "b1 (ms)", "b1 speed-up",
-                           "b32 (ms)", "b32 speed-up"], rows)
+    return markdown_table(
+        ["model", "path", "accuracy %", "agreement %", "size (MB)", "latency b1 / b32 (ms)", "vs teacher FP32",
+         "vs own FP32", "vs FP32, same runtime", "GEMM floor b32"],
+        [[r["model"], r["path"], f"{100 * r['accuracy']:.1f}", f"{100 * r['top1_agreement']:.1f}", f"{r['size_mb']:.1f}",
+          pair(r["latency_b1_ms"], r["latency_b32_ms"], ms), pair(r["vs_teacher_fp32_b1"], r["vs_teacher_fp32_b32"]),
+          pair(r["vs_own_fp32_b1"], r["vs_own_fp32_b32"]), pair(r["vs_same_runtime_fp32_b1"], r["vs_same_runtime_fp32_b32"]),
+          f"{100 * r['gemm_floor_fraction_b32']:.0f}%"] for r in d["rows"]])
 
 
 def mgad_table() -> str:
     d = results("mgad")
-    return markdown_table(["method", "test accuracy % (mean ± sd)", "min", "max"],
-                          [[k, f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}", f"{100 * v['min']:.1f}", f"{100 * v['max']:.1f}"]
-                           for k, v in d["summary"].items()])
+    rows = []
+    for k, v in d["summary"].items():
+        shares = [x["start_shares"] for x in d["runs"] if x["method"] == k]
+        attention = sorted({key for s in shares for key in s} - {"start_share_kd", "start_share_ce"})
+        share = ", ".join(f"{key.removeprefix('start_share_')} {100 * sum(s.get(key, 0) for s in shares) / len(shares):.0f}%"
+                          for key in attention) or "–"
+        vs, vs_kl, kl = v.get("vs_kd_points"), v.get("vs_kd_kl"), v["test_kl_to_teacher"]
+        rows.append([k, f"{100 * v['mean']:.1f} ± {100 * v['ci95']:.1f}", f"{v['gap_to_teacher_points']:.1f}",
+                     f"{vs['mean']:+.1f} ± {vs['ci95']:.1f}" if vs else "–", f"{kl['mean']:.4f} ± {kl['ci95']:.4f}",
+                     f"{vs_kl['mean']:+.4f} ± {vs_kl['ci95']:.4f}" if vs_kl else "–", share, f"{v['train_seconds']:.0f}"])
+    return markdown_table(["method", "test accuracy % (mean ± 95% CI)", "gap to teacher (points)",
+                           "vs KD, paired by seed (points)", "KL(teacher ‖ student) on test", "KL vs KD, paired",
+                           "attention term's share at start", "train s / run"], rows)
 
 
 def panels_table() -> str:
