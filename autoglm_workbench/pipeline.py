@@ -20,14 +20,27 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .bench import count_parameters, interleaved_latency, size_on_disk
-from .core import Recipe, cache_dir, seed_everything
+from .core import ConfigError, ModelError, Recipe, cache_dir, seed_everything
 from .data import TextClassificationData, load_dataset
 from .distill import Distiller, Stage, Term
-from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, fine_tune, make_student,
-                                      teacher_classifier)
+from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, check_student_shape,
+                                      fine_tune, make_student, resolve_model_path, teacher_classifier)
 
 # %% auto #0
-__all__ = ['recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models', 'compare_models']
+__all__ = ['check_recipe', 'recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models', 'compare_models']
+
+# %% ../nbs/50_pipeline.ipynb #7c524667
+def check_recipe(recipe: Recipe) -> None:
+    "What the recipe asks of its model that the model's config cannot give, found before any work (`ConfigError`)."
+    from transformers import AutoConfig
+    teacher = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model), local_files_only=True)
+    s = recipe.student
+    try: n_s = check_student_shape(teacher, s.num_layers, s.layers, s.hidden_size, prefix="recipe.student.")
+    except ModelError as e: raise ConfigError(f"{e} ({recipe.teacher.model})") from None
+    k = recipe.distill.layer_map.removeprefix("last-")
+    if k.isdigit() and not 1 <= int(k) <= min(n_s, teacher.num_hidden_layers):
+        raise ConfigError(f"recipe.distill.layer_map = {recipe.distill.layer_map!r}: K must be in 1..{min(n_s, teacher.num_hidden_layers)} "
+                          f"for a {n_s}-layer student of a {teacher.num_hidden_layers}-layer teacher")
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe) -> TextClassificationData:
@@ -83,6 +96,7 @@ class DemoModels:
 def demo_models(recipe: Recipe | None = None, device: str | torch.device = "cpu") -> DemoModels:
     "Load (or train and cache) the recipe's teacher, cross-entropy student and distilled student."
     recipe = recipe or Recipe()
+    check_recipe(recipe)
     seed_everything(recipe.seed)
     seconds, t0 = {}, time.time()
     data = recipe_data(recipe)
