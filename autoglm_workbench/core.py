@@ -9,6 +9,7 @@ import contextlib
 import copy
 import dataclasses
 import difflib
+import hashlib
 import json
 import os
 import platform
@@ -27,11 +28,12 @@ from typing import Any, Callable
 import yaml
 
 # %% auto #0
-__all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least',
-           'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict', 'load_yaml',
-           'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'BenchConfig',
-           'Recipe', 'describe_config', 'seed_everything', 'resolve_device', 'cache_dir', 'atomic_write_text',
-           'atomic_folder', 'environment_info', 'RunFolder']
+__all__ = ['Check', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError',
+           'at_least', 'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict',
+           'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig',
+           'BenchConfig', 'Recipe', 'describe_config', 'seed_everything', 'resolve_device', 'write_checksums',
+           'damaged_files', 'DamagedArtifact', 'check_checksums', 'cache_dir', 'atomic_write_text', 'atomic_folder',
+           'environment_info', 'RunFolder']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -297,6 +299,40 @@ def resolve_device(device: str = "auto") -> "torch.device":
         raise ConfigError(f"device = {device!r}: MPS is not available on this machine; use 'cpu' or 'auto'")
     return dev
 
+# %% ../nbs/00_core.ipynb #dd837c43
+CHECKSUMS = "checksums.json"   # every saved artifact folder records the sha256 of its files here
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
+def write_checksums(folder) -> Path:
+    "Record the sha256 of every file below `folder` (except the record itself) in `folder/checksums.json`."
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+    return atomic_write_text(folder / CHECKSUMS, json.dumps({str(p.relative_to(folder)): _sha256(p) for p in files}, indent=1))
+
+def damaged_files(folder) -> list[str]:
+    "Files of `folder` that are missing or differ from its recorded checksums ([] when it records none)."
+    folder = Path(folder)
+    if not (folder / CHECKSUMS).exists(): return []
+    recorded = json.loads((folder / CHECKSUMS).read_text())
+    return [name for name, digest in recorded.items() if not (folder / name).is_file() or _sha256(folder / name) != digest]
+
+class DamagedArtifact(ModelError):
+    "A saved model folder whose files no longer match the checksums recorded when it was written."
+
+def check_checksums(folder) -> None:
+    "Raise `DamagedArtifact` naming the files of `folder` that do not match its recorded checksums."
+    bad = damaged_files(folder)
+    if bad:
+        raise DamagedArtifact(f"{Path(folder)}: {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not match the checksum "
+                              "recorded when the folder was saved (cut short by a full disk or an interrupted copy?): "
+                              "save the model again, or copy the folder again from where it came from")
+
+
 # %% ../nbs/00_core.ipynb #1babd358
 def cache_dir() -> Path:
     "The workbench's cache folder (`$AUTOGLM_CACHE`, default `~/.cache/autoglm-workbench`), created if missing."
@@ -317,11 +353,12 @@ def atomic_write_text(path, text: str) -> Path:
 
 @contextlib.contextmanager
 def atomic_folder(path):
-    "Yield a temporary sibling folder to fill; on success it replaces `path` whole, on error it is deleted."
+    "Yield a temporary sibling folder to fill; on success it records its files' checksums and replaces `path` whole, on error it is deleted."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        write_checksums(tmp)
         if path.exists(): shutil.rmtree(path)
         os.replace(tmp, path)
     except BaseException:

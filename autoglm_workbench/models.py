@@ -12,6 +12,7 @@ import json
 import math
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,8 @@ from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceC
                           AutoTokenizer, PreTrainedModel)
 
 from .arch import layer_stack
-from .core import DataError, ModelError, ModelNotFoundError, atomic_folder, atomic_write_text, cache_dir, seed_everything
+from .core import (DamagedArtifact, DataError, ModelError, ModelNotFoundError, atomic_folder, atomic_write_text,
+                                   cache_dir, check_checksums, seed_everything)
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
@@ -99,6 +101,7 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
     "Load `(model, tokenizer)` from a bundled name or local folder (plain, pruned or INT8) for `task`."
     if task not in TASKS: raise ModelError(f"task = {task!r}: must be one of {', '.join(map(repr, TASKS))}")
     path = resolve_model_path(name_or_path)
+    check_checksums(path)     # a folder the workbench saved: refuse damaged files by name, before a raw loader error
     if label_names is not None:
         if num_labels not in (None, len(label_names)):
             raise ModelError(f"num_labels = {num_labels} but {len(label_names)} label_names were given")
@@ -251,9 +254,12 @@ def cached_classifier(folder: Path, build, *, refresh: bool = False, device="cpu
     "Load the classifier saved in `folder`, or `build()` it (returning model, tokenizer, metrics) and save it there atomically."
     folder = Path(folder)
     if (folder / "trained.json").exists() and not refresh:
-        m, t = load_pretrained(folder)
-        metrics = json.loads((folder / "trained.json").read_text())["metrics"]
-        return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
+        try:
+            m, t = load_pretrained(folder)
+            metrics = json.loads((folder / "trained.json").read_text())["metrics"]
+            return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
+        except DamagedArtifact as e:
+            warnings.warn(f"cache entry damaged, rebuilding it: {e}", stacklevel=2)
     m, t, metrics = build()
     with atomic_folder(folder) as tmp:
         m.save_pretrained(tmp); t.save_pretrained(tmp)

@@ -18,7 +18,7 @@ from safetensors.torch import load_model
 from torch import nn
 from transformers import AutoConfig, TrainerCallback
 
-from .core import InputError, ModelError, atomic_folder
+from .core import InputError, ModelError, atomic_folder, check_checksums
 from .arch import LayerView, layer_views
 from .models import fastest_attention
 
@@ -354,6 +354,7 @@ def load_pruned(path, *, attn_implementation: str | None = None) -> nn.Module:  
     "Load a model saved by `save_pruned`, with its non-uniform per-layer shapes."
     path = Path(path)
     if not (path / "config.json").exists(): raise ModelError(f"{path}: no config.json; save the model with save_pruned")
+    check_checksums(path)
     config = AutoConfig.from_pretrained(path)
     shapes = getattr(config, "autoglm_pruned", None)
     if shapes is None: raise ModelError(f"{path}: the config records no pruned shapes; load it with load_pretrained")

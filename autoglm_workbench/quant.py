@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel
 
-from .core import InputError, ModelError, atomic_folder
+from .core import InputError, ModelError, atomic_folder, check_checksums
 from .models import fastest_attention
 
 # %% auto #0
@@ -171,6 +171,7 @@ def load_quantized(path) -> nn.Module:
     path = Path(path)
     file = path / "quantized.safetensors"
     if not file.exists(): raise ModelError(f"{path}: no quantized.safetensors; save the model with save_quantized")
+    check_checksums(path)
     config = transformers.AutoConfig.from_pretrained(path)
     info = getattr(config, "autoglm_quantized", None)
     if info is None: raise ModelError(f"{path}: the config records no quantization scheme")
