@@ -20,13 +20,14 @@ from transformers import AutoConfig, TrainerCallback
 
 from .core import InputError, ModelError, atomic_folder, check_checksums
 from .arch import LayerView, layer_views
-from .models import fastest_attention
+from .data import Split, tokenize
+from .models import fastest_attention, trained_max_length
 
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss',
-           'Magnitude', 'Taylor', 'MaskGradient', 'check_sparsity', 'select', 'prune_by_importance', 'save_pruned',
-           'shrink_to', 'load_pruned', 'cubic_sparsity', 'PruningCallback', 'head_frame', 'ffn_frame',
-           'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel']
+           'Magnitude', 'Taylor', 'MaskGradient', 'check_sparsity', 'select', 'prune_by_importance', 'scoring_batches',
+           'prune_on_data', 'save_pruned', 'shrink_to', 'load_pruned', 'cubic_sparsity', 'PruningCallback',
+           'head_frame', 'ffn_frame', 'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel']
 
 # %% ../nbs/20_prune.ipynb #e638faef
 def _sliced(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
@@ -330,6 +331,29 @@ def prune_by_importance(model: nn.Module, importance: Importance, sparsity: dict
     prune_heads(model, plan.get("heads", {}))
     prune_ffn(model, plan.get("ffn", {}))
     return plan
+
+def scoring_batches(split: Split, tokenizer, *, examples: int = 128,  # the first `examples` of the split: every class
+                    batch_size: int = 16, max_length: int | None = None) -> list[dict]:
+    "Labelled batches for importance from the start of `split` (a stratified prefix: every class in proportion)."
+    if not 1 <= examples: raise InputError(f"examples = {examples}: score importance on at least one example")
+    part = split.subset(min(examples, len(split)))
+    out = []
+    for i in range(0, len(part), batch_size):
+        b = tokenize(tokenizer, part.texts[i:i + batch_size], max_length or 128)
+        b["labels"] = torch.tensor(part.labels[i:i + batch_size])
+        out.append(b)
+    return out
+
+def prune_on_data(model: nn.Module, split: Split, tokenizer,  # importance is measured on the start of `split`
+                  sparsity: dict,  # e.g. {"heads": 0.5, "ffn": 0.3}
+                  *, criterion=None,  # an importance criterion (default: MaskGradient())
+                  examples: int = 128, batch_size: int = 16,
+                  max_length: int | None = None,  # default: what the model was trained at
+                  **select_kw) -> dict:
+    "Measure importance on the first `examples` of `split`, then select and remove physically; returns the plan."
+    batches = scoring_batches(split, tokenizer, examples=examples, batch_size=batch_size,
+                              max_length=max_length or trained_max_length(model))
+    return prune_by_importance(model, (criterion or MaskGradient())(model, batches), sparsity, **select_kw)
 
 # %% ../nbs/20_prune.ipynb #91093f01
 def save_pruned(model: nn.Module, path, tokenizer=None) -> Path:

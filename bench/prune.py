@@ -18,13 +18,12 @@ import json
 import time
 from pathlib import Path
 
-import torch
 
 from autoglm_workbench.bench import count_flops, count_parameters, interleaved_latency, size_on_disk
 from autoglm_workbench.core import environment_info
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.models import accuracy
-from autoglm_workbench.prune import MaskGradient, PruningCallback, prune_by_importance, shrink_to
+from autoglm_workbench.prune import MaskGradient, PruningCallback, prune_by_importance, scoring_batches, shrink_to
 
 from autoglm_workbench.pipeline import demo_models, distill_student
 
@@ -82,11 +81,7 @@ def main() -> None:
     tok = teacher.tokenizer
     models = {"student": student, "teacher": teacher.model}
 
-    batches = []
-    for i in range(8):
-        b = tokenize(tok, data.train.texts[i * 16:(i + 1) * 16], ml)
-        b["labels"] = torch.tensor(data.train.labels[i * 16:(i + 1) * 16])
-        batches.append(b)
+    batches = scoring_batches(data.train, tok, examples=128, batch_size=16, max_length=ml)   # a prefix: every topic
     if a.latency_only:
         old_run = json.loads(Path(a.latency_only).read_text())
         rows = [r for r in old_run["rows"] if r["model"] in a.models]
