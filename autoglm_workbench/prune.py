@@ -26,8 +26,9 @@ from .models import fastest_attention, trained_max_length
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'Importance', 'default_loss',
            'Magnitude', 'Taylor', 'MaskGradient', 'check_sparsity', 'select', 'prune_by_importance', 'scoring_batches',
-           'prune_on_data', 'save_pruned', 'shrink_to', 'load_pruned', 'cubic_sparsity', 'PruningCallback',
-           'head_frame', 'ffn_frame', 'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel']
+           'prune_on_data', 'save_pruned', 'shrink_to', 'load_pruned', 'layer_influence', 'prune_layers',
+           'cubic_sparsity', 'PruningCallback', 'head_frame', 'ffn_frame', 'importance_charts', 'cost_chart',
+           'accuracy_chart', 'prune_panel']
 
 # %% ../nbs/20_prune.ipynb #e638faef
 def _sliced(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
@@ -396,6 +397,59 @@ def _tied(model, key: str) -> bool:
     "True when `key` is a weight shared with another (saved) parameter, e.g. a tied LM head."
     p = model.get_parameter(key) if key in dict(model.named_parameters(remove_duplicate=False)) else None
     return p is not None and sum(q is p for q in model.parameters(remove_duplicate=False)) > 1
+
+# %% ../nbs/20_prune.ipynb #c57c698c
+def _hidden_in(args, kwargs) -> torch.Tensor:
+    return args[0] if args else kwargs["hidden_states"]
+
+def _hidden_out(output) -> torch.Tensor:
+    return output[0] if isinstance(output, tuple) else output
+
+@torch.no_grad()
+def layer_influence(model: nn.Module, batches: Iterable[dict]) -> list[float]:
+    "Per layer, 1 − cosine(input, output hidden state) averaged over real tokens of `batches` (block influence)."
+    from autoglm_workbench.arch import layer_stack
+    _, stack = layer_stack(model)
+    sums, tokens, seen = torch.zeros(len(stack), dtype=torch.float64), 0, {}
+    def before(i):
+        def hook(module, args, kwargs): seen[i] = _hidden_in(args, kwargs)
+        return hook
+    def after(i):
+        def hook(module, args, kwargs, output):
+            cos = torch.nn.functional.cosine_similarity(seen[i].float(), _hidden_out(output).float(), dim=-1)
+            sums[i] += ((1 - cos) * mask).sum().double()
+        return hook
+    hooks = [m.register_forward_pre_hook(before(i), with_kwargs=True) for i, m in enumerate(stack)]
+    hooks += [m.register_forward_hook(after(i), with_kwargs=True) for i, m in enumerate(stack)]
+    was_training = model.training; model.eval()
+    try:
+        for batch in batches:
+            inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+            mask = inputs.get("attention_mask", torch.ones_like(inputs["input_ids"])).to(torch.float32)
+            tokens += int(mask.sum()); model(**inputs)
+    finally:
+        for h in hooks: h.remove()
+        model.train(was_training)
+    if tokens == 0: raise InputError("batches is empty: layer influence needs at least one batch")
+    return (sums / tokens).tolist()
+
+def prune_layers(model: nn.Module, drop: list[int]) -> nn.Module:
+    "Remove whole transformer layers `drop` (0-based) physically; config, cache indices and recorded shapes follow."
+    from autoglm_workbench.arch import layer_stack
+    name, stack = layer_stack(model)
+    bad = [l for l in drop if not (isinstance(l, int) and 0 <= l < len(stack))]
+    if bad: raise InputError(f"drop = {drop}: {bad} not layers of this model (it has layers 0..{len(stack) - 1})")
+    keep = [i for i in range(len(stack)) if i not in set(drop)]
+    if not keep: raise InputError(f"drop = {drop} removes every layer: keep at least one")
+    model.set_submodule(name, nn.ModuleList([stack[i] for i in keep]))
+    cfg = model.config
+    cfg.num_hidden_layers = len(keep)
+    if isinstance(getattr(cfg, "layer_types", None), list): cfg.layer_types = [cfg.layer_types[i] for i in keep]
+    for new_index, layer in enumerate(model.get_submodule(name)):
+        for m in layer.modules():
+            if hasattr(m, "layer_idx"): m.layer_idx = new_index     # the KV cache is indexed by position
+    if hasattr(cfg, "autoglm_pruned"): _record(model)
+    return model
 
 # %% ../nbs/20_prune.ipynb #5d287bd8
 def cubic_sparsity(progress: float, final: float, start: float = 0.0, end: float = 1.0) -> float:
