@@ -9,6 +9,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -353,6 +354,7 @@ class Distiller:
                  eval_steps: int | None = None,  # evaluate every this many steps (default `save_steps` when evaluating)
                  keep_best: bool = True,  # when evaluating, end each stage with its best checkpoint
                  early_stopping_patience: int | None = None,  # stop after this many evaluations without improvement
+                 keep_checkpoints: bool = False,  # keep a finished stage's Trainer checkpoints (optimizer state and all)
                  ):
         if not stages: raise ConfigError("stages: give at least one stage")
         if teacher.config.vocab_size != student.config.vocab_size:
@@ -376,6 +378,7 @@ class Distiller:
         self.logging_steps, self.save_steps, self.shuffle = logging_steps, save_steps, shuffle
         self.callbacks, self.eval_split, self.eval_steps = list(callbacks), eval_split, eval_steps
         self.keep_best, self.early_stopping_patience = keep_best, early_stopping_patience
+        self.keep_checkpoints = keep_checkpoints
 
     @property
     def student(self) -> nn.Module: return self.module.student
@@ -427,6 +430,8 @@ class Distiller:
                 best = dict(best_step=trainer.state.best_global_step, best_accuracy=trainer.state.best_metric)
                 atomic_write_text(folder / "done.json", json.dumps(dict(stage=stage.name, steps=trainer.state.global_step,
                                                                         metrics=result.metrics) | best, default=str))
+                if not self.keep_checkpoints:   # a finished stage resumes from final.safetensors: drop the optimizer state
+                    for checkpoint in folder.glob("checkpoint-*"): shutil.rmtree(checkpoint, ignore_errors=True)
         set_trainable(self.module, "all")
         self.module.eval()
         self.student.config.autoglm_max_length = self.max_length   # saved with it: evaluated at the length it learned
