@@ -352,9 +352,19 @@ def prune_on_data(model: nn.Module, split: Split, tokenizer,  # importance is me
                   max_length: int | None = None,  # default: what the model was trained at
                   **select_kw) -> dict:
     "Measure importance on the first `examples` of `split`, then select and remove physically; returns the plan."
+    sparsity = dict(sparsity)
+    layers = sparsity.pop("layers", 0)    # whole layers go first, by block influence (`layer_influence`)
+    if not (isinstance(layers, (int, float)) and 0 <= layers < 1):
+        raise InputError(f"sparsity['layers'] = {layers!r}: must be in [0, 1) (the fraction of whole layers removed)")
     batches = scoring_batches(split, tokenizer, examples=examples, batch_size=batch_size,
                               max_length=max_length or trained_max_length(model))
-    return prune_by_importance(model, (criterion or MaskGradient())(model, batches), sparsity, **select_kw)
+    plan = {}
+    if layers:
+        influence = layer_influence(model, batches)
+        drop = sorted(sorted(range(len(influence)), key=influence.__getitem__)[:round(layers * len(influence))])
+        if drop: prune_layers(model, drop); plan["layers"] = drop
+    if sparsity: plan |= prune_by_importance(model, (criterion or MaskGradient())(model, batches), sparsity, **select_kw)
+    return plan
 
 # %% ../nbs/20_prune.ipynb #91093f01
 def save_pruned(model: nn.Module, path, tokenizer=None) -> Path:
