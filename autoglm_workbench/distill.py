@@ -121,7 +121,7 @@ class Stage:
         if not self.terms: raise ConfigError(f"stage {self.name!r}: needs at least one loss term")
         for t in self.terms:
             if t.loss not in WIRINGS: raise ConfigError(f"stage {self.name!r}: loss = {t.loss!r}: must be one of {', '.join(WIRINGS)}")
-            if t.share is not None and not 0 < t.share < 1:
+            if t.share is not None and not (isinstance(t.share, (int, float)) and not isinstance(t.share, bool) and 0 < t.share < 1):
                 raise ConfigError(f"stage {self.name!r}: term {t.loss!r} share = {t.share}: must be in (0, 1)")
         shares = [t.share for t in self.terms if t.share is not None]
         if shares and len(shares) < len(self.terms) and sum(shares) >= 1:
