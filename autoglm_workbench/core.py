@@ -28,10 +28,11 @@ from typing import Any, Callable
 import yaml
 
 # %% auto #0
-__all__ = ['Check', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError',
-           'at_least', 'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict',
-           'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig',
-           'BenchConfig', 'Recipe', 'describe_config', 'seed_everything', 'resolve_device', 'write_checksums',
+__all__ = ['Check', 'STAGES', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError',
+           'InputError', 'at_least', 'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict',
+           'to_dict', 'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig',
+           'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'Recipe', 'describe_config',
+           'flat_fields', 'recipe_from_parameters', 'seed_everything', 'resolve_device', 'write_checksums',
            'damaged_files', 'DamagedArtifact', 'check_checksums', 'cache_dir', 'atomic_write_text', 'atomic_folder',
            'environment_info', 'RunFolder']
 
@@ -182,6 +183,8 @@ class Config:
     def from_dict(cls, d: dict): return from_dict(cls, d)
     def to_dict(self) -> dict: return to_dict(self)
 
+STAGES = ("distill", "prune", "quantize", "export")   # the pipeline's stages, in the order they run
+
 @dataclass
 class DataConfig(Config):
     name: str = spec("bbc-news", doc="a registered data set name or a path to a CSV / JSONL / parquet file")
@@ -232,6 +235,50 @@ class DistillConfig(Config):
     eval_steps: int | None = spec(27, at_least(1), doc="evaluate on the validation split every this many steps and "
                                   "keep the best checkpoint; null: no evaluation")
     train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=2e-4))
+    mgad_weight: float = spec(0.0, at_least(0), doc="weight of multi-granularity attention distillation (0 turns it off)")
+    mgad_alpha: float = spec(1.0, at_least(0), doc="MGAD weight of the token level")
+    mgad_beta: float = spec(1.0, at_least(0), doc="MGAD weight of the sentence level")
+    mgad_gamma: float = spec(1.0, at_least(0), doc="MGAD weight of the paragraph level")
+
+    def check_consistency(self, path):
+        if self.mgad_weight > 0 and self.mgad_alpha + self.mgad_beta + self.mgad_gamma == 0:
+            raise ConfigError(f"{path}.mgad_alpha, mgad_beta and mgad_gamma are all 0 while {path}.mgad_weight = "
+                              f"{self.mgad_weight:g}: give one level a positive weight, or set mgad_weight to 0")
+
+@dataclass
+class PruneConfig(Config):
+    heads: float = spec(0.5, between(0, 1, hi_open=True), doc="share of attention heads removed")
+    ffn: float = spec(0.3, between(0, 1, hi_open=True), doc="share of FFN neurons removed")
+    layers: float = spec(0.0, between(0, 1, hi_open=True), doc="share of whole layers removed first, least influential first")
+    criterion: str = spec("mask-gradient", one_of("mask-gradient", "taylor", "taylor-abs", "magnitude"),
+                          doc="importance of heads and neurons, measured on the training split")
+    scope: str = spec("global", one_of("global", "layer"), doc="rank across all layers, or within each layer")
+    examples: int = spec(128, at_least(1), doc="training examples importance is measured on (a stratified prefix)")
+    recovery_epochs: float = spec(1.0, between(0, 100), doc="epochs of KD from the teacher after pruning (0: none)")
+
+    def check_consistency(self, path):
+        if self.heads == self.ffn == self.layers == 0:
+            raise ConfigError(f"{path}.heads, ffn and layers are all 0: the prune stage would remove nothing; "
+                              "give one a share in (0, 1), or drop 'prune' from recipe.stages")
+
+@dataclass
+class QuantizeConfig(Config):
+    scheme: str = spec("dynamic-int8", one_of("dynamic-int8"), doc="INT8 weights, activations quantized per call")
+    per_channel: bool = spec(True, doc="one weight scale per output channel (more accurate, same speed)")
+
+@dataclass
+class ExportConfig(Config):
+    runtime: str = spec("onnxruntime", one_of("onnxruntime", "tensorrt"), doc="the runtime the model is exported for")
+    precision: str = spec("auto", one_of("auto", "fp32", "int8", "fp16"),
+                          doc="'auto': int8 after a quantize stage, else fp32; fp16 on TensorRT only")
+    fuse: bool = spec(True, doc="fuse attention, LayerNorm and GELU with ONNX Runtime's transformer optimizer")
+    max_accuracy_drop: float = spec(0.01, between(0, 1), doc="validation accuracy the artifact may lose against its PyTorch model")
+    min_agreement: float = spec(0.95, between(0, 1), doc="share of validation examples whose top-1 class must equal the PyTorch model's")
+
+    def check_consistency(self, path):
+        if self.precision == "fp16" and self.runtime != "tensorrt":
+            raise ConfigError(f"{path}.precision = 'fp16': only with {path}.runtime = 'tensorrt' "
+                              "(ONNX Runtime on CPU runs fp32 or int8)")
 
 @dataclass
 class BenchConfig(Config):
@@ -247,11 +294,21 @@ class Recipe(Config):
     teacher: TeacherConfig = spec(TeacherConfig())
     student: StudentConfig = spec(StudentConfig())
     distill: DistillConfig = spec(DistillConfig())
+    stages: list[str] = spec(list(STAGES), one_of(*STAGES), doc="what `autoglm run` does, in this order: any of "
+                             + ", ".join(STAGES) + "; each stage starts from the previous one's model")
+    prune: PruneConfig = spec(PruneConfig())
+    quantize: QuantizeConfig = spec(QuantizeConfig())
+    export: ExportConfig = spec(ExportConfig())
     bench: BenchConfig = spec(BenchConfig())
     device: str = spec("auto", matches(r"auto|cpu|cuda(:\d+)?|mps", "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"))
     output_dir: str = spec("runs", doc="folder under which each run gets its own folder")
 
     def __post_init__(self): validate(self, "recipe")
+
+    def check_consistency(self, path):
+        if not self.stages: raise ConfigError(f"{path}.stages = []: name at least one of {', '.join(STAGES)}")
+        if len(set(self.stages)) < len(self.stages) or self.stages != sorted(self.stages, key=STAGES.index):
+            raise ConfigError(f"{path}.stages = {self.stages}: each stage at most once, in the order {', '.join(STAGES)}")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe": return from_dict(cls, d, "recipe")
@@ -277,6 +334,48 @@ def describe_config(cls=Recipe, path: str = "recipe"):
             rows.extend(describe_config(type(default), f"{path}.{f.name}").to_dict("records"))
         else: rows.append(dict(field=f"{path}.{f.name}", default=default, doc=f.metadata.get("doc", "")))
     return pd.DataFrame(rows)
+
+# %% ../nbs/00_core.ipynb #731f89f9
+def flat_fields(cls=Recipe, path: str = "") -> dict:
+    "Each field's flat name (a Python identifier: `distill_alpha`) -> its dotted place in the recipe (`distill.alpha`)."
+    out = {}
+    for f in dataclasses.fields(cls):
+        dotted = f"{path}.{f.name}" if path else f.name
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default): out |= flat_fields(type(default), dotted)
+        else: out[dotted.replace(".", "_")] = dotted
+    return out
+
+def _is_list_field(dotted: str) -> bool:
+    cls = Recipe
+    *parents, leaf = dotted.split(".")
+    for p in parents: cls = typing.get_type_hints(cls)[p]
+    tp = typing.get_type_hints(cls)[leaf]
+    return any(typing.get_origin(a) is list for a in (tp, *typing.get_args(tp)))
+
+def recipe_from_parameters(params: dict,  # flat name -> value; None keeps the base recipe's value
+                           base: "Recipe | None" = None,  # default: the built-in recipe
+                           ) -> Recipe:
+    "A recipe from flat parameters (papermill's, or a sweep's): each sets its dotted field; a string sets a list as 'a,b'."
+    fields = flat_fields()
+    unknown = [k for k in params if k not in fields]
+    if unknown:
+        raise ConfigError(f"parameter {unknown[0]!r} is not a recipe field{did_you_mean(unknown[0], fields)}: parameters are the "
+                          "recipe's fields with '_' for '.', e.g. distill_temperature for recipe.distill.temperature")
+    d = (base or Recipe()).to_dict()
+    for name, value in params.items():
+        if value is None: continue
+        *parents, leaf = fields[name].split(".")
+        node = d
+        for p in parents: node = node[p]
+        if isinstance(value, str) and _is_list_field(fields[name]):
+            value = [load_yaml(v.strip()) for v in value.split(",") if v.strip()]
+        node[leaf] = value
+    try: return Recipe.from_dict(d)
+    except ConfigError as e:
+        named = [n for n, dotted in fields.items() if params.get(n) is not None and f"recipe.{dotted}" in str(e)]
+        raise ConfigError(f"{e} (parameter {named[0]})" if named else str(e)) from None
+
 
 # %% ../nbs/00_core.ipynb #7acccab8
 def seed_everything(seed: int) -> None:

@@ -6,12 +6,16 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
+import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -19,17 +23,32 @@ from torch import nn
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .bench import count_parameters, interleaved_latency, size_on_disk
-from .core import ConfigError, ModelError, Recipe, cache_dir, seed_everything
-from .data import TextClassificationData, load_dataset
+from .bench import count_flops, count_parameters, interleaved_latency, size_on_disk
+from .core import (ConfigError, ModelError, Recipe, RunFolder, WorkbenchError, atomic_folder, atomic_write_text,
+                                    cache_dir, check_checksums, damaged_files, environment_info, flat_fields, resolve_device,
+                                    seed_everything)
+from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
+from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine, calibration_batches,
+                                      ort_optimize, ort_quantize_dynamic, tensorrt_onnx, to_onnx, validate)
 from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, check_student_shape,
-                                      fine_tune, make_student, resolve_model_path, teacher_classifier)
+                                      fine_tune, label_ids, make_student, model_label_names, predict_logits,
+                                      resolve_model_path, teacher_classifier)
+from .prune import CRITERIA, load_pruned, prune_on_data, save_pruned
+from .quant import load_quantized, quantize, save_quantized
+from .store import RunStore, recipe_hash, store_url
+
 
 # %% auto #0
-__all__ = ['check_recipe', 'recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models', 'compare_models']
+__all__ = ['STAGE_RUNNERS', 'check_recipe', 'recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models',
+           'compare_models', 'RunPruned', 'StageState', 'measure_stage', 'RunContext', 'export_precision', 'load_stage',
+           'RunReport', 'report_chart', 'write_report', 'load_report', 'run']
 
 # %% ../nbs/50_pipeline.ipynb #7c524667
+def _prunable(total: int, share: float, layers: int) -> float:
+    "The largest share of `total` units that pruning can remove while every one of `layers` layers keeps one."
+    return (total - layers) / total
+
 def check_recipe(recipe: Recipe) -> None:
     "What the recipe asks of its model that the model's config cannot give, found before any work (`ConfigError`)."
     from transformers import AutoConfig
@@ -41,6 +60,33 @@ def check_recipe(recipe: Recipe) -> None:
     if k.isdigit() and not 1 <= int(k) <= min(n_s, teacher.num_hidden_layers):
         raise ConfigError(f"recipe.distill.layer_map = {recipe.distill.layer_map!r}: K must be in 1..{min(n_s, teacher.num_hidden_layers)} "
                           f"for a {n_s}-layer student of a {teacher.num_hidden_layers}-layer teacher")
+    if "prune" in recipe.stages:    # the pruned model: the distilled student, or the teacher when there is no distill stage
+        p, distilled = recipe.prune, "distill" in recipe.stages
+        n = n_s if distilled else teacher.num_hidden_layers
+        what = f"the {n}-layer {'student' if distilled else 'teacher'}"
+        left = n - round(p.layers * n)
+        if left < 1:
+            raise ConfigError(f"recipe.prune.layers = {p.layers:g}: removes all {n} layers of {what}; "
+                              f"allowed: below {(n - 0.5) / n:.2f}")
+        width = s.hidden_size if distilled and s.hidden_size else teacher.hidden_size
+        ffn = round(teacher.intermediate_size * width / teacher.hidden_size)
+        for field, share, per_layer in (("heads", p.heads, teacher.num_attention_heads), ("ffn", p.ffn, ffn)):
+            total = per_layer * left
+            if round(share * total) > total - left:
+                raise ConfigError(f"recipe.prune.{field} = {share:g}: every layer keeps at least one of its {per_layer} "
+                                  f"{'heads' if field == 'heads' else 'FFN neurons'}, so {what} (after layer pruning: {left} "
+                                  f"layers) can lose at most {_prunable(total, share, left):.3f}")
+    if "quantize" in recipe.stages:
+        import torch
+        engines = torch.backends.quantized.supported_engines
+        if not {"fbgemm", "x86", "qnnpack"} & set(engines):
+            raise ConfigError(f"recipe.quantize.scheme = {recipe.quantize.scheme!r}: this torch build has no INT8 engine "
+                              f"(supported: {engines}); drop 'quantize' from recipe.stages")
+    if "export" in recipe.stages and recipe.export.runtime == "tensorrt":
+        from .export import tensorrt_missing
+        if (why := tensorrt_missing()) is not None:
+            raise ConfigError(f"recipe.export.runtime = 'tensorrt': {why}; use 'onnxruntime' on this machine")
+
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe) -> TextClassificationData:
@@ -51,12 +97,14 @@ def recipe_data(recipe: Recipe) -> TextClassificationData:
 
 def recipe_stage(recipe: Recipe,
                  epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
-                 hidden: bool = True,  # add hidden-state alignment (when its weight is positive)
+                 hidden: bool = True,  # add the feature terms: hidden-state alignment and MGAD (when their weights are positive)
                  ) -> Stage:
-    "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment."
+    "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment and MGAD."
     kd, train = recipe.distill, recipe.distill.train
     terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
     if hidden and kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
+    if hidden and kd.mgad_weight > 0:
+        terms.append(Term("mgad", weight=kd.mgad_weight, params=dict(alpha=kd.mgad_alpha, beta=kd.mgad_beta, gamma=kd.mgad_gamma)))
     return Stage("all", terms=terms, epochs=train.epochs if epochs is None else epochs, lr=train.lr,
                  batch_size=train.batch_size, warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay)
 
@@ -67,6 +115,7 @@ def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: Tex
                     callbacks=(),  # e.g. a `prune.PruningCallback`
                     evaluate: bool = True,  # evaluate every `recipe.distill.eval_steps` and keep the best checkpoint
                     output_dir=None,  # checkpoints and step log; default: a temporary folder
+                    resume: bool = False,  # continue from the last finished stage or checkpoint in `output_dir`
                     ) -> nn.Module:
     "Distil `teacher` into `student` with the recipe's settings; returns the trained student."
     eval_steps = recipe.distill.eval_steps if evaluate else None
@@ -75,7 +124,7 @@ def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: Tex
     with folder as d:
         return Distiller(teacher, student, tokenizer, [stage], d, layer_map=recipe.distill.layer_map,
                          max_length=recipe.data.max_length, seed=recipe.seed, eval_steps=eval_steps,
-                         save_steps=eval_steps or 100, callbacks=list(callbacks)).train(data)
+                         save_steps=eval_steps or 100, callbacks=list(callbacks)).train(data, resume=resume)
 
 # %% ../nbs/50_pipeline.ipynb #daeabdad
 @dataclass
@@ -153,3 +202,288 @@ def compare_models(models: dict,  # name -> model; the first is the reference of
     df["accuracy_retention"] = df["accuracy"] / ref["accuracy"]
     df.attrs.update(threads=torch.get_num_threads(), max_length=max_length, split=split, n_eval=len(eval_split))
     return df
+
+# %% ../nbs/50_pipeline.ipynb #0792aef7
+class RunPruned(WorkbenchError):
+    "Raised by a callback (a search's pruner) to stop a run that falls behind; the run is recorded as pruned."
+
+@dataclass
+class StageState:
+    "What flows from stage to stage: the current model, the last float model (quantize and export start from it), the tokenizer."
+    model: object
+    float_model: nn.Module
+    tokenizer: object
+    quantized: bool = False
+
+def _weight_bytes(folder: Path) -> int:
+    "Bytes of the weight files of an artifact folder (what a deployment ships besides the tokenizer)."
+    return sum(f.stat().st_size for f in Path(folder).rglob("*")
+               if f.suffix in (".safetensors", ".onnx", ".engine", ".data", ".bin") and f.is_file())
+
+def measure_stage(model, teacher: nn.Module, tokenizer, data: TextClassificationData, recipe: Recipe, *,
+                  name: str,  # names the model in the timing table
+                  float_model: nn.Module | None = None,  # the float model FLOPs and parameters are read from (INT8, ONNX)
+                  size_bytes: int | None = None,  # bytes on disk (default: saved to a temporary folder and measured)
+                  teacher_logits: torch.Tensor | None = None,  # the teacher's test logits, when already computed
+                  ) -> dict:
+    "One harness for every stage: test accuracy, top-1 agreement with the teacher, parameters, size, FLOPs, latency timed in turns against the teacher."
+    ml, test, b = recipe.data.max_length, data.test, recipe.bench
+    logits = predict_logits(model, tokenizer, test.texts, max_length=ml)
+    if teacher_logits is None: teacher_logits = predict_logits(teacher, tokenizer, test.texts, max_length=ml)
+    labels = torch.tensor(label_ids(test, teacher))
+    ref = float_model if float_model is not None else model
+    one = tokenize(tokenizer, test.texts[:1], ml, pad_to_max=True)
+    out = dict(accuracy=(logits.argmax(-1) == labels).float().mean().item(),
+               agreement=(logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean().item(),
+               parameters=count_parameters(ref), flops=count_flops(ref, one),
+               size_mb=(size_on_disk(model) if size_bytes is None else size_bytes) / 2**20, test_examples=len(test))
+    models = {"teacher": teacher} if model is teacher else {"teacher": teacher, name: model}
+    for bs in b.batch_sizes:
+        lat = interleaved_latency(models, tokenizer, test.texts, batch_size=bs, max_length=ml, rounds=b.rounds,
+                                  repeats=b.repeats, warmup=b.warmup)
+        row = lat.iloc[-1]
+        out |= {f"latency_b{bs}_ms": row.median_ms, f"latency_b{bs}_p90_ms": row.p90_ms, f"speedup_b{bs}": row.speedup,
+                f"teacher_latency_b{bs}_ms": lat.iloc[0].median_ms}
+    return out
+
+# %% ../nbs/50_pipeline.ipynb #82dc515a
+@dataclass
+class RunContext:
+    "What every stage of one run reads: the recipe, its data, the teacher, callbacks for training stages, the log."
+    recipe: Recipe
+    data: TextClassificationData
+    teacher: nn.Module
+    tokenizer: object
+    callbacks: list = field(default_factory=list)
+    log: Callable = print
+
+def _sample(ctx: RunContext) -> dict:
+    return tokenize(ctx.tokenizer, ctx.data.validation.texts[:8], ctx.recipe.data.max_length)
+
+def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
+    r, s = ctx.recipe, ctx.recipe.student
+    seed_everything(r.seed)       # a narrower student's fresh weights: the same after a resume
+    student = make_student(ctx.teacher, num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size)
+    student = distill_student(ctx.teacher, student, ctx.tokenizer, ctx.data, r, output_dir=work, resume=True,
+                              callbacks=ctx.callbacks).cpu().eval()
+    save_pruned(student, out / "model", ctx.tokenizer)
+    return {}
+
+def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
+    r, p = ctx.recipe, ctx.recipe.prune
+    pruned = work / "pruned"     # the pruned weights before recovery: a resumed recovery starts from the same shapes
+    if (pruned / "config.json").exists() and not damaged_files(pruned):
+        model, plan = load_pruned(pruned), json.loads((pruned / "plan.json").read_text())
+    else:
+        model = copy.deepcopy(state.float_model).cpu().eval()
+        sparsity = {k: v for k, v in (("layers", p.layers), ("heads", p.heads), ("ffn", p.ffn)) if v}
+        plan = prune_on_data(model, ctx.data.train, ctx.tokenizer, sparsity, criterion=CRITERIA[p.criterion](),
+                             examples=p.examples, scope=p.scope, max_length=r.data.max_length)
+        plan = json.loads(json.dumps(plan))      # integer layer keys become strings, as they are saved
+        save_pruned(model, pruned, ctx.tokenizer)
+        atomic_write_text(pruned / "plan.json", json.dumps(plan))
+    if p.recovery_epochs > 0:
+        model = distill_student(ctx.teacher, model, ctx.tokenizer, ctx.data, r, epochs=p.recovery_epochs, hidden=False,
+                                output_dir=work / "recovery", resume=True, callbacks=ctx.callbacks).cpu().eval()
+    save_pruned(model, out / "model", ctx.tokenizer)
+    atomic_write_text(out / "plan.json", json.dumps(plan))
+    return dict(removed=dict(layers=len(plan.get("layers", [])),
+                             heads=sum(len(v) for v in plan.get("heads", {}).values()),
+                             ffn=sum(len(v) for v in plan.get("ffn", {}).values())))
+
+def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
+    q = ctx.recipe.quantize
+    save_quantized(quantize(state.float_model, q.scheme, per_channel=q.per_channel), out / "model", ctx.tokenizer)
+    return {}
+
+def export_precision(recipe: Recipe) -> str:
+    "The export stage's precision: as asked, or for 'auto' int8 after a quantize stage and fp32 otherwise."
+    p = recipe.export.precision
+    return p if p != "auto" else ("int8" if "quantize" in recipe.stages else "fp32")
+
+def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
+    r, ex = ctx.recipe, ctx.recipe.export
+    precision, src, folder = export_precision(r), state.float_model, out / "model"
+    folder.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
+    if ex.runtime == "onnxruntime":
+        fused = ex.fuse and getattr(src.config, "model_type", None) in ORT_OPTIMIZER_TYPES
+        fp32 = folder / "model.onnx" if precision == "fp32" else work / "model.fp32.onnx"
+        (ort_optimize if fused else to_onnx)(src, fp32, _sample(ctx))
+        if precision == "int8": ort_quantize_dynamic(fp32, folder / "model.onnx", per_channel=r.quantize.per_channel)
+        model = OnnxModel(folder / "model.onnx")
+    else:
+        calibration = calibration_batches(ctx.tokenizer, ctx.data.train.subset(64).texts, r.data.max_length) if precision == "int8" else None
+        graph = tensorrt_onnx(src, work / "model.onnx", _sample(ctx), precision, calibration)
+        model = TensorRTModel(build_tensorrt_engine(graph, precision, engine_path=folder / "model.engine"))
+        fused = None
+    # every artifact is checked against the PyTorch model it came from before it counts
+    check = validate(model, src, ctx.tokenizer, ctx.data.validation, max_length=r.data.max_length,
+                     max_accuracy_drop=ex.max_accuracy_drop, min_agreement=ex.min_agreement, name=f"{ex.runtime} {precision}")
+    ctx.tokenizer.save_pretrained(folder)
+    atomic_write_text(folder / "deploy.json", json.dumps(dict(
+        runtime=ex.runtime, precision=precision, fused=fused, max_length=r.data.max_length,
+        label_names=model_label_names(src), inputs=sorted(_sample(ctx))), indent=1))
+    return dict(precision=precision, fused=fused, validation=check)
+
+STAGE_RUNNERS = {"distill": _distill, "prune": _prune, "quantize": _quantize, "export": _export}
+
+def load_stage(name: str, folder, state: StageState) -> StageState:
+    "The model a finished stage saved in `folder` (checksums checked), as the next stage receives it."
+    m = Path(folder) / "model"
+    if name in ("distill", "prune"):
+        model = load_pruned(m)
+        return StageState(model, model, state.tokenizer)
+    if name == "quantize": return StageState(load_quantized(m), state.float_model, state.tokenizer, quantized=True)
+    if name == "export":
+        check_checksums(folder)
+        model = OnnxModel(m / "model.onnx") if (m / "model.onnx").exists() else TensorRTModel(m / "model.engine")
+        return StageState(model, state.float_model, state.tokenizer, state.quantized)
+    raise ConfigError(f"stage {name!r}: must be one of {', '.join(STAGE_RUNNERS)}")
+
+# %% ../nbs/50_pipeline.ipynb #d7517781
+@dataclass
+class RunReport:
+    "A finished run: its folder, one row per stage (the teacher first), and the files the report was written to."
+    run_dir: Path
+    table: pd.DataFrame
+    files: dict
+
+def report_chart(table: pd.DataFrame, batch_size: int | None = None):
+    "Accuracy against latency (log) at `batch_size` (default: the largest timed), one point per stage sized by its size on disk."
+    import altair as alt
+    bs = batch_size or max(int(c[len("latency_b"):-3]) for c in table.columns if c.startswith("latency_b") and c.endswith("_ms") and "p90" not in c)
+    df = table.reset_index()
+    df["label"] = [f"{i}. {s}" for i, s in enumerate(df["stage"])]
+    base = alt.Chart(df).encode(
+        x=alt.X(f"latency_b{bs}_ms:Q", scale=alt.Scale(type="log", nice=False, padding=20), title=f"latency at batch {bs} (ms, log)"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False, padding=20), title="test accuracy"))
+    points = base.mark_circle(opacity=0.8).encode(
+        size=alt.Size("size_mb:Q", title="size (MB)", scale=alt.Scale(range=[60, 900])),
+        color=alt.Color("stage:N", sort=list(df["stage"]), legend=None),
+        tooltip=["stage", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip(f"latency_b{bs}_ms:Q", format=".1f"),
+                 alt.Tooltip(f"speedup_b{bs}:Q", format=".2f"), alt.Tooltip("size_mb:Q", format=".1f")])
+    path = base.mark_line(color="lightgray").encode(order="position:Q")
+    labels = base.mark_text(align="left", dx=12, dy=-8).encode(text="label:N")
+    return (path + points + labels).properties(width=480, height=300, title="each stage: accuracy vs latency vs size")
+
+def write_report(run_dir, rows: list[dict], recipe: Recipe) -> RunReport:
+    "`report.json` (recipe and every stage's metrics) and the Pareto chart as interactive HTML and PNG, in the run folder."
+    run_dir = Path(run_dir)
+    table = pd.DataFrame(rows).set_index("stage")
+    files = dict(json=atomic_write_text(run_dir / "report.json", json.dumps(
+        dict(recipe=recipe.to_dict(), stages=rows), indent=1, default=float)))
+    try:
+        chart = report_chart(table)
+        chart.save(str(run_dir / "pareto.html"), inline=True)      # Vega bundled in the file: opens offline
+        chart.save(str(run_dir / "pareto.png"), scale_factor=2)    # through vl-convert
+        files |= dict(html=run_dir / "pareto.html", png=run_dir / "pareto.png")
+    except ImportError as e:      # altair and vl-convert come with the `panels` extra
+        warnings.warn(f"report chart not drawn ({e}); install autoglm-workbench[panels]")
+    return RunReport(run_dir, table, files)
+
+def load_report(run_dir) -> RunReport:
+    "The report of a finished run folder."
+    path = Path(run_dir) / "report.json"
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: no report.json — not a run folder, or the run has not finished "
+                          "(resume it with autoglm run --resume RUN_DIR)")
+    d = json.loads(path.read_text())
+    files = {k: Path(run_dir) / f for k, f in (("json", "report.json"), ("html", "pareto.html"), ("png", "pareto.png"))
+             if (Path(run_dir) / f).exists()}
+    return RunReport(Path(run_dir), pd.DataFrame(d["stages"]).set_index("stage"), files)
+
+# %% ../nbs/50_pipeline.ipynb #139b1462
+def _open_run(recipe: Recipe, run_dir) -> tuple[RunFolder, bool]:
+    "A new run folder, or the existing one at `run_dir` when it holds a run of the same recipe (resumed)."
+    if run_dir is None: return RunFolder.create(recipe, "run"), False
+    path = Path(run_dir)
+    if (path / "config.yaml").exists():
+        before = Recipe.from_yaml(path / "config.yaml")
+        if recipe_hash(before) != recipe_hash(recipe):
+            a, b = before.to_dict(), recipe.to_dict()
+            differ = [k for k in flat_fields() if _get(a, flat_fields()[k]) != _get(b, flat_fields()[k])]
+            raise ConfigError(f"{path} holds a run of another recipe (fields that differ: "
+                              f"{', '.join('recipe.' + flat_fields()[k] for k in differ[:5])}): resume it with its own "
+                              "recipe (autoglm run --resume RUN_DIR), or give a new folder")
+        return RunFolder(path), True
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / "config.yaml", recipe.to_yaml())
+    atomic_write_text(path / "environment.json", json.dumps(environment_info(), indent=2))
+    return RunFolder(path), False
+
+def _get(d: dict, dotted: str):
+    for k in dotted.split("."): d = d[k]
+    return d
+
+def _open_store(store, recipe: Recipe):
+    if store is False: return None
+    if isinstance(store, RunStore): return store
+    return RunStore(store or store_url(recipe.output_dir))
+
+def run(recipe: Recipe | None = None,
+        *, run_dir=None,  # a folder to run in; one holding a run of this recipe is resumed (default: a new folder)
+        store=None,  # a RunStore, a URL or path, False for none (default: `store.store_url(recipe.output_dir)`)
+        label: str | None = None,  # groups runs in the store (a sweep's or a study's name)
+        callbacks=(),  # TrainerCallbacks for the training stages (a search's pruner)
+        log: Callable = print,
+        ) -> RunReport:
+    "Run the recipe's stages in order, each from the previous one's model; save, measure and record each; resume where a run stopped."
+    recipe = recipe or Recipe()
+    check_recipe(recipe)                 # before the run folder: a refused recipe leaves nothing behind
+    store = _open_store(store, recipe)
+    folder, resumed = _open_run(recipe, run_dir)
+    run_id = store.start(recipe, folder.path, label) if store else None
+    log(f"{'resuming' if resumed else 'run folder'}: {folder.path}")
+    try:
+        device = resolve_device(recipe.device)
+        seed_everything(recipe.seed)
+        data = recipe_data(recipe)
+        teacher = teacher_classifier(data, recipe.teacher.model, max_length=recipe.data.max_length, seed=recipe.seed,
+                                     device=device, **dataclasses.asdict(recipe.teacher.train))
+        tok, teacher_model = teacher.tokenizer, teacher.model.cpu().eval()
+        ctx = RunContext(recipe, data, teacher_model, tok, list(callbacks), log)
+        teacher_logits = predict_logits(teacher_model, tok, data.test.texts, max_length=recipe.data.max_length)
+        rows, state = [], StageState(teacher_model, teacher_model, tok)
+        stages = [("teacher", None)] + [(name, STAGE_RUNNERS[name]) for name in recipe.stages]
+        for i, (name, runner) in enumerate(stages):
+            final, work = folder.path / "stages" / f"{i}-{name}", folder.path / "work" / f"{i}-{name}"
+            done = (final / "metrics.json").exists() and not damaged_files(final)
+            if done:
+                metrics = json.loads((final / "metrics.json").read_text())
+                if runner: state = load_stage(name, final, state)
+                log(f"stage {i}/{len(stages) - 1} {name}: finished earlier, loaded from {final}")
+            else:
+                if final.exists():
+                    log(f"stage {i}/{len(stages) - 1} {name}: {final} is damaged ({', '.join(damaged_files(final))}); running it again")
+                t0 = time.time()
+                with atomic_folder(final) as tmp:
+                    if runner is None:
+                        extra, size = dict(source=str(teacher.path)), _weight_bytes(teacher.path)
+                    else:
+                        extra = runner(state, ctx, work, tmp)
+                        state = load_stage(name, tmp, state)     # measured as saved: the artifact round-trips
+                        size = _weight_bytes(tmp / "model")
+                    trained = time.time() - t0
+                    metrics = measure_stage(state.model, teacher_model, tok, data, recipe, name=name, size_bytes=size,
+                                            float_model=state.float_model, teacher_logits=teacher_logits)
+                    metrics |= extra | dict(seconds=trained, measure_seconds=time.time() - t0 - trained)
+                    atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=1, default=float))
+                shutil.rmtree(work, ignore_errors=True)    # checkpoints of a finished stage: its artifact is saved
+                log(_stage_line(i, len(stages) - 1, name, metrics, recipe.bench.batch_sizes))
+            rows.append(dict(stage=name, position=i, artifact=str(final / "model") if runner else str(teacher.path)) | metrics)
+            if store: store.record_stage(run_id, i, name, metrics, artifact=rows[-1]["artifact"], seconds=metrics.get("seconds"))
+        report = write_report(folder.path, rows, recipe)
+        if store: store.finish(run_id, "done")
+        return report
+    except RunPruned as e:
+        if store: store.finish(run_id, "pruned", str(e))
+        raise
+    except BaseException as e:
+        if store: store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
+        raise
+
+def _stage_line(i: int, n: int, name: str, m: dict, batch_sizes) -> str:
+    speed = ", ".join(f"b{b} {m[f'latency_b{b}_ms']:.1f} ms ({m[f'speedup_b{b}']:.2f}x)" for b in batch_sizes)
+    return (f"stage {i}/{n} {name}: accuracy {m['accuracy']:.3f}, agreement {m['agreement']:.3f}, "
+            f"{m['parameters'] / 1e6:.1f} M params, {m['size_mb']:.1f} MB, {speed}")
