@@ -10,6 +10,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 # torch, pandas and the pipeline are imported by the commands that need them: `autoglm --help` answers at once
 from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, did_you_mean,
@@ -55,8 +56,10 @@ def format_table(df: pd.DataFrame) -> str:
     import pandas as pd
     out = pd.DataFrame(index=df.index)
     out["accuracy %"] = (100 * df["accuracy"]).map("{:.1f}".format)
+    if "agreement" in df: out["agrees %"] = (100 * df["agreement"]).map("{:.1f}".format)
     out["params (M)"] = (df["parameters"] / 1e6).map("{:.1f}".format)
     out["size (MB)"] = df["size_mb"].map("{:.1f}".format)
+    if "flops" in df: out["GFLOPs"] = (df["flops"] / 1e9).map("{:.2f}".format)
     for c in df.columns:
         if c.startswith("latency_b") and not c.endswith("p90_ms"):
             b = c[len("latency_b"):-len("_ms")]
@@ -101,21 +104,79 @@ def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
     return DemoResult(table, run, seconds)
 
 # %% ../nbs/90_cli.ipynb #7c802a99
+def _print_runs(runs) -> None:
+    if not len(runs): print("no runs recorded"); return
+    cols = [c for c in ["id", "label", "status", "stages", "accuracy", "latency_b1_ms", "latency_b32_ms", "size_mb", "seconds", "error"] if c in runs]
+    t = runs[cols].copy()
+    t["id"] = t["id"].str[:8]
+    if "error" in t: t["error"] = t["error"].fillna("").str.slice(0, 60)
+    print(t.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `autoglm` console script."
     p = argparse.ArgumentParser(prog="autoglm", description="Distill, prune, quantize and export transformer models.")
     sub = p.add_subparsers(dest="command", required=True)
+    overrides = dict(action="append", default=[], metavar="FIELD=VALUE", help="override one recipe field, e.g. --set data.name=trec (repeatable)")
     demo = sub.add_parser("demo", help="teacher vs layer-dropped student on the bundled model and data")
     demo.add_argument("--config", help="recipe YAML file (default: the built-in demo recipe)")
-    demo.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                      help="override one recipe field, e.g. --set data.name=trec (repeatable)")
+    demo.add_argument("--set", **overrides)
+    run = sub.add_parser("run", help="run a recipe's stages (distill, prune, quantize, export), each measured and recorded")
+    run.add_argument("recipe", nargs="?", help="recipe YAML file (default: the built-in recipe)")
+    run.add_argument("--set", **overrides)
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run in its folder (its own recipe)")
+    run.add_argument("--label", help="group the run in the run store (e.g. an experiment's name)")
+    rep = sub.add_parser("report", help="print the report of a finished run folder")
+    rep.add_argument("run_dir")
     rec = sub.add_parser("recipe", help="print a recipe as YAML (the defaults, or a file with overrides applied)")
-    rec.add_argument("--config"); rec.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    rec.add_argument("--config"); rec.add_argument("--set", **overrides)
+    rec.add_argument("--stages", help="comma-separated stages, e.g. distill,prune,quantize,export")
+    runs = sub.add_parser("runs", help="list the runs of the run store, or compare two")
+    runs.add_argument("--status", choices=["running", "done", "failed", "pruned"]); runs.add_argument("--label")
+    runs.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two runs (id prefixes or folders) side by side")
+    runs.add_argument("--store", help="run store path or SQLAlchemy URL (default: $AUTOGLM_RUN_STORE, or runs/runs.db)")
+    sw = sub.add_parser("sweep", help="run a grid or list of recipe variants as papermill notebooks")
+    sw.add_argument("file"); sw.add_argument("--workers", type=int); sw.add_argument("--retry-failed", action="store_true")
+    se = sub.add_parser("search", help="Optuna search over recipe fields under a latency or size budget")
+    se.add_argument("file"); se.add_argument("--workers", type=int); se.add_argument("--trials", type=int)
     sub.add_parser("datasets", help="list the registered data sets")
     args = p.parse_args(argv)
     try:
         if args.command == "demo": run_demo(load_recipe(args.config, args.set))
-        elif args.command == "recipe": print(load_recipe(args.config, args.set).to_yaml(), end="")
+        elif args.command == "run":
+            from autoglm_workbench.pipeline import run as run_pipeline
+            if args.resume:
+                if args.recipe or args.set: raise ConfigError("--resume continues a run with the recipe saved in its folder: give no recipe or --set")
+                if not (Path(args.resume) / "config.yaml").exists(): raise ConfigError(f"--resume {args.resume}: not a run folder (no config.yaml)")
+                recipe = Recipe.from_yaml(Path(args.resume) / "config.yaml")
+            else: recipe = load_recipe(args.recipe, args.set)
+            report = run_pipeline(recipe, run_dir=args.resume, label=args.label)
+            print(format_table(report.table))
+            print("report: " + ", ".join(str(f) for f in report.files.values()))
+        elif args.command == "report":
+            from autoglm_workbench.pipeline import load_report
+            report = load_report(args.run_dir)
+            print(format_table(report.table))
+            print("report: " + ", ".join(str(f) for f in report.files.values()))
+        elif args.command == "recipe":
+            extra = [f"stages=[{args.stages}]"] if args.stages else []
+            print(load_recipe(args.config, args.set + extra).to_yaml(), end="")
+        elif args.command == "runs":
+            from autoglm_workbench.store import RunStore
+            store = RunStore(args.store)
+            if args.compare:
+                diff, metrics = store.compare(*args.compare)
+                print("recipe fields that differ:\n" + (diff.to_string(index=False) if len(diff) else "  none"))
+                print("\nmetrics by stage:\n" + metrics.to_string(float_format=lambda v: f"{v:.4g}"))
+            else: _print_runs(store.runs(status=args.status, label=args.label))
+        elif args.command == "sweep":
+            from autoglm_workbench.runs import load_sweep, run_sweep
+            table = run_sweep(load_sweep(args.file), workers=args.workers, retry_failed=args.retry_failed)
+            print(table.drop(columns=["run_dir"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            if (table.status != "done").any(): return 1
+        elif args.command == "search":
+            from autoglm_workbench.runs import load_search, run_search
+            table = run_search(load_search(args.file), trials=args.trials, workers=args.workers)
+            print(table.drop(columns=["run_dir"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         elif args.command == "datasets":
             from autoglm_workbench.data import available_datasets
             print(available_datasets().to_string(index=False))

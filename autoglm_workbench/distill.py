@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from torch import nn
 from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, ProgressCallback, Trainer, TrainerCallback,
                           TrainingArguments)
-from transformers.trainer_utils import get_last_checkpoint
 
 from .align import hidden_loss, make_adapters, resolve_layer_map
 from .core import ConfigError, ModelError, atomic_write_text
@@ -34,7 +33,8 @@ from .models import attention_implementation
 # %% auto #0
 __all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'register_wiring', 'Stage',
            'three_stage_plan', 'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable',
-           'TermContext', 'DistillTrainer', 'ScheduleCheckpoint', 'StageProgress', 'JsonlLogger', 'Distiller']
+           'TermContext', 'DistillTrainer', 'ScheduleCheckpoint', 'StageProgress', 'JsonlLogger',
+           'last_complete_checkpoint', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -334,6 +334,11 @@ class JsonlLogger(TrainerCallback):
             with self.path.open("a") as f: f.write(json.dumps(dict(step=state.global_step) | logs, default=str) + "\n")
 
 # %% ../nbs/13_distill.ipynb #83da89a4
+def last_complete_checkpoint(folder) -> str | None:
+    "The newest Trainer checkpoint in `folder` that was written to the end (its trainer_state.json, saved last, exists)."
+    done = [p for p in Path(folder).glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
+
 class Distiller:
     "Distil `teacher` into `student` through a list of stages; adapters are built from the layer map as needed."
     def __init__(self,
@@ -417,7 +422,7 @@ class Distiller:
                                      callbacks=[JsonlLogger(self.output_dir / "steps.jsonl"), *extra, *self.callbacks])
             trainer.remove_callback(ProgressCallback)
             trainer.add_callback(StageProgress(f"stage {i + 1}/{len(self.stages)} {stage.name}"))
-            checkpoint = get_last_checkpoint(str(folder)) if resume and folder.exists() else None
+            checkpoint = last_complete_checkpoint(folder) if resume else None
             if checkpoint and (Path(checkpoint) / ScheduleCheckpoint.file).exists():
                 trainer.load_schedule_state(json.loads((Path(checkpoint) / ScheduleCheckpoint.file).read_text()))
             # losses that read attention maps need eager attention (fused SDPA never forms them): only for this stage

@@ -473,6 +473,7 @@ def run(recipe: Recipe | None = None,
                 log(_stage_line(i, len(stages) - 1, name, metrics, recipe.bench.batch_sizes))
             rows.append(dict(stage=name, position=i, artifact=str(final / "model") if runner else str(teacher.path)) | metrics)
             if store: store.record_stage(run_id, i, name, metrics, artifact=rows[-1]["artifact"], seconds=metrics.get("seconds"))
+        with contextlib.suppress(OSError): (folder.path / "work").rmdir()    # empty once every stage has landed
         report = write_report(folder.path, rows, recipe)
         if store: store.finish(run_id, "done")
         return report

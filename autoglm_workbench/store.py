@@ -183,10 +183,13 @@ def _compare(self, a, b) -> tuple[pd.DataFrame, pd.DataFrame]:
     fa, fb = _flat(ra["recipe"]), _flat(rb["recipe"])
     diff = pd.DataFrame([dict(field=f"recipe.{k}", a=fa.get(k), b=fb.get(k)) for k in sorted(set(fa) | set(fb))
                          if fa.get(k) != fb.get(k)], columns=["field", "a", "b"])
-    cols = ["accuracy", "agreement", "parameters", "size_mb", "flops", "latency_b1_ms", "latency_b32_ms", "speedup_b1", "speedup_b32"]
+    timed = sorted({c for r in (ra, rb) for c in r["stages"] if c.startswith(("latency_b", "speedup_b")) and "p90" not in c},
+                   key=lambda c: (c.startswith("speedup"), int(c.split("_b")[1].split("_")[0])))
+    cols = ["accuracy", "agreement", "parameters", "size_mb", "flops"] + timed
     side = lambda r, tag: r["stages"].set_index("stage")[[c for c in cols if c in r["stages"]]].add_suffix(f" {tag}")
     metrics = side(ra, "a").join(side(rb, "b"), how="outer")
-    return diff, metrics[sorted(metrics.columns, key=lambda c: (cols.index(c.rsplit(' ', 1)[0]), c))]
+    order = list(dict.fromkeys([*ra["stages"].stage, *rb["stages"].stage]))    # stages in the order they ran
+    return diff, metrics.loc[order, sorted(metrics.columns, key=lambda c: (cols.index(c.rsplit(' ', 1)[0]), c))]
 
 RunStore.runs, RunStore.stages, RunStore.run, RunStore.compare = _runs, _stages, _run, _compare
 
