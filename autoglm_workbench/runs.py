@@ -264,13 +264,16 @@ def load_search(path_or_spec, folder=None) -> Search:
     if pruner not in ("median", "none"): raise ConfigError(f"{what}.pruner = {pruner!r}: must be 'median' or 'none'")
     return Search(study, base, space, objectives, budget, trials, pruner, workers, spec.get("seed", base.seed))
 
-# %% ../nbs/51_runs.ipynb #0239a95b
+# %% ../nbs/51_runs.ipynb #572c1e6c
 def _storage(url: str):
-    import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    import warnings
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     kw = dict(connect_args={"timeout": 60}) if url.startswith("sqlite") else {}
-    return RDBStorage(url, engine_kwargs=kw, heartbeat_interval=30, grace_period=120,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=2))
+    with warnings.catch_warnings():     # heartbeats are "experimental" in Optuna 5; they are what makes a crashed trial retry
+        warnings.simplefilter("ignore")
+        # a trial whose worker died stops beating: after the grace period it is failed and retried (`_run_dir` resumes its run)
+        return RDBStorage(url, engine_kwargs=kw, heartbeat_interval=30, grace_period=120,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=2))
 
 def _pruning_callback(trial):
     from transformers import TrainerCallback
@@ -299,14 +302,15 @@ def _suggest(trial, space: dict) -> dict:
 
 def _objective(search: Search, store_url_: str, log: Callable):
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
     from autoglm_workbench.pipeline import RunPruned, check_recipe, run
 
     def objective(trial):
         params = _suggest(trial, search.space)
         recipe = recipe_from_parameters(params, search.base)
         check_recipe(recipe)
-        number = RetryFailedTrialCallback.retried_trial_number(trial)
+        frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+        number = RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
         run_dir = search.root / f"trial-{trial.number if number is None else number}"   # a retried trial resumes its run
         trial.set_user_attr("run_dir", str(run_dir))
         callbacks = [_pruning_callback(trial)] if search.pruner != "none" and len(search.objectives) == 1 else []

@@ -1,0 +1,111 @@
+"""Batch runs as users start them: the recipe notebook through papermill, `autoglm sweep` and `autoglm search`."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from autoglm_workbench.runs import load_search, parameters_source, recipe_notebook, run_search
+from autoglm_workbench.store import RunStore
+
+TINY = """
+data: {name: trec, limit: 40, max_length: 16}
+teacher: {train: {epochs: 1, batch_size: 20}}
+student: {num_layers: 1}
+distill: {eval_steps: 1, train: {epochs: 1, batch_size: 20}}
+bench: {batch_sizes: [1], warmup: 0, rounds: 1, repeats: 1}
+stages: [distill, quantize]
+output_dir: runs
+"""
+NOTEBOOK = recipe_notebook()
+
+
+def autoglm(*args, cwd):
+    exe = Path(sys.executable).with_name("autoglm")
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_the_notebooks_parameters_cell_is_the_schema():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assert tagged[0].source == parameters_source()      # regenerate the cell from parameters_source() when fields change
+
+
+def test_papermill_runs_the_recipe_notebook_end_to_end(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(NOTEBOOK), str(out), cwd=str(tmp_path), progress_bar=False, kernel_name="python3",
+                        parameters=dict(recipe_yaml="tiny.yaml", distill_temperature=4, stages="distill,export", export_min_agreement=0.5))
+    nb = nbformat.read(out, as_version=4)
+    text = json.dumps([o for c in nb.cells if c.cell_type == "code" for o in c.outputs])
+    assert "temperature: 4.0" in text                   # the validated recipe is printed
+    assert "export" in text and "speedup_b1" in text    # the report table
+    runs = RunStore(tmp_path / "runs" / "runs.db").runs()
+    assert list(runs.status) == ["done"] and runs.stages[0] == "teacher,distill,export"
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(distil_alpha=0.3), "parameter 'distil_alpha' is not a recipe field (did you mean distill_alpha?)"),
+    (dict(distill_alpha="high"), "recipe.distill.alpha = 'high': expected a number (parameter distill_alpha)"),
+    (dict(prune_heads=1.5), "recipe.prune.heads = 1.5: must be in [0, 1) (parameter prune_heads)"),
+])
+def test_a_wrong_parameter_stops_the_notebook_in_the_validation_cell(tmp_path, params, message):
+    out = tmp_path / "bad.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(NOTEBOOK), str(out), cwd=str(tmp_path), progress_bar=False, kernel_name="python3",
+                            parameters=params)
+    assert message in e.value.evalue
+    nb = nbformat.read(out, as_version=4)
+    failed = [c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs)]
+    assert len(failed) == 1 and "notebook_recipe" in failed[0].source     # before any work
+    assert not (tmp_path / "runs").exists()
+
+
+SWEEP = """
+name: t-sweep
+recipe: tiny.yaml
+grid: {distill.temperature: [1.0, 3.0]}
+points: [{data.name: missing.csv}]
+workers: 2
+"""
+
+
+def test_sweep_records_a_failing_point_finishes_the_rest_and_skips_them_when_run_again(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "sweep.yaml").write_text(SWEEP)
+    first = autoglm("sweep", "sweep.yaml", cwd=tmp_path)
+    assert first.returncode == 1, first.stderr[-3000:]               # one point failed
+    assert "3 points, 3 to run" in first.stdout
+    runs = RunStore(tmp_path / "runs" / "runs.db").runs(label="t-sweep")
+    assert sorted(runs.status) == ["done", "done", "failed"], first.stdout + runs.error.to_string()
+    failed = runs[runs.status == "failed"].iloc[0]
+    assert "missing.csv" in failed.error
+    notebooks = sorted((tmp_path / "runs" / "sweeps" / "t-sweep").glob("*.ipynb"))
+    assert len(notebooks) == 3                                       # every executed notebook kept beside its run folder
+    again = autoglm("sweep", "sweep.yaml", cwd=tmp_path)
+    assert "3 points, 0 to run, 3 skipped" in again.stdout
+    retry = autoglm("sweep", "sweep.yaml", "--retry-failed", cwd=tmp_path)
+    assert "3 points, 1 to run" in retry.stdout
+    assert len(RunStore(tmp_path / "runs" / "runs.db").runs(label="t-sweep")) == 3    # the retried point keeps its row
+
+
+def test_search_two_workers_on_sqlite_then_resumed_from_the_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = dict(study="s", recipe=dict(
+        data=dict(name="trec", limit=24, max_length=16), teacher=dict(train=dict(epochs=1, batch_size=24)),
+        student=dict(num_layers=1), distill=dict(eval_steps=None, train=dict(epochs=1, batch_size=12)), stages=["distill"],
+        bench=dict(batch_sizes=[1], warmup=0, rounds=1, repeats=1)),
+        space={"distill.alpha": {"low": 0.0, "high": 1.0}, "distill.temperature": {"choices": [1.0, 4.0]}},
+        budget={"latency_b1_ms": 1000.0}, pruner="none")
+    first = run_search(load_search(spec | dict(trials=2, workers=2)), log=lambda *a: None)
+    assert len(first) == 2 and (first.state == "COMPLETE").all()
+    resumed = run_search(load_search(spec | dict(trials=3)), log=lambda *a: None)
+    assert len(resumed) == 3 and (resumed.state == "COMPLETE").all()
+    assert resumed.trial.tolist() == [0, 1, 2] and resumed.best.sum() == 1
+    assert resumed.loc[resumed.best, "accuracy"].item() == resumed.accuracy.max()
+    runs = RunStore(tmp_path / "runs" / "runs.db").runs(label="search:s")
+    assert len(runs) == 3 and (runs.status == "done").all()
