@@ -21,15 +21,16 @@ $(STAMP): setup.py settings.ini constraints.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/autoglm demo
+	$(BIN)/autoglm run --label demo
 
 # The notebooks are the source: exporting or cleaning them must not change a file (outputs left in, or
 # notebooks and package out of sync). Compared before/after, so uncommitted work can be tested too.
-SYNCED := nbs autoglm_workbench README.md pyproject.toml
+SYNCED := nbs recipes autoglm_workbench README.md pyproject.toml
 sync-check: install
 	@find $(SYNCED) -type f -not -path '*/__pycache__/*' | sort | xargs sha1sum > $(VENV)/.sync-before
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_clean --fname recipes
 	$(PY) tools/readme.py
 	@find $(SYNCED) -type f -not -path '*/__pycache__/*' | sort | xargs sha1sum > $(VENV)/.sync-after
 	@if ! diff -q $(VENV)/.sync-before $(VENV)/.sync-after > /dev/null; then \
@@ -40,13 +41,14 @@ nbtest: install
 	$(BIN)/nbdev_test --n_workers 2 --do_print --timing
 
 pytest: install
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -rs tests
 
 test: sync-check nbtest pytest
 
 export: install
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_clean --fname recipes
 	$(PY) tools/readme.py
 
 clean:

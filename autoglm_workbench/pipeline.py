@@ -249,13 +249,12 @@ def measure_stage(model, teacher: nn.Module, tokenizer, data: TextClassification
 # %% ../nbs/50_pipeline.ipynb #82dc515a
 @dataclass
 class RunContext:
-    "What every stage of one run reads: the recipe, its data, the teacher, callbacks for training stages, the log."
+    "What every stage of one run reads: the recipe, its data, the teacher and its tokenizer, callbacks for training stages."
     recipe: Recipe
     data: TextClassificationData
     teacher: nn.Module
     tokenizer: object
     callbacks: list = field(default_factory=list)
-    log: Callable = print
 
 def _sample(ctx: RunContext) -> dict:
     return tokenize(ctx.tokenizer, ctx.data.validation.texts[:8], ctx.recipe.data.max_length)
@@ -442,7 +441,7 @@ def run(recipe: Recipe | None = None,
         teacher = teacher_classifier(data, recipe.teacher.model, max_length=recipe.data.max_length, seed=recipe.seed,
                                      device=device, **dataclasses.asdict(recipe.teacher.train))
         tok, teacher_model = teacher.tokenizer, teacher.model.cpu().eval()
-        ctx = RunContext(recipe, data, teacher_model, tok, list(callbacks), log)
+        ctx = RunContext(recipe, data, teacher_model, tok, list(callbacks))
         teacher_logits = predict_logits(teacher_model, tok, data.test.texts, max_length=recipe.data.max_length)
         rows, state = [], StageState(teacher_model, teacher_model, tok)
         stages = [("teacher", None)] + [(name, STAGE_RUNNERS[name]) for name in recipe.stages]
@@ -456,6 +455,7 @@ def run(recipe: Recipe | None = None,
             else:
                 if final.exists():
                     log(f"stage {i}/{len(stages) - 1} {name}: {final} is damaged ({', '.join(damaged_files(final))}); running it again")
+                if runner: log(f"stage {i}/{len(stages) - 1} {name}: running")
                 t0 = time.time()
                 with atomic_folder(final) as tmp:
                     if runner is None:

@@ -89,6 +89,16 @@ def _check_keys(spec: dict, allowed, what: str) -> None:
     for k in spec:
         if k not in allowed: raise ConfigError(f"{what}.{k}: unknown field{did_you_mean(k, allowed, what)}; allowed fields are {', '.join(allowed)}")
 
+def _read_spec(path_or_spec, folder, kind: str, allowed) -> tuple[dict, Path, str, str]:
+    "A sweep or search file (or mapping) with its fields checked: the spec, its folder, its name in messages, its stem."
+    if isinstance(path_or_spec, dict): spec, folder, what, stem = path_or_spec, Path(folder or "."), kind, kind
+    else:
+        path = Path(path_or_spec)
+        if not path.is_file(): raise ConfigError(f"{path}: no such {kind} file")
+        spec, folder, what, stem = load_yaml(path.read_text()) or {}, path.parent, str(path), path.stem
+    _check_keys(spec, allowed, what)
+    return spec, folder, what, stem
+
 def _flat_point(point: dict, what: str) -> dict:
     "Dotted recipe fields -> flat parameter names, each checked to be a recipe field."
     dotted = {v: k for k, v in flat_fields().items()}
@@ -115,13 +125,8 @@ class Sweep:
 def load_sweep(path_or_spec, folder=None) -> Sweep:
     "A sweep from a YAML file or a mapping: every point's recipe built and checked (`pipeline.check_recipe`) before any run."
     from autoglm_workbench.pipeline import check_recipe
-    if isinstance(path_or_spec, dict): spec, folder, what = path_or_spec, Path(folder or "."), "sweep"
-    else:
-        path = Path(path_or_spec)
-        if not path.is_file(): raise ConfigError(f"{path}: no such sweep file")
-        spec, folder, what = load_yaml(path.read_text()) or {}, path.parent, str(path)
-    _check_keys(spec, SWEEP_FIELDS, what)
-    name = spec.get("name") or (Path(path_or_spec).stem if not isinstance(path_or_spec, dict) else "sweep")
+    spec, folder, what, stem = _read_spec(path_or_spec, folder, "sweep", SWEEP_FIELDS)
+    name = spec.get("name") or stem
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"{what}.name = {name!r}: use letters, digits, '-' and '_' (it names the sweep's folder)")
     base = _base_recipe(spec, folder, what)
@@ -236,14 +241,9 @@ def _check_space(space, what: str) -> dict:
 
 def load_search(path_or_spec, folder=None) -> Search:
     "A search from a YAML file or a mapping, validated: fields, space, objectives, budget, and the base recipe."
-    if isinstance(path_or_spec, dict): spec, folder, what = path_or_spec, Path(folder or "."), "search"
-    else:
-        path = Path(path_or_spec)
-        if not path.is_file(): raise ConfigError(f"{path}: no such search file")
-        spec, folder, what = load_yaml(path.read_text()) or {}, path.parent, str(path)
-    _check_keys(spec, SEARCH_FIELDS, what)
+    spec, folder, what, stem = _read_spec(path_or_spec, folder, "search", SEARCH_FIELDS)
     base = _base_recipe(spec, folder, what)
-    study = spec.get("study") or (Path(path_or_spec).stem if not isinstance(path_or_spec, dict) else "search")
+    study = spec.get("study") or stem
     space = _check_space(spec.get("space") or {}, what)
     if not space: raise ConfigError(f"{what}.space: empty; name at least one recipe field to search")
     if "objective" in spec and "objectives" in spec: raise ConfigError(f"{what}: give objective or objectives, not both")
@@ -260,7 +260,9 @@ def load_search(path_or_spec, folder=None) -> Search:
     trials, workers = spec.get("trials", 20), spec.get("workers", 1)
     for k, v in (("trials", trials), ("workers", workers)):
         if not isinstance(v, int) or v < 1: raise ConfigError(f"{what}.{k} = {v!r}: must be an integer >= 1")
-    pruner = spec.get("pruner", "median")
+    # accuracy-median pruning kills the small students a latency or size budget asks for (they learn slower early):
+    # with a budget, trials are not pruned unless asked
+    pruner = spec.get("pruner", "none" if budget else "median")
     if pruner not in ("median", "none"): raise ConfigError(f"{what}.pruner = {pruner!r}: must be 'median' or 'none'")
     return Search(study, base, space, objectives, budget, trials, pruner, workers, spec.get("seed", base.seed))
 

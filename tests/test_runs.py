@@ -109,3 +109,37 @@ def test_search_two_workers_on_sqlite_then_resumed_from_the_store(tmp_path, monk
     assert resumed.loc[resumed.best, "accuracy"].item() == resumed.accuracy.max()
     runs = RunStore(tmp_path / "runs" / "runs.db").runs(label="search:s")
     assert len(runs) == 3 and (runs.status == "done").all()
+
+
+def test_a_trial_the_pruner_stops_ends_its_run_as_pruned(tmp_path, monkeypatch):
+    import optuna
+    from autoglm_workbench.core import Recipe
+    from autoglm_workbench.pipeline import RunPruned, run
+    from autoglm_workbench.runs import _pruning_callback
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    monkeypatch.setattr(trial, "should_prune", lambda: True)       # the median pruner's verdict, forced
+    store = RunStore(tmp_path / "runs.db")
+    with pytest.raises(RunPruned, match="pruned at evaluation 1: validation accuracy"):
+        run(Recipe.from_yaml("tiny.yaml"), run_dir=tmp_path / "run", store=store, callbacks=[_pruning_callback(trial)], log=lambda *a: None)
+    assert list(store.runs().status) == ["pruned"]
+    assert list(study.trials[0].intermediate_values) == [1]       # the pruner heard the first evaluation
+    assert not (tmp_path / "run" / "stages" / "1-distill").exists()
+
+
+def test_a_two_objective_search_marks_its_pareto_front(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = dict(study="mo", recipe=dict(
+        data=dict(name="trec", limit=24, max_length=16), teacher=dict(train=dict(epochs=1, batch_size=24)),
+        distill=dict(eval_steps=None, train=dict(epochs=1, batch_size=12)), stages=["distill"],
+        bench=dict(batch_sizes=[1], warmup=0, rounds=1, repeats=2)),
+        space={"student.num_layers": {"choices": [1, 3]}}, objectives=["accuracy", "latency_b1_ms"], trials=3)
+    table = run_search(load_search(spec), log=lambda *a: None)
+    assert (table.state == "COMPLETE").all() and table.best.any()
+    for _, t in table.iterrows():     # the front: the trials no other trial beats on one objective and matches on the other
+        others = table[table.trial != t.trial]
+        dominated = ((others.accuracy >= t.accuracy) & (others.latency_b1_ms <= t.latency_b1_ms)
+                     & ((others.accuracy > t.accuracy) | (others.latency_b1_ms < t.latency_b1_ms)))
+        assert t.best == (not dominated.any()), table

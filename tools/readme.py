@@ -98,7 +98,38 @@ def panels_table() -> str:
                           [[k, ms(v["median_ms"]), ms(v["max_ms"])] for k, v in d.items() if isinstance(v, dict) and "median_ms" in v])
 
 
-TABLES = {"demo": demo_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table}
+def pipeline_table() -> str:
+    "Every stage of every pruning variant of bench/pipeline.py, ratios against the teacher timed in the same run."
+    d = results("pipeline")
+    rows = []
+    for v in d["variants"]:
+        t = v["stages"][0]
+        for r in v["stages"]:
+            shared = r["stage"] in ("teacher", "distill")      # the same teacher and distill stage in every variant
+            if shared and v is not d["variants"][0]: continue
+            rows.append(["–" if shared else v["variant"], r["stage"], f"{100 * r['accuracy']:.1f}",
+                         f"{100 * r['agreement']:.1f}", f"{r['parameters'] / 1e6:.1f}", f"{r['size_mb']:.1f}",
+                         ratio(t["size_mb"] / r["size_mb"]), f"{r['flops'] / 1e9:.2f}", ms(r["latency_b1_ms"]),
+                         ratio(r["speedup_b1"]), ms(r["latency_b32_ms"]), ratio(r["speedup_b32"])])
+    return markdown_table(["pruning", "stage", "accuracy %", "agrees with teacher %", "params (M)", "size (MB)", "smaller",
+                           "GFLOPs / article", "b1 (ms)", "b1 speed-up", "b32 (ms)", "b32 speed-up"], rows)
+
+
+def search_table() -> str:
+    "The hand-tuned default against the completed trials of bench/search.py, most accurate first."
+    d = results("search")
+    dq, r = d["default"]["quantize"], d["recipe"]
+    rows = [["default", f"{r['distill']['alpha']:.2f}", f"{r['distill']['temperature']:.2f}", r["student"]["num_layers"],
+             r["student"]["hidden_size"] or "384 (teacher's)", f"{100 * dq['accuracy']:.1f}", ms(dq["latency_b1_ms"]),
+             f"{dq['size_mb']:.1f}", "sets the budget"]]
+    for t in sorted([t for t in d["trials"] if t["state"] == "COMPLETE"], key=lambda t: -t["accuracy"]):
+        rows.append([f"trial {t['trial']}" + (" (best)" if t.get("best") else ""), f"{t['distill.alpha']:.2f}",
+                     f"{t['distill.temperature']:.2f}", t["student.num_layers"], t["student.hidden_size"],
+                     f"{100 * t['accuracy']:.1f}", ms(t["latency_b1_ms"]), f"{t['size_mb']:.1f}", "yes" if t["feasible"] else "no"])
+    return markdown_table(["run", "alpha", "T", "layers", "width", "accuracy %", "b1 (ms)", "size (MB)", "within budget"], rows)
+
+
+TABLES = {"demo": demo_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table}
 
 
 def fill(text: str) -> str:
