@@ -87,10 +87,12 @@ class RunStore:
                              "(sqlite:///runs.db, postgresql://user@host/db)") from None
         if self.engine.dialect.name == "sqlite": _sqlite_connections(self.engine)
         for attempt in range(10):
+            # two workers creating the tables at once: the loser's CREATE fails (SQLite: "already exists" or "locked";
+            # PostgreSQL: a unique violation in its catalog); a second look finds them made
             try: _metadata.create_all(self.engine); break
-            except sa.exc.OperationalError as e:
-                if "already exists" not in str(e) and "locked" not in str(e): raise StoreError(f"run store {url!r}: {e}") from None
-                time.sleep(0.1 * (attempt + 1))   # another worker is creating them
+            except sa.exc.DBAPIError as e:
+                if attempt == 9: raise StoreError(f"run store {url!r}: cannot create its tables: {e}") from None
+                time.sleep(0.1 * (attempt + 1))
 
     def __repr__(self): return f"RunStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
