@@ -354,6 +354,9 @@ def report_chart(table: pd.DataFrame, batch_size: int | None = None):
     bs = batch_size or max(int(c[len("latency_b"):-3]) for c in table.columns if c.startswith("latency_b") and c.endswith("_ms") and "p90" not in c)
     df = table.reset_index()
     df["label"] = [f"{i}. {s}" for i, s in enumerate(df["stage"])]
+    # neighbouring stages sit close (INT8 and its export): labels alternate above and below; the slowest, at the
+    # right edge, is labelled on its left
+    df["side"] = ["right" if v == df[f"latency_b{bs}_ms"].max() else "left" for v in df[f"latency_b{bs}_ms"]]
     base = alt.Chart(df).encode(
         x=alt.X(f"latency_b{bs}_ms:Q", scale=alt.Scale(type="log", nice=False, padding=20), title=f"latency at batch {bs} (ms, log)"),
         y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False, padding=20), title="test accuracy"))
@@ -363,7 +366,8 @@ def report_chart(table: pd.DataFrame, batch_size: int | None = None):
         tooltip=["stage", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip(f"latency_b{bs}_ms:Q", format=".1f"),
                  alt.Tooltip(f"speedup_b{bs}:Q", format=".2f"), alt.Tooltip("size_mb:Q", format=".1f")])
     path = base.mark_line(color="lightgray").encode(order="position:Q")
-    labels = base.mark_text(align="left", dx=12, dy=-8).encode(text="label:N")
+    labels = base.mark_text(align=alt.expr("datum.side"), dx=alt.expr("datum.side == 'left' ? 12 : -14"),
+                            dy=alt.expr("datum.position % 2 ? 16 : -12")).encode(text="label:N")
     return (path + points + labels).properties(width=480, height=300, title="each stage: accuracy vs latency vs size")
 
 def write_report(run_dir, rows: list[dict], recipe: Recipe) -> RunReport:
