@@ -143,3 +143,16 @@ def test_a_two_objective_search_marks_its_pareto_front(tmp_path, monkeypatch):
         dominated = ((others.accuracy >= t.accuracy) & (others.latency_b1_ms <= t.latency_b1_ms)
                      & ((others.accuracy > t.accuracy) | (others.latency_b1_ms < t.latency_b1_ms)))
         assert t.best == (not dominated.any()), table
+
+
+def test_a_notebook_that_fails_before_the_pipeline_is_recorded_by_the_sweep(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('run_dir = ""', metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell('raise RuntimeError("the kernel gave up")')])
+    nb.metadata["kernelspec"] = dict(name="python3", display_name="python3", language="python")
+    nbformat.write(nb, tmp_path / "broken.ipynb")
+    (tmp_path / "sweep.yaml").write_text("name: broken\nrecipe: tiny.yaml\nnotebook: broken.ipynb\npoints: [{seed: 1}]\n")
+    r = autoglm("sweep", "sweep.yaml", cwd=tmp_path)
+    assert r.returncode == 1 and "FAILED" in r.stdout
+    runs = RunStore(tmp_path / "runs" / "runs.db").runs(label="broken")
+    assert list(runs.status) == ["failed"] and runs.error[0] == "RuntimeError: the kernel gave up"
