@@ -9,6 +9,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -42,7 +43,7 @@ from .store import RunStore, recipe_hash, store_url
 # %% auto #0
 __all__ = ['STAGE_RUNNERS', 'check_recipe', 'recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models',
            'compare_models', 'RunPruned', 'StageState', 'measure_stage', 'RunContext', 'export_precision', 'load_stage',
-           'RunReport', 'report_chart', 'write_report', 'load_report', 'run']
+           'RunReport', 'report_chart', 'summary_columns', 'write_report', 'load_report', 'run']
 
 # %% ../nbs/50_pipeline.ipynb #7c524667
 def _prunable(total: int, share: float, layers: int) -> float:
@@ -271,7 +272,7 @@ def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
 def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, p = ctx.recipe, ctx.recipe.prune
     pruned = work / "pruned"     # the pruned weights before recovery: a resumed recovery starts from the same shapes
-    if (pruned / "config.json").exists() and not damaged_files(pruned):
+    if (pruned / "plan.json").exists() and not damaged_files(pruned):    # plan.json lands last: a crash before it prunes again
         model, plan = load_pruned(pruned), json.loads((pruned / "plan.json").read_text())
     else:
         model = copy.deepcopy(state.float_model).cpu().eval()
@@ -370,6 +371,11 @@ def report_chart(table: pd.DataFrame, batch_size: int | None = None):
                             dy=alt.expr("datum.position % 2 ? 16 : -12")).encode(text="label:N")
     return (path + points + labels).properties(width=480, height=300, title="each stage: accuracy vs latency vs size")
 
+def summary_columns(table: pd.DataFrame) -> list[str]:
+    "The columns of a report table a person reads first: quality, size, cost, then latency and speed-up at each batch size."
+    cols = [c for c in ("accuracy", "agreement", "parameters", "size_mb", "flops") if c in table]
+    return cols + [c for c in table if c.startswith(("latency_b", "speedup_b")) and "p90" not in c and "teacher" not in c]
+
 def write_report(run_dir, rows: list[dict], recipe: Recipe) -> RunReport:
     "`report.json` (recipe and every stage's metrics) and the Pareto chart as interactive HTML and PNG, in the run folder."
     run_dir = Path(run_dir)
@@ -378,8 +384,11 @@ def write_report(run_dir, rows: list[dict], recipe: Recipe) -> RunReport:
         dict(recipe=recipe.to_dict(), stages=rows), indent=1, default=float)))
     try:
         chart = report_chart(table)
-        chart.save(str(run_dir / "pareto.html"), inline=True)      # Vega bundled in the file: opens offline
-        chart.save(str(run_dir / "pareto.png"), scale_factor=2)    # through vl-convert
+        for name, kw in (("pareto.html", dict(inline=True)),      # Vega bundled in the file: opens offline
+                         ("pareto.png", dict(scale_factor=2))):   # through vl-convert
+            partial = run_dir / f".{name}.partial{Path(name).suffix}"    # renamed into place once written whole
+            chart.save(str(partial), **kw)
+            os.replace(partial, run_dir / name)
         files |= dict(html=run_dir / "pareto.html", png=run_dir / "pareto.png")
     except ImportError as e:      # altair and vl-convert come with the `panels` extra
         warnings.warn(f"report chart not drawn ({e}); install autoglm-workbench[panels]")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+import yaml
 
 from .core import (ConfigError, Recipe, WorkbenchError, describe_config, did_you_mean, flat_fields, load_yaml,
                                     recipe_from_parameters)
@@ -95,7 +96,9 @@ def _read_spec(path_or_spec, folder, kind: str, allowed) -> tuple[dict, Path, st
     else:
         path = Path(path_or_spec)
         if not path.is_file(): raise ConfigError(f"{path}: no such {kind} file")
-        spec, folder, what, stem = load_yaml(path.read_text()) or {}, path.parent, str(path), path.stem
+        try: spec = load_yaml(path.read_text()) or {}
+        except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        folder, what, stem = path.parent, str(path), path.stem
     _check_keys(spec, allowed, what)
     return spec, folder, what, stem
 
@@ -160,6 +163,7 @@ def _error_text(e: BaseException) -> str:
 def run_sweep(sweep: Sweep, *, workers: int | None = None,  # default: the sweep's
               retry_failed: bool = False, store: RunStore | None = None, log: Callable = print) -> pd.DataFrame:
     "Run every point not finished yet through papermill (`workers` at once); failures are recorded and the rest go on."
+    if workers is not None and workers < 1: raise ConfigError(f"workers = {workers}: must be >= 1")
     store = store or RunStore(store_url(sweep.base.output_dir))
     base_yaml = Recipe.from_dict(sweep.base.to_dict() | dict(output_dir=str(Path(sweep.base.output_dir).resolve()))).to_yaml()
     todo, rows = [], []
@@ -352,6 +356,8 @@ def run_search(search: Search, *, trials: int | None = None, workers: int | None
     url = url or store_url(search.base.output_dir)
     RunStore(url)                                     # the run store's tables, and the database file, first
     trials, workers = trials or search.trials, workers or search.workers
+    for k, v in (("trials", trials), ("workers", workers)):
+        if v < 1: raise ConfigError(f"{k} = {v}: must be >= 1")
     study = _study(search, url, search.seed)          # created before workers start: two creating one study race
     done = len(study.trials)
     log(f"search {search.study}: {done} trials stored, running up to {trials} in all with {workers} worker(s); "
