@@ -151,8 +151,10 @@ def gemm_floor(model: nn.Module,  # a float model (its nn.Linear layers are meas
 
 # %% ../nbs/40_bench.ipynb #9af7d183
 def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict], batch: dict, *, warmup: int = 2,
-                   repeats: int = 10, progress: bool = True) -> pd.DataFrame:
-    "Prune a copy of `model` at every sparsity in `points` and measure parameters, FLOPs and latency on `batch`."
+                   repeats: int = 10, progress: bool = True,
+                   score: Callable[[nn.Module], float] | None = None,  # e.g. validation accuracy of the pruned copy (no recovery)
+                   ) -> pd.DataFrame:
+    "Prune a copy of `model` at every sparsity in `points` and measure parameters, FLOPs and latency on `batch` (and `score`)."
     rows = []
     for point in tqdm([{}] + [check_sparsity(dict(p)) for p in points], desc="sweep", disable=not progress):
         m = copy.deepcopy(model).eval()
@@ -160,7 +162,7 @@ def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict],
         with torch.no_grad():
             lat = measure_latency(lambda: m(**batch), warmup=warmup, repeats=repeats)
         rows.append(dict(heads=point.get("heads", 0.0), ffn=point.get("ffn", 0.0), parameters=count_parameters(m),
-                         flops=count_flops(m, batch), latency_ms=lat["median_ms"]))
+                         flops=count_flops(m, batch), latency_ms=lat["median_ms"], **({} if score is None else dict(accuracy=score(m)))))
     df = pd.DataFrame(rows).drop_duplicates(["heads", "ffn"]).reset_index(drop=True)
     for c in ("parameters", "flops", "latency_ms"): df[f"{c}_rel"] = df[c] / df.loc[0, c]
     df.attrs.update(batch_shape=tuple(batch["input_ids"].shape), threads=torch.get_num_threads())

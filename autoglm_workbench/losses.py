@@ -5,6 +5,7 @@
 # %% ../nbs/10_kd_loss.ipynb #28042fc7
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,9 +17,10 @@ import torch.nn.functional as F
 from .core import ConfigError, InputError
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'LOSSES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss', 'soft_gradient_norm', 'TrainState', 'Constant',
-           'Linear', 'Cosine', 'Step', 'AccuracyTrigger', 'as_schedule', 'register_loss', 'get_loss', 'softened_frame',
-           'kd_terms_frame', 'kd_gradient_frame', 'softened_chart', 'terms_chart', 'gradient_chart', 'kd_panel']
+__all__ = ['SCHEDULES', 'LOSSES', 'TEMPERATURES', 'TERM_NAMES', 'GRADIENT_NAMES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss',
+           'soft_gradient_norm', 'TrainState', 'Constant', 'Linear', 'Cosine', 'Step', 'AccuracyTrigger', 'as_schedule',
+           'register_loss', 'get_loss', 'softened_frame', 'kd_terms_frame', 'kd_gradient_frame', 'softened_chart',
+           'terms_chart', 'gradient_chart', 'kd_panel']
 
 # %% ../nbs/10_kd_loss.ipynb #b8497ae6
 def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels=None, *, alpha: float = 0.5,
@@ -203,53 +205,84 @@ def kd_gradient_frame(student_logits, teacher_logits, temperatures) -> pd.DataFr
                          for T in temperatures])
 
 # %% ../nbs/10_kd_loss.ipynb #ea41a81f
-def softened_chart(df: pd.DataFrame):
-    "Bars of the softened teacher distribution, one row of panels per example."
-    import altair as alt
-    return alt.Chart(df).mark_bar().encode(
-        x=alt.X("label:N", title=None), y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("label:N", legend=None), row=alt.Row("example:N", title=None),
-        tooltip=["example", "label", alt.Tooltip("probability:Q", format=".3f")]
-    ).properties(width=220, height=70, title=f"teacher softmax(z / T), T = {df['T'].iloc[0]:g}")
+TEMPERATURES = (1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20)
+TERM_NAMES = {"ce": "CE on labels", "kl": "T²·KL to teacher", "total": "total"}
+GRADIENT_NAMES = {"grad_with_t2": "with T² (the loss)", "grad_without_t2": "without T²"}
 
-def terms_chart(df: pd.DataFrame, temperature: float):
-    "CE, T²·KL and total against T, with the current T marked."
-    import altair as alt
-    long = df.melt(id_vars=["T"], value_vars=["ce", "kl", "total"], var_name="term", value_name="loss")
-    lines = alt.Chart(long).mark_line(point=True).encode(x=alt.X("T:Q", scale=alt.Scale(type="log")), y="loss:Q",
-                                                         color="term:N", tooltip=["T", "term", alt.Tooltip("loss:Q", format=".4f")])
-    rule = alt.Chart(pd.DataFrame(dict(T=[temperature]))).mark_rule(strokeDash=[4, 4]).encode(x="T:Q")
-    return (lines + rule).properties(width=300, height=200, title=f"loss terms, alpha = {df['alpha'].iloc[0]:g}")
+def _renamed(field: str, names: dict) -> str:
+    "A Vega expression mapping a column's values to display names."
+    q = lambda x: json.dumps(x, ensure_ascii=False)
+    expr = q(field)
+    for k, v in reversed(names.items()): expr = f"datum.{field} == {q(k)} ? {q(v)} : ({expr})"
+    return expr.replace(f"({json.dumps(field)})", f"datum.{field}")
 
-def gradient_chart(df: pd.DataFrame):
-    "Norm of the soft term's gradient on the student logits against T, with and without the T² factor."
+def softened_chart(data,  # `softened_frame` output, or `alt.NamedData` in a live panel
+                   temperature):  # a number, or the panel's `T` parameter
+    "Bars of the softened teacher distribution, one panel per example (titled on top, unrotated)."
     import altair as alt
-    long = df.melt(id_vars=["T"], value_vars=["grad_with_t2", "grad_without_t2"], var_name="scaling", value_name="grad_norm")
-    return alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("T:Q", scale=alt.Scale(type="log")), y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log")),
-        color="scaling:N").properties(width=300, height=200, title="soft-term gradient size")
+    from autoglm_workbench.panels import live_title
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=-30)),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), title="p"),
+        color=alt.Color("label:N", legend=None),
+        row=alt.Row("example:N", title=None, header=alt.Header(labelAngle=0, labelOrient="top", labelAlign="left",
+                                                               labelAnchor="start", labelLimit=300, labelFontWeight="bold")),
+        tooltip=["example:N", "label:N", alt.Tooltip("probability:Q", format=".3f")]
+    ).properties(width=220, height=45, name="softened", title=live_title("teacher softmax(z / T), T = ", temperature))
 
-def kd_panel(student_logits, teacher_logits, labels, label_names, example_names=None,
-             temperatures=(1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20)):
-    "Sliders for alpha and T over cached logits; redraws the three charts (needs ipywidgets and altair)."
+def _t_axis(temperatures):
+    import altair as alt
+    return alt.X("T:Q", scale=alt.Scale(type="log", domain=[min(temperatures), max(temperatures)], nice=False),
+                 axis=alt.Axis(values=list(temperatures)))
+
+def terms_chart(data, temperature, alpha, temperatures=TEMPERATURES):
+    "CE, T²·KL and the total against T (legend), with the current T marked."
+    import altair as alt
+    from autoglm_workbench.panels import live_datum, live_title
+    long = alt.Chart(data).transform_fold(list(TERM_NAMES), as_=["term", "loss"]).transform_calculate(term=_renamed("term", TERM_NAMES))
+    lines = long.mark_line(point=True).encode(
+        x=_t_axis(temperatures), y=alt.Y("loss:Q"),
+        color=alt.Color("term:N", title="term", sort=list(TERM_NAMES.values()), legend=alt.Legend(orient="right")),
+        tooltip=["T:Q", "term:N", alt.Tooltip("loss:Q", format=".4f")]).properties(name="terms")
+    rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
+    return (lines + rule).properties(width=260, height=150, title=live_title("loss terms, alpha = ", alpha))
+
+def gradient_chart(data, temperature, temperatures=TEMPERATURES):
+    "Norm of the soft term's gradient on the student logits against T, with and without the T² factor (legend)."
+    import altair as alt
+    from autoglm_workbench.panels import live_datum
+    long = alt.Chart(data).transform_fold(list(GRADIENT_NAMES), as_=["scaling", "grad_norm"]).transform_calculate(
+        scaling=_renamed("scaling", GRADIENT_NAMES))
+    lines = long.mark_line(point=True).encode(
+        x=_t_axis(temperatures), y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm"),
+        color=alt.Color("scaling:N", title="soft term", scale=alt.Scale(scheme="dark2"), legend=alt.Legend(orient="right")),
+        tooltip=["T:Q", "scaling:N", alt.Tooltip("grad_norm:Q", format=".3g")]).properties(name="gradients")
+    rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
+    return (lines + rule).properties(width=260, height=150, title="soft-term gradient size")
+
+def kd_panel(student_logits, teacher_logits, labels, label_names, example_names=None, temperatures=TEMPERATURES):
+    "Sliders for alpha and T over cached logits; one live chart whose data follow them (needs ipywidgets and altair)."
     import altair as alt
     import ipywidgets as w
-    from IPython.display import display
+    from autoglm_workbench.panels import LiveChart, Panel
+    temps = sorted(float(t) for t in temperatures)
     alpha = w.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="alpha")
-    temp = w.FloatLogSlider(value=2, base=10, min=0, max=math.log10(20), step=0.05, description="T")
-    out = w.Output()
-    frames = dict(gradients=kd_gradient_frame(student_logits, teacher_logits, temperatures))   # depends on no knob
-    def draw(change=None):
-        moved = None if change is None else change["owner"]
-        if moved is not temp: frames["terms"] = kd_terms_frame(student_logits, teacher_logits, labels, temperatures, alpha.value)
-        if moved is not alpha: frames["softened"] = softened_frame(teacher_logits, temp.value, label_names, example_names)
-        chart = softened_chart(frames["softened"]) | alt.vconcat(terms_chart(frames["terms"], temp.value),
-                                                                 gradient_chart(frames["gradients"]))
-        with out:
-            out.clear_output(wait=True)
-            display(chart)
-    alpha.observe(draw, "value"); temp.observe(draw, "value")
-    draw()
-    box = w.VBox([w.HBox([alpha, temp]), out])
-    box.controls, box.frames = dict(alpha=alpha, T=temp), frames   # what a test or a notebook reads back
-    return box
+    temp = w.SelectionSlider(options=temps, value=2.0 if 2.0 in temps else temps[0], description="T")
+    frames = dict(gradients=kd_gradient_frame(student_logits, teacher_logits, temps),   # depends on no knob
+                  terms=kd_terms_frame(student_logits, teacher_logits, labels, temps, alpha.value),
+                  softened=softened_frame(teacher_logits, temp.value, label_names, example_names))
+    T, A = alt.param(name="T", value=temp.value), alt.param(name="kd_alpha", value=alpha.value)
+    spec = alt.hconcat(softened_chart(alt.NamedData("softened"), T),
+                       alt.vconcat(terms_chart(alt.NamedData("terms"), T, A, temps),
+                                   gradient_chart(alt.NamedData("gradients"), T, temps)).resolve_scale(color="independent")
+                       ).resolve_scale(color="independent").add_params(T, A)
+    live = LiveChart(spec, {k: frames[k] for k in ("softened", "terms", "gradients")}, params=dict(T=temp.value, kd_alpha=alpha.value))
+    def on_alpha(change):
+        frames["terms"] = kd_terms_frame(student_logits, teacher_logits, labels, temps, change["new"])
+        live.update(terms=frames["terms"]); live.set(kd_alpha=change["new"])
+    def on_temp(change):
+        frames["softened"] = softened_frame(teacher_logits, change["new"], label_names, example_names)
+        live.update(softened=frames["softened"]); live.set(T=change["new"])
+    alpha.observe(on_alpha, "value"); temp.observe(on_temp, "value")
+    return Panel("kd", [w.HBox([alpha, temp]), live], dict(alpha=alpha, T=temp), dict(kd=live), frames)
+

@@ -14,9 +14,10 @@ from .core import InputError
 from .losses import register_loss
 
 # %% auto #0
-__all__ = ['SPECIAL_TOKENS', 'HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'Segments', 'spans_to_ids', 'segment', 'block_pool',
-           'special_block', 'log_attention', 'weighted_total', 'mgad_loss', 'tinybert_attention_loss', 'capture_qkv',
-           'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'attention_heatmap', 'terms_chart', 'mgad_panel']
+__all__ = ['SPECIAL_TOKENS', 'HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'LEVELS', 'Segments', 'spans_to_ids', 'segment',
+           'block_pool', 'special_block', 'log_attention', 'weighted_total', 'mgad_loss', 'tinybert_attention_loss',
+           'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'links_html', 'attention_heatmap',
+           'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -290,18 +291,22 @@ def relation_loss(student_qkv: list, teacher_qkv: list,  # per layer, {'q', 'k',
 register_loss("relation")(relation_loss)
 
 # %% ../nbs/12_mgad.ipynb #cf14b87b
+import html
 import pandas as pd
+
+LEVELS = ("token", "sentence", "paragraph")
 
 def level_frame(student_attn: torch.Tensor, teacher_attn: torch.Tensor, ids: torch.Tensor | None, level: str) -> pd.DataFrame:
     "Tidy heatmap data for one example: model, query, key, weight (heads averaged; `ids` pools to segments)."
-    rows = []
+    parts = []
     for model, a in (("teacher", teacher_attn), ("student", student_attn)):
         a = a.float().mean(0, keepdim=True)[None]                     # [1, 1, L, L]
         if ids is not None: a, _ = block_pool(a, ids[None])
         m = a[0, 0]
-        rows += [dict(model=model, level=level, query=i, key=j, weight=m[i, j].item())
-                 for i in range(m.shape[0]) for j in range(m.shape[1])]
-    return pd.DataFrame(rows)
+        q, k = torch.meshgrid(torch.arange(m.shape[0]), torch.arange(m.shape[1]), indexing="ij")
+        parts.append(pd.DataFrame(dict(model=model, level=level, query=q.flatten().numpy(), key=k.flatten().numpy(),
+                                       weight=m.flatten().numpy())))
+    return pd.concat(parts, ignore_index=True)
 
 def terms_frame(terms: dict, alpha: float, beta: float, gamma: float) -> pd.DataFrame:
     "The three MGAD terms, their weights and weighted contributions, plus the total."
@@ -309,65 +314,104 @@ def terms_frame(terms: dict, alpha: float, beta: float, gamma: float) -> pd.Data
     rows = [dict(term=k, value=float(terms[k]), weight=w[k], weighted=w[k] * float(terms[k])) for k in w]
     return pd.DataFrame(rows + [dict(term="total", value=float(terms["total"]), weight=1.0, weighted=float(terms["total"]))])
 
-def top_links(teacher_attn: torch.Tensor, sentence_ids: torch.Tensor, sentences: list[str], k: int = 5) -> pd.DataFrame:
+def top_links(teacher_attn: torch.Tensor, sentence_ids: torch.Tensor, sentences: list[str], k: int = 5,
+              student_attn: torch.Tensor | None = None,  # the same links' weights in the student, beside the teacher's
+              ) -> pd.DataFrame:
     "The `k` strongest links between different sentences in the teacher's pooled attention (heads averaged)."
-    pooled, _ = block_pool(teacher_attn.float().mean(0, keepdim=True)[None], sentence_ids[None])
-    m = pooled[0, 0].clone(); m.fill_diagonal_(0)
+    pool = lambda a: block_pool(a.float().mean(0, keepdim=True)[None], sentence_ids[None])[0][0, 0]
+    m = pool(teacher_attn).clone(); m.fill_diagonal_(0)
+    s = pool(student_attn) if student_attn is not None else None
     flat = m.flatten().topk(min(k, m.numel()))
     n = m.shape[1]
-    return pd.DataFrame([dict(source=sentences[i // n][:70], target=sentences[i % n][:70], weight=v.item())
+    return pd.DataFrame([dict(query=i // n, key=i % n, source=sentences[i // n][:70], target=sentences[i % n][:70],
+                              weight=v.item(), **({} if s is None else dict(student_weight=s[i // n, i % n].item())))
                          for v, i in zip(flat.values, flat.indices.tolist())])
 
-def attention_heatmap(df: pd.DataFrame):
+def links_html(links: pd.DataFrame) -> str:
+    "The top links as an HTML table, sentences numbered as on the sentence-level heatmap (query → key)."
+    rows = "".join(f"<tr><td>{r.query} → {r.key}</td><td>{r.weight:.3f}</td>"
+                   + (f"<td>{r.student_weight:.3f}</td>" if "student_weight" in links else "")
+                   + f"<td>{html.escape(r.source)}</td><td>{html.escape(r.target)}</td></tr>" for r in links.itertuples())
+    head = "<th>sentences</th><th>teacher</th>" + ("<th>student</th>" if "student_weight" in links else "")
+    return (f"<table class='autoglm-links'><caption>strongest links between sentences (teacher)</caption>"
+            f"<tr>{head}<th>from (query)</th><th>to (key)</th></tr>{rows}</table>")
+
+def attention_heatmap(data,  # `level_frame` output, or `alt.NamedData` in a live panel
+                      level: str | None = None):  # the title's level (default: the frame's)
     "Teacher and student heatmaps side by side for one level."
     import altair as alt
-    return alt.Chart(df).mark_rect().encode(
-        x=alt.X("key:O", title="key"), y=alt.Y("query:O", title="query"),
+    level = level or data["level"].iloc[0]
+    return alt.Chart(data).mark_rect().encode(
+        x=alt.X("key:O", title="key", axis=alt.Axis(labelOverlap=True)),
+        y=alt.Y("query:O", title="query", axis=alt.Axis(labelOverlap=True)),
         color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues")), column=alt.Column("model:N", title=None),
-        tooltip=["model", "query", "key", alt.Tooltip("weight:Q", format=".3f")]
-    ).properties(width=220, height=220, title=f"{df['level'].iloc[0]}-level attention")
+        tooltip=["model:N", "query:O", "key:O", alt.Tooltip("weight:Q", format=".3f")]
+    ).properties(width=220, height=220, name="attention", title=f"{level}-level attention (query rows, heads averaged)")
 
-def terms_chart(df: pd.DataFrame):
-    "Bars of each term's weighted contribution and the total."
+def terms_chart(data,  # `terms_frame` output, or `alt.NamedData` in a live panel
+                ymax=None):  # a fixed top of the axis (number or parameter), so a bar's change looks like its size
+    "Bars of each term's weighted contribution and the total, labelled weight × value."
     import altair as alt
-    return alt.Chart(df).mark_bar().encode(x=alt.X("term:N", sort=["token", "sentence", "paragraph", "total"]),
-                                           y=alt.Y("weighted:Q", title="weighted loss"), color="term:N",
-                                           tooltip=["term", alt.Tooltip("value:Q", format=".4f"), "weight"]
-                                           ).properties(width=220, height=200, title="MGAD terms")
+    y = alt.Y("weighted:Q", title="weighted loss",
+              scale=alt.Scale() if ymax is None else alt.Scale(domain=[0, alt.expr(ymax.name) if isinstance(ymax, alt.Parameter) else ymax]))
+    x = alt.X("term:N", sort=["token", "sentence", "paragraph", "total"], title=None, axis=alt.Axis(labelAngle=0))
+    base = alt.Chart(data).encode(x=x, y=y)
+    bars = base.mark_bar().encode(color=alt.Color("term:N", legend=None),
+                                  tooltip=["term:N", alt.Tooltip("value:Q", format=".4f"), "weight:Q"]).properties(name="terms")
+    labels = base.transform_calculate(label="datum.term == 'total' ? '= ' + format(datum.weighted, '.3f') : "
+                                            "format(datum.weight, '.2f') + ' × ' + format(datum.value, '.3f')"
+                                      ).mark_text(dy=-7, fontSize=10).encode(text="label:N")
+    return (bars + labels).properties(width=260, height=220, title="MGAD terms (weight × term)")
 
 def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict,
                max_tokens: int = 50):  # the token-level heatmap shows the first `max_tokens` tokens (2 × 50² cells)
     "Sliders for alpha, beta, gamma, T and the level over cached attentions of one example (batch of 1)."
+    import altair as alt
     import ipywidgets as w
-    from IPython.display import display
+    from autoglm_workbench.panels import LiveChart, Panel
     sl = {k: w.FloatSlider(value=1.0, min=0, max=2, step=0.05, description=k) for k in ("alpha", "beta", "gamma")}
     temp = w.FloatSlider(value=1.0, min=0.25, max=4, step=0.25, description="T")
-    level = w.ToggleButtons(options=["token", "sentence", "paragraph"], value="sentence")
+    level = w.ToggleButtons(options=list(LEVELS), value="sentence")
     layer = w.Dropdown(options=[(f"student {s} ↔ teacher {t}", (s, t)) for s, t in layer_map.items()], description="layer")
-    out = w.Output()
+    message, links = w.HTML(), w.HTML()
     frames, cache = {}, {}
     def terms_for(s_i, t_i, T):   # the three terms do not depend on the weights: computed once per layer pair and T
         if (s_i, t_i, T) not in cache:
             cache[s_i, t_i, T] = mgad_loss(student_attn[s_i - 1], teacher_attn[t_i - 1], attention_mask, segments, temperature=T)
         return cache[s_i, t_i, T]
-    def draw(change=None):
+    def compute_terms():
         (s_i, t_i), weights = layer.value, {k: x.value for k, x in sl.items()}
-        s, t = student_attn[s_i - 1], teacher_attn[t_i - 1]
-        try: frames.update(error=None, terms=terms_frame(weighted_total(terms_for(s_i, t_i, temp.value), **weights), **weights))
+        terms = terms_for(s_i, t_i, temp.value)
+        frames["ymax"] = 2.0 * sum(float(terms[k]) for k in LEVELS) * 1.1   # the total with every weight at its maximum
+        try: frames.update(error=None, terms=terms_frame(weighted_total(terms, **weights), **weights))
         except InputError as err: frames["error"] = str(err)
-        if change is None or change["owner"] in (level, layer):
-            n = max_tokens if level.value == "token" else s.shape[-1]
-            ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
-            frames["attention"] = level_frame(s[0][..., :n, :n], t[0][..., :n, :n], ids, level.value) if ids is None else \
-                level_frame(s[0], t[0], ids, level.value)
-            frames["links"] = top_links(t[0], segments.sentence_ids[0], sentences)
-        with out:
-            out.clear_output(wait=True)
-            if frames["error"]: print(frames["error"]); return
-            display(attention_heatmap(frames["attention"]) | terms_chart(frames["terms"]))
-            display(frames["links"])
-    for x in [*sl.values(), temp, level, layer]: x.observe(draw, "value")
-    draw()
-    box = w.VBox([w.HBox(list(sl.values())), w.HBox([temp, layer]), level, out])
-    box.controls, box.frames = dict(sl, T=temp, level=level, layer=layer), frames
-    return box
+    def compute_attention():
+        (s_i, t_i) = layer.value
+        s, t = student_attn[s_i - 1][0], teacher_attn[t_i - 1][0]
+        ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
+        n = max_tokens if ids is None else s.shape[-1]
+        frames["attention"] = level_frame(s[..., :n, :n], t[..., :n, :n], ids, level.value)
+        frames["links"] = top_links(t, segments.sentence_ids[0], sentences, student_attn=s)
+    compute_terms(); compute_attention()
+    ymax = alt.param(name="mgad_ymax", value=frames["ymax"])
+    heat = LiveChart(attention_heatmap(alt.NamedData("attention"), "token / sentence / paragraph"),
+                     dict(attention=frames["attention"]))
+    bars = LiveChart(terms_chart(alt.NamedData("terms"), ymax).add_params(ymax), dict(terms=frames["terms"]),
+                     params=dict(mgad_ymax=frames["ymax"]))
+    def show():
+        message.value = "" if frames["error"] is None else f'<span style="color:#b00020">{html.escape(frames["error"])}</span>'
+        links.value = links_html(frames["links"])
+    def on_terms(change):
+        compute_terms()
+        if frames["error"] is None: bars.update(terms=frames["terms"]); bars.set(mgad_ymax=frames["ymax"])
+        show()
+    def on_view(change):
+        compute_attention(); heat.update(attention=frames["attention"])
+        if change["owner"] is layer: on_terms(change)
+        show()
+    for x in [*sl.values(), temp]: x.observe(on_terms, "value")
+    for x in (level, layer): x.observe(on_view, "value")
+    show()
+    return Panel("mgad", [w.HBox(list(sl.values())), w.HBox([temp, layer]), level, message, w.HBox([heat, bars]), links],
+                 dict(sl, T=temp, level=level, layer=layer), dict(attention=heat, terms=bars), frames)
+

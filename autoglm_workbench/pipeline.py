@@ -41,9 +41,10 @@ from .store import RunStore, recipe_hash, store_url
 
 
 # %% auto #0
-__all__ = ['STAGE_RUNNERS', 'check_recipe', 'recipe_data', 'recipe_stage', 'distill_student', 'DemoModels', 'demo_models',
-           'compare_models', 'RunPruned', 'StageState', 'measure_stage', 'RunContext', 'export_precision', 'load_stage',
-           'RunReport', 'report_chart', 'summary_columns', 'write_report', 'load_report', 'run']
+__all__ = ['STAGE_RUNNERS', 'check_recipe', 'recipe_data', 'recipe_teacher', 'recipe_stage', 'distill_student', 'DemoModels',
+           'demo_models', 'compare_models', 'RunPruned', 'StageState', 'measure_stage', 'RunContext',
+           'export_precision', 'load_stage', 'RunReport', 'report_chart', 'summary_columns', 'write_report',
+           'load_report', 'run']
 
 # %% ../nbs/50_pipeline.ipynb #7c524667
 def _prunable(total: int, share: float, layers: int) -> float:
@@ -95,6 +96,12 @@ def recipe_data(recipe: Recipe) -> TextClassificationData:
     d = recipe.data
     return load_dataset(d.name, seed=recipe.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                         text_column=d.text_column, label_column=d.label_column).limited(d.limit)
+
+def recipe_teacher(recipe: Recipe, data: TextClassificationData | None = None, device: str = "cpu"):
+    "The recipe's fine-tuned teacher (`models.teacher_classifier`): trained once, then loaded from the cache."
+    return teacher_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
+                              max_length=recipe.data.max_length, seed=recipe.seed, device=device,
+                              **dataclasses.asdict(recipe.teacher.train))
 
 def recipe_stage(recipe: Recipe,
                  epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
@@ -152,8 +159,7 @@ def demo_models(recipe: Recipe | None = None, device: str | torch.device = "cpu"
     data = recipe_data(recipe)
     ml, s = recipe.data.max_length, recipe.student
     seconds["data"] = time.time() - t0; t0 = time.time()
-    teacher = teacher_classifier(data, recipe.teacher.model, max_length=ml, seed=recipe.seed, device=device,
-                                 **dataclasses.asdict(recipe.teacher.train))
+    teacher = recipe_teacher(recipe, data, device)
     seconds["teacher"] = time.time() - t0; t0 = time.time()
     tok = teacher.tokenizer
     shape = dict(num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size)
@@ -451,8 +457,7 @@ def run(recipe: Recipe | None = None,
         device = resolve_device(recipe.device)
         seed_everything(recipe.seed)
         data = recipe_data(recipe)
-        teacher = teacher_classifier(data, recipe.teacher.model, max_length=recipe.data.max_length, seed=recipe.seed,
-                                     device=device, **dataclasses.asdict(recipe.teacher.train))
+        teacher = recipe_teacher(recipe, data, device)
         tok, teacher_model = teacher.tokenizer, teacher.model.cpu().eval()
         ctx = RunContext(recipe, data, teacher_model, tok, list(callbacks))
         teacher_logits = predict_logits(teacher_model, tok, data.test.texts, max_length=recipe.data.max_length)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import html
 import itertools
 import json
 import multiprocessing
@@ -398,22 +399,27 @@ def runs_panel(store: RunStore | None = None):
     "Filter the run store by label and status; draw the Pareto chart of every stage of the runs left."
     import altair as alt
     import ipywidgets as W
-    from autoglm_workbench.store import runs_chart
-    alt.JupyterChart.enable_offline()
+    from autoglm_workbench.panels import LiveChart, Panel
+    from autoglm_workbench.store import runs_chart, runs_points
     store = store or RunStore()
     stages = store.stages()
     labels = ["(all)"] + sorted({l for l in stages.label.dropna()}) if len(stages) else ["(all)"]
     label = W.Dropdown(options=labels, description="label")
     status = W.Dropdown(options=["done", "(all)", "failed", "pruned", "running"], description="status")
-    latency = W.Dropdown(options=[c for c in stages.columns if c.startswith("latency_b") and "p90" not in c and "teacher" not in c]
-                         if len(stages) else ["latency_b1_ms"], description="latency")
-
-    def chart():
-        df = stages
-        if label.value != "(all)": df = df[df.label == label.value]
-        if status.value != "(all)": df = df[df.status == status.value]
-        return runs_chart(df, latency.value)
-    view = alt.JupyterChart(chart())
-    def redraw(_): view.chart = chart()
+    latencies = [c for c in stages.columns if c.startswith("latency_b") and "p90" not in c and "teacher" not in c] if len(stages) else []
+    latency = W.Dropdown(options=latencies or ["latency_b1_ms"], description="latency")
+    batch_of = lambda column: column[len("latency_b"):].split("_")[0]
+    def points():
+        if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"])
+        return runs_points(stages, latency.value, None if label.value == "(all)" else label.value,
+                           None if status.value == "(all)" else status.value)
+    frames = dict(points=points())
+    B = alt.param(name="batch", value=batch_of(latency.value))
+    view = LiveChart(runs_chart(alt.NamedData("points"), B).add_params(B), dict(points=frames["points"]), params=dict(batch=batch_of(latency.value)))
+    empty = W.HTML("" if len(stages) else f"<em>No runs in {html.escape(store.engine.url.render_as_string(hide_password=True))} yet: <code>autoglm run</code> adds one.</em>")
+    def redraw(_):
+        frames["points"] = points()
+        view.update(points=frames["points"]); view.set(batch=batch_of(latency.value))
     for w in (label, status, latency): w.observe(redraw, names="value")
-    return W.VBox([W.HBox([label, status, latency]), view])
+    return Panel("runs", [W.HBox([label, status, latency]), empty, view], dict(label=label, status=status, latency=latency),
+                 dict(runs=view), frames)
