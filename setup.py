@@ -36,9 +36,12 @@ setuptools.setup(
     include_package_data=True,
     install_requires=cfg["requirements"].split(),
     extras_require={"panels": cfg["panel_requirements"].split(),
+                    "lab": cfg["lab_requirements"].split() + cfg["panel_requirements"].split(),
+                    "docs": cfg["docs_requirements"].split() + cfg["panel_requirements"].split(),
                     # unverified here: TensorRT's packages fetch vendor libraries at install time
                     "tensorrt": cfg["tensorrt_requirements"].split(),
-                    "dev": cfg["dev_requirements"].split() + cfg["panel_requirements"].split()},
+                    "dev": cfg["dev_requirements"].split() + cfg["panel_requirements"].split()
+                           + cfg["lab_requirements"].split() + cfg["docs_requirements"].split()},
     python_requires=">=" + min_python,
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
