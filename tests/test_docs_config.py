@@ -34,6 +34,6 @@ def test_nbdev_directives_become_tags():
     code = [(c["source"], c["metadata"].get("tags", [])) for c in cells if c["cell_type"] == "code"]
     assert code[0] == (docs.SHOW_DOC, ["remove-cell"])                         # show_doc, defined unseen
     assert code[1] == ("def kd(x):\n    return x\ndef _helper(): pass\nclass Term: pass", [])
-    assert code[2] == ("show_doc(kd)\nshow_doc(Term)", ["remove-input"])       # public names only, output shown
-    assert code[3:] == [("import os", ["remove-cell"]), ("train()", ["skip-execution"]), ("show()", ["remove-input"])]
+    assert code[2:4] == [("show_doc(kd)", ["remove-input"]), ("show_doc(Term)", ["remove-input"])]   # public names, one a cell
+    assert code[4:] == [("import os", ["remove-cell"]), ("train()", ["skip-execution"]), ("show()", ["remove-input"])]
     assert cells[-1]["source"].startswith("## What you can tune here")        # the chapter points to its panel

@@ -61,6 +61,10 @@ nb_execution_show_tb = True
 nb_render_markdown_format = "myst"
 nb_ipywidgets_js = {{}}                # widgets cannot run on a static page, and their JavaScript would come from a CDN
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]   # a panel shows its still
+# Panels are shown as stills: the widget state nbclient saved (the Vega bundle of every live chart, megabytes a
+# page) has no use on a static page.
+from myst_nb.core.render import NbElementRenderer
+NbElementRenderer.render_nb_finalise = lambda self, metadata: None
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "myst.xref_missing", "misc.highlighting_failure"]
 '''
 
@@ -91,9 +95,9 @@ SHOW_DOC = """import inspect
 from IPython.display import Markdown
 from nbdev.showdoc import show_doc as _nbdev_show_doc
 def show_doc(f):
-    try: return _nbdev_show_doc(f)
-    except NameError:
-        return Markdown(f"### {f.__name__}\\n\\n```python\\n{f.__name__}{inspect.signature(f)}\\n```\\n\\n{inspect.getdoc(f) or ''}")"""
+    try: md = _nbdev_show_doc(f)._repr_markdown_()
+    except NameError: md = f"### {f.__name__}\\n\\n```python\\n{f.__name__}{inspect.signature(f)}\\n```\\n\\n{inspect.getdoc(f) or ''}"
+    return Markdown(md.replace("---\\n", "", 1))   # nbdev's leading rule is a section break docutils refuses in an output"""
 
 
 def directives(source: str) -> tuple[dict, str]:
@@ -139,9 +143,7 @@ def convert(nb: dict, stem: str) -> dict:
         if found.get("eval") == "false" or SKIP_FLAGS & set(found): tags.append("skip-execution")
         cells.append(code(body, tags, hidden_input=found.get("echo") == "false"))
         if {"export", "exports"} & set(found):
-            names = exported_names(body)
-            if names:
-                cells.append(code("\n".join(f"show_doc({n})" for n in names), hidden_input=True))
+            cells += [code(f"show_doc({n})", hidden_input=True) for n in exported_names(body)]
     if stem in PANELS:
         panel, section = PANELS[stem]
         cells.append(markdown(f"## What you can tune here\n\n`{panel}` above is a live panel: in JupyterLab (`make lab`) "
@@ -183,7 +185,7 @@ def stage(src: Path, cache: Path) -> list[str]:
 
 def build(out: Path, jobs: int = 2, full: bool = False) -> float:
     "Stage and build the site into `out/html`; returns the seconds it took."
-    t0 = time.time()
+    t0, out = time.time(), out.resolve()
     stage(out / "src", out / "cache")
     from jupyter_cache import get_cache
     get_cache(out / "cache")   # created before the parallel readers, which would race to create its tables
