@@ -188,7 +188,7 @@ def build(out: Path, jobs: int = 2, full: bool = False) -> float:
     t0, out = time.time(), out.resolve()
     stage(out / "src", out / "cache")
     from jupyter_cache import get_cache
-    get_cache(out / "cache")   # created before the parallel readers, which would race to create its tables
+    get_cache(out / "cache").list_cache_records()   # its tables made before the parallel readers race to make them
     env = {**os.environ, "AUTOGLM_STATIC_CHARTS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if not full: env["AUTOGLM_QUICK"] = "1"
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", str(jobs), str(out / "src"), str(out / "html")],

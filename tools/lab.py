@@ -40,7 +40,7 @@ def main() -> None:
     a = p.parse_args()
     port, token = a.port or free_port(), secrets.token_urlsafe(24)
     print(f"JupyterLab: http://127.0.0.1:{port}/lab/tree/{a.notebook}?token={token}", flush=True)
-    subprocess.run(lab_command(ROOT, port, token), check=False)
+    subprocess.run(lab_command(ROOT, port, token) + [f"--ServerApp.default_url=/lab/tree/{a.notebook}"], check=False)
 
 
 if __name__ == "__main__":
