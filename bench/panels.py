@@ -5,7 +5,7 @@ to the chart's new marks in the page, on the tour notebook. Writes bench/results
 
 The tour runs on the demo's teacher (fine-tuned once by `make demo`, then cached); --quick uses the tests' teacher
 fine-tuned in seconds on a slice. Each panel gets `--actions` alternating actions (one step forward, one back), each
-timed in the page by a MutationObserver on the chart. Goal (issue 13): under 150 ms for every panel, no blank frame.
+timed in the page by a MutationObserver on the chart, with the bytes the kernel sent the page for it. Goal (issue 13): under 150 ms for every panel, no blank frame.
 """
 import argparse
 import json
@@ -32,7 +32,7 @@ def main() -> None:
     a = p.parse_args()
     if CHROMIUM is None: sys.exit("Debian's chromium is needed (apt-get install chromium)")
     if a.quick: os.environ["AUTOGLM_QUICK"] = "1"
-    times = {k: [] for k in PANELS}
+    times, sent = {k: [] for k in PANELS}, {k: [] for k in PANELS}
     with tempfile.TemporaryDirectory() as tmp:
         root = tour_root(Path(tmp) / "lab")
         with lab_server(root, Path(tmp) / "lab.log") as (base, token), browser_page() as (page, report):
@@ -41,11 +41,13 @@ def main() -> None:
             if nb.errors(): sys.exit(f"the tour failed: {nb.errors()}")
             for panel in PANELS:
                 for step in range(a.actions):
+                    before = report["ws_bytes_received"]
                     times[panel].append(nb.redraw(panel, step))
+                    sent[panel].append(report["ws_bytes_received"] - before)
                 print(f"{panel}: median {statistics.median(times[panel]):.0f} ms", flush=True)
             offsite = report["offsite"]
-    rows = {k: dict(median_ms=statistics.median(v), p90_ms=sorted(v)[int(0.9 * (len(v) - 1))], max_ms=max(v), actions=len(v))
-            for k, v in times.items()}
+    rows = {k: dict(median_ms=statistics.median(v), p90_ms=sorted(v)[int(0.9 * (len(v) - 1))], max_ms=max(v), actions=len(v),
+                    median_kb_to_page=statistics.median(sent[k]) / 1024) for k, v in times.items()}
     result = dict(goal_ms=GOAL_MS, met=all(r["p90_ms"] < GOAL_MS for r in rows.values()), panels=rows,
                   teacher="quick" if a.quick else "demo", browser=Path(CHROMIUM).name, requests_off_loopback=len(offsite),
                   measured="key press (or click) to the chart's new marks, in the page (MutationObserver)",

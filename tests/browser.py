@@ -92,9 +92,13 @@ def static_server(folder: Path, log: Path):
 
 @contextlib.contextmanager
 def browser_page(viewport=(1400, 1000)):
-    "A fresh Chromium page that aborts every request off loopback; yields (page, report) with `offsite` and `console_errors`."
+    """A fresh Chromium page that aborts every request off loopback; yields (page, report): `offsite` requests, console
+    and page errors, bytes received over websockets."""
     from playwright.sync_api import sync_playwright
-    report = dict(offsite=[], console_errors=[], page_errors=[])
+    report = dict(offsite=[], console_errors=[], page_errors=[], ws_bytes_received=0)
+
+    def count(payload):   # what the kernel sends the page (widget updates), in bytes
+        report["ws_bytes_received"] += len(payload)
 
     def guard(route):
         url = urlparse(route.request.url)
@@ -110,6 +114,7 @@ def browser_page(viewport=(1400, 1000)):
             page.route("**/*", guard)
             page.on("console", lambda m: m.type == "error" and report["console_errors"].append(m.text))
             page.on("pageerror", lambda e: report["page_errors"].append(str(e)))
+            page.on("websocket", lambda ws: ws.on("framereceived", count))
             yield page, report
         finally:
             browser.close()

@@ -95,8 +95,9 @@ def mgad_table() -> str:
 def panels_table() -> str:
     "Key press to new marks in JupyterLab, per panel (bench/panels.py)."
     d = results("panels")
-    return markdown_table(["panel", "median (ms)", "p90 (ms)", "max (ms)", "actions"],
-                          [[k, ms(v["median_ms"]), ms(v["p90_ms"]), ms(v["max_ms"]), v["actions"]] for k, v in d["panels"].items()])
+    return markdown_table(["panel", "median (ms)", "p90 (ms)", "max (ms)", "sent to the page per move (KB, median)", "actions"],
+                          [[k, ms(v["median_ms"]), ms(v["p90_ms"]), ms(v["max_ms"]), ms(v["median_kb_to_page"]), v["actions"]]
+                           for k, v in d["panels"].items()])
 
 
 def pipeline_table() -> str:
