@@ -50,5 +50,7 @@ def test_every_page_offline(site, tmp_path):
             with urllib.request.urlopen(href.split("#")[0], timeout=10) as r:
                 assert r.status == 200, href
         assert len(sidebar) >= len(chapters)
+        assert page.goto(f"{base}/index.html") and page.locator(".sidebar-tree a.reference.internal").first.inner_text() \
+            .startswith("Start here")                                  # the tour first in the sidebar
         page.goto(f"{base}/10_kd_loss.html")
         assert page.locator("math").count() > 0                  # the loss's formula as MathML, drawn by the browser

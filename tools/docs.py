@@ -155,8 +155,11 @@ def convert(nb: dict, stem: str) -> dict:
     return {"cells": cells, "metadata": nb.get("metadata", {}), "nbformat": 4, "nbformat_minor": 5}
 
 
+START = "05_tour"   # "Start here": first in the sidebar, whatever its number
+
 def chapters() -> list[Path]:
-    return sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if p.stem != "index")
+    "The chapters in sidebar order: the tour, then by number."
+    return sorted((p for p in (ROOT / "nbs").glob("*.ipynb") if p.stem != "index"), key=lambda p: (p.stem != START, p.stem))
 
 
 def write_if_changed(path: Path, text: str) -> None:
