@@ -59,6 +59,7 @@ nb_execution_timeout = 1800
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_render_markdown_format = "myst"
+nb_output_stderr = "remove"           # progress bars and library warnings: noise on a page
 nb_ipywidgets_js = {{}}                # widgets cannot run on a static page, and their JavaScript would come from a CDN
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]   # a panel shows its still
 # Panels are shown as stills: the widget state nbclient saved (the Vega bundle of every live chart, megabytes a
