@@ -16,8 +16,8 @@ from .losses import register_loss
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'LEVELS', 'Segments', 'spans_to_ids', 'segment',
            'block_pool', 'special_block', 'log_attention', 'weighted_total', 'mgad_loss', 'tinybert_attention_loss',
-           'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'links_html', 'attention_heatmap',
-           'terms_chart', 'mgad_panel']
+           'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'links_html', 'terms_axis_top',
+           'attention_heatmap', 'terms_chart', 'mgad_panel']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -336,6 +336,10 @@ def links_html(links: pd.DataFrame) -> str:
     return (f"<table class='autoglm-links'><caption>strongest links between sentences (teacher)</caption>"
             f"<tr>{head}<th>from (query)</th><th>to (key)</th></tr>{rows}</table>")
 
+def terms_axis_top(terms: dict, max_weight: float = 2.0) -> float:
+    "A fixed top for the terms chart: the total with every weight at `max_weight`, plus 10% room for the labels."
+    return max_weight * sum(float(terms[k]) for k in LEVELS) * 1.1
+
 def attention_heatmap(data,  # `level_frame` output, or `alt.NamedData` in a live panel
                       level: str | None = None):  # the title's level (default: the frame's)
     "Teacher and student heatmaps side by side for one level."
@@ -382,7 +386,7 @@ def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, s
     def compute_terms():
         (s_i, t_i), weights = layer.value, {k: x.value for k, x in sl.items()}
         terms = terms_for(s_i, t_i, temp.value)
-        frames["ymax"] = 2.0 * sum(float(terms[k]) for k in LEVELS) * 1.1   # the total with every weight at its maximum
+        frames["ymax"] = terms_axis_top(terms, max_weight=sl["alpha"].max)
         try: frames.update(error=None, terms=terms_frame(weighted_total(terms, **weights), **weights))
         except InputError as err: frames["error"] = str(err)
     def compute_attention():
