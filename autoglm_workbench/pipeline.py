@@ -34,17 +34,66 @@ from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensor
                                       ort_optimize, ort_quantize_dynamic, tensorrt_onnx, to_onnx, validate)
 from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, check_student_shape,
                                       fine_tune, label_ids, make_student, model_label_names, predict_logits,
-                                      resolve_model_path, teacher_classifier)
+                                      resolve_model_path, student_from_model, teacher_classifier)
 from .prune import CRITERIA, load_pruned, prune_on_data, save_pruned
 from .quant import load_quantized, quantize, save_quantized
 from .store import RunStore, recipe_hash, store_url
 
 
 # %% auto #0
-__all__ = ['STAGE_RUNNERS', 'check_recipe', 'recipe_data', 'recipe_teacher', 'recipe_stage', 'distill_student', 'DemoModels',
-           'demo_models', 'compare_models', 'RunPruned', 'StageState', 'measure_stage', 'RunContext',
-           'export_precision', 'load_stage', 'RunReport', 'report_chart', 'summary_columns', 'write_report',
-           'load_report', 'run']
+__all__ = ['STAGE_RUNNERS', 'recipe_data', 'split_seed', 'recipe_teacher', 'recipe_stage', 'recipe_stages', 'recipe_student',
+           'check_recipe', 'distill_student', 'DemoModels', 'demo_models', 'compare_models', 'RunPruned', 'StageState',
+           'measure_stage', 'RunContext', 'export_precision', 'load_stage', 'RunReport', 'report_chart',
+           'summary_columns', 'write_report', 'load_report', 'run']
+
+# %% ../nbs/50_pipeline.ipynb #a6e787a6
+def recipe_data(recipe: Recipe) -> TextClassificationData:
+    "The recipe's data set in its seeded, stratified splits (at most `data.limit` examples a split)."
+    d = recipe.data
+    return load_dataset(d.name, seed=split_seed(recipe), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+                        text_column=d.text_column, label_column=d.label_column).limited(d.limit)
+
+def split_seed(recipe: Recipe) -> int:
+    "The seed of the recipe's split and teacher: `data.split_seed`, or the recipe's seed."
+    return recipe.seed if recipe.data.split_seed is None else recipe.data.split_seed
+
+def recipe_teacher(recipe: Recipe, data: TextClassificationData | None = None, device: str = "cpu"):
+    "The recipe's fine-tuned teacher (`models.teacher_classifier`): trained once per split, then loaded from the cache."
+    return teacher_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
+                              max_length=recipe.data.max_length, seed=split_seed(recipe), device=device,
+                              **dataclasses.asdict(recipe.teacher.train))
+
+def recipe_stage(recipe: Recipe,
+                 epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
+                 hidden: bool = True,  # add the feature terms: hidden-state alignment and MGAD (when their weights are positive)
+                 ) -> Stage:
+    "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment and MGAD."
+    kd, train = recipe.distill, recipe.distill.train
+    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
+    if hidden and kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
+    if hidden and kd.mgad_weight > 0:
+        terms.append(Term("mgad", weight=kd.mgad_weight, params=dict(alpha=kd.mgad_alpha, beta=kd.mgad_beta, gamma=kd.mgad_gamma)))
+    return Stage("all", terms=terms, epochs=train.epochs if epochs is None else epochs, lr=train.lr,
+                 batch_size=train.batch_size, warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay)
+
+def recipe_stages(recipe: Recipe) -> list[Stage]:
+    "The distill stage's plan: `distill.plan` (a method's own stages), or the one stage of `recipe_stage`."
+    if recipe.distill.plan is None: return [recipe_stage(recipe)]
+    train, stages = recipe.distill.train, []
+    for i, s in enumerate(recipe.distill.plan):
+        defaults = dict(lr=train.lr, batch_size=train.batch_size, warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay)
+        try: stages.append(Stage(**(defaults | s)))
+        except TypeError as e: raise ConfigError(f"recipe.distill.plan[{i}]: {e}".replace("Stage.__init__()", "a stage")) from None
+        except ConfigError as e: raise ConfigError(f"recipe.distill.plan[{i}]: {e}") from None
+    return stages
+
+def recipe_student(recipe: Recipe, teacher: nn.Module) -> nn.Module:
+    "The untrained student: `student.model` with a fresh head, or teacher layers copied, or a narrower fresh model."
+    s = recipe.student
+    seed_everything(recipe.seed)       # a fresh student's weights: the same after a resume
+    if s.model is not None: return student_from_model(teacher, s.model)
+    return make_student(teacher, num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size,
+                        intermediate_size=s.intermediate_size, truncate=s.init == "truncated")
 
 # %% ../nbs/50_pipeline.ipynb #7c524667
 def _prunable(total: int, share: float, layers: int) -> float:
@@ -56,8 +105,20 @@ def check_recipe(recipe: Recipe) -> None:
     from transformers import AutoConfig
     teacher = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model), local_files_only=True)
     s = recipe.student
-    try: n_s = check_student_shape(teacher, s.num_layers, s.layers, s.hidden_size, prefix="recipe.student.")
-    except ModelError as e: raise ConfigError(f"{e} ({recipe.teacher.model})") from None
+    if s.model is not None:
+        try: own = AutoConfig.from_pretrained(resolve_model_path(s.model), local_files_only=True)
+        except ModelError as e: raise ConfigError(f"recipe.student.model = {s.model!r}: {e}") from None
+        if own.vocab_size != teacher.vocab_size:
+            raise ConfigError(f"recipe.student.model = {s.model!r}: its vocabulary ({own.vocab_size}) differs from the "
+                              f"teacher's ({teacher.vocab_size}); distillation needs one tokenizer")
+        n_s = own.num_hidden_layers
+    else:
+        try: n_s = check_student_shape(teacher, s.num_layers, s.layers, s.hidden_size, prefix="recipe.student.")
+        except ModelError as e: raise ConfigError(f"{e} ({recipe.teacher.model})") from None
+        if s.intermediate_size is not None and s.layers is not None:
+            raise ConfigError("recipe.student.intermediate_size gives the student fresh weights: teacher layers "
+                              "(recipe.student.layers) cannot be copied into it; give one of them")
+    recipe_stages(recipe)      # a plan's stages: each checked as it is built
     k = recipe.distill.layer_map.removeprefix("last-")
     if k.isdigit() and not 1 <= int(k) <= min(n_s, teacher.num_hidden_layers):
         raise ConfigError(f"recipe.distill.layer_map = {recipe.distill.layer_map!r}: K must be in 1..{min(n_s, teacher.num_hidden_layers)} "
@@ -71,7 +132,8 @@ def check_recipe(recipe: Recipe) -> None:
             raise ConfigError(f"recipe.prune.layers = {p.layers:g}: removes all {n} layers of {what}; "
                               f"allowed: below {(n - 0.5) / n:.2f}")
         width = s.hidden_size if distilled and s.hidden_size else teacher.hidden_size
-        ffn = round(teacher.intermediate_size * width / teacher.hidden_size)
+        ffn = (s.intermediate_size if distilled and s.intermediate_size and s.model is None
+               else round(teacher.intermediate_size * width / teacher.hidden_size))
         for field, share, per_layer in (("heads", p.heads, teacher.num_attention_heads), ("ffn", p.ffn, ffn)):
             total = per_layer * left
             if round(share * total) > total - left:
@@ -90,35 +152,9 @@ def check_recipe(recipe: Recipe) -> None:
             raise ConfigError(f"recipe.export.runtime = 'tensorrt': {why}; use 'onnxruntime' on this machine")
 
 
-# %% ../nbs/50_pipeline.ipynb #a6e787a6
-def recipe_data(recipe: Recipe) -> TextClassificationData:
-    "The recipe's data set in its seeded, stratified splits (at most `data.limit` examples a split)."
-    d = recipe.data
-    return load_dataset(d.name, seed=recipe.seed, val_fraction=d.val_fraction, test_fraction=d.test_fraction,
-                        text_column=d.text_column, label_column=d.label_column).limited(d.limit)
-
-def recipe_teacher(recipe: Recipe, data: TextClassificationData | None = None, device: str = "cpu"):
-    "The recipe's fine-tuned teacher (`models.teacher_classifier`): trained once, then loaded from the cache."
-    return teacher_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
-                              max_length=recipe.data.max_length, seed=recipe.seed, device=device,
-                              **dataclasses.asdict(recipe.teacher.train))
-
-def recipe_stage(recipe: Recipe,
-                 epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
-                 hidden: bool = True,  # add the feature terms: hidden-state alignment and MGAD (when their weights are positive)
-                 ) -> Stage:
-    "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment and MGAD."
-    kd, train = recipe.distill, recipe.distill.train
-    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
-    if hidden and kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
-    if hidden and kd.mgad_weight > 0:
-        terms.append(Term("mgad", weight=kd.mgad_weight, params=dict(alpha=kd.mgad_alpha, beta=kd.mgad_beta, gamma=kd.mgad_gamma)))
-    return Stage("all", terms=terms, epochs=train.epochs if epochs is None else epochs, lr=train.lr,
-                 batch_size=train.batch_size, warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay)
-
 # %% ../nbs/50_pipeline.ipynb #1b21416e
 def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: TextClassificationData, recipe: Recipe, *,
-                    stage: Stage | None = None,  # default: `recipe_stage(recipe, epochs, hidden)`
+                    stages: list[Stage] | None = None,  # default: `[recipe_stage(recipe, epochs, hidden)]`
                     epochs: float | None = None, hidden: bool = True,
                     callbacks=(),  # e.g. a `prune.PruningCallback`
                     evaluate: bool = True,  # evaluate every `recipe.distill.eval_steps` and keep the best checkpoint
@@ -127,10 +163,10 @@ def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: Tex
                     ) -> nn.Module:
     "Distil `teacher` into `student` with the recipe's settings; returns the trained student."
     eval_steps = recipe.distill.eval_steps if evaluate else None
-    stage = stage or recipe_stage(recipe, epochs, hidden)
+    stages = stages or [recipe_stage(recipe, epochs, hidden)]
     folder = contextlib.nullcontext(output_dir) if output_dir is not None else tempfile.TemporaryDirectory()
     with folder as d:
-        return Distiller(teacher, student, tokenizer, [stage], d, layer_map=recipe.distill.layer_map,
+        return Distiller(teacher, student, tokenizer, stages, d, layer_map=recipe.distill.layer_map,
                          max_length=recipe.data.max_length, seed=recipe.seed, eval_steps=eval_steps,
                          save_steps=eval_steps or 100, callbacks=list(callbacks)).train(data, resume=resume)
 
@@ -267,11 +303,9 @@ def _sample(ctx: RunContext) -> dict:
     return tokenize(ctx.tokenizer, ctx.data.validation.texts[:8], ctx.recipe.data.max_length)
 
 def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
-    r, s = ctx.recipe, ctx.recipe.student
-    seed_everything(r.seed)       # a narrower student's fresh weights: the same after a resume
-    student = make_student(ctx.teacher, num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size)
-    student = distill_student(ctx.teacher, student, ctx.tokenizer, ctx.data, r, output_dir=work, resume=True,
-                              callbacks=ctx.callbacks).cpu().eval()
+    r = ctx.recipe
+    student = distill_student(ctx.teacher, recipe_student(r, ctx.teacher), ctx.tokenizer, ctx.data, r, output_dir=work,
+                              stages=recipe_stages(r), resume=True, callbacks=ctx.callbacks).cpu().eval()
     save_pruned(student, out / "model", ctx.tokenizer)
     return {}
 

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from .core import (ConfigError, Recipe, WorkbenchError, describe_config, did_you_mean, flat_fields, load_yaml,
-                                    recipe_from_parameters)
+                                    recipe_from_parameters, recipes_folder)
 from .store import RunStore, recipe_hash, store_url
 
 # %% auto #0
@@ -33,15 +33,17 @@ RUN_OPTIONS = ("recipe_yaml", "run_dir", "run_label")   # notebook parameters be
 
 def parameters_source() -> str:
     "The `parameters` cell of a recipe notebook: the run options, then every recipe field by its flat name."
-    docs = describe_config().set_index("field")
+    docs = describe_config().set_index("field")["doc"]
+    defaults = Recipe().to_dict()     # not the table's column: pandas would turn None into nan and 3 into 3.0
     lines = ["# Recipe fields by flat name: '_' for '.' (distill_temperature is recipe.distill.temperature). None keeps",
              "# the value of recipe_yaml, or the default in the comment. A list may be given as a string 'a,b'.",
              'recipe_yaml = ""  # a recipe file, or recipe YAML text; the fields below override it',
              'run_dir = ""  # the run folder (a folder holding this recipe\'s run is resumed); "" for a new one',
              'run_label = ""  # groups runs in the run store, e.g. a sweep\'s name']
     for name, dotted in flat_fields().items():
-        row = docs.loc[f"recipe.{dotted}"]
-        lines.append(f"{name} = None  # {row.default!r}" + (f": {row.doc}" if row.doc else ""))
+        default, doc = defaults, docs[f"recipe.{dotted}"]
+        for key in dotted.split("."): default = default[key]
+        lines.append(f"{name} = None  # {default!r}" + (f": {doc}" if doc else ""))
     return "\n".join(lines)
 
 def notebook_recipe(params: dict) -> tuple[Recipe, dict]:
@@ -62,8 +64,7 @@ RECIPE_NOTEBOOK = "compress.ipynb"
 
 def recipe_notebook(name: str = RECIPE_NOTEBOOK) -> Path:
     "A recipe notebook of the project's `recipes/` folder (beside the package in a checkout)."
-    import autoglm_workbench
-    path = Path(autoglm_workbench.__file__).resolve().parent.parent / "recipes" / name
+    path = recipes_folder() / name
     if not path.exists():
         raise ConfigError(f"recipe notebook {name!r} not found at {path}: give the notebook's path (sweep field 'notebook')")
     return path
