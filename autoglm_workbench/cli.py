@@ -125,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", **overrides)
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run in its folder (its own recipe)")
     run.add_argument("--label", help="group the run in the run store (e.g. an experiment's name)")
+    run.add_argument("--preset", help="run an industry preset (see `autoglm preset list`); --set still applies")
+    pre = sub.add_parser("preset", help="list the industry presets, or print one as a recipe file")
+    pre.add_argument("action", choices=["list", "show"]); pre.add_argument("name", nargs="?")
     rep = sub.add_parser("report", help="print the report of a finished run folder")
     rep.add_argument("run_dir")
     rec = sub.add_parser("recipe", help="print a recipe as YAML (the defaults, or a file with overrides applied)")
@@ -148,7 +151,18 @@ def main(argv: list[str] | None = None) -> int:
                 if args.recipe or args.set: raise ConfigError("--resume continues a run with the recipe saved in its folder: give no recipe or --set")
                 if not (Path(args.resume) / "config.yaml").exists(): raise ConfigError(f"--resume {args.resume}: not a run folder (no config.yaml)")
                 recipe = Recipe.from_yaml(Path(args.resume) / "config.yaml")
+            elif args.preset:
+                from autoglm_workbench.presets import preset, preset_recipe
+                if args.recipe: raise ConfigError("--preset NAME is the recipe: give no recipe file with it")
+                recipe = Recipe.from_dict(apply_overrides(preset_recipe(args.preset).to_dict(), args.set))
             else: recipe = load_recipe(args.recipe, args.set)
+            from autoglm_workbench.presets import budget_lines, has_budget, preset, run_budgeted
+            if has_budget(recipe) or args.preset:
+                search = preset(args.preset).search if args.preset else None
+                result = run_budgeted(recipe, search=search, run_dir=args.resume, label=args.label or args.preset)
+                for line in budget_lines(result): print(line)
+                print(f"budget report: {Path(result['chosen']['run_dir']).parent if search else result['chosen']['run_dir']}/budget.json")
+                return 0 if result["met"] else 1
             report = run_pipeline(recipe, run_dir=args.resume, label=args.label)
             print(format_table(report.table))
             print("report: " + ", ".join(str(f) for f in report.files.values()))
@@ -177,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             from autoglm_workbench.runs import load_search, run_search
             table = run_search(load_search(args.file), trials=args.trials, workers=args.workers)
             print(table.drop(columns=["run_dir"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        elif args.command == "preset":
+            from autoglm_workbench.presets import PRESETS, preset_yaml
+            if args.action == "list":
+                for p in PRESETS.values(): print(f"{p.name:18} {p.summary}")
+            elif not args.name: raise ConfigError("autoglm preset show NAME: name a preset (" + ", ".join(PRESETS) + ")")
+            else: print(preset_yaml(args.name), end="")
         elif args.command == "datasets":
             from autoglm_workbench.data import available_datasets
             print(available_datasets().to_string(index=False))
