@@ -48,7 +48,7 @@ docs: install
 	$(PY) tools/docs.py --out _sphinx $(DOCS_FLAGS)
 
 pytest: install
-	AUTOGLM_DOCS_SITE=_sphinx/html $(BIN)/pytest -q -rs tests
+	AUTOGLM_DOCS_SITE=_sphinx/html $(BIN)/pytest -q -rs --durations=12 tests
 
 test: sync-check docs pytest
 

@@ -131,7 +131,72 @@ def search_table() -> str:
     return markdown_table(["run", "alpha", "T", "layers", "width", "accuracy %", "b1 (ms)", "size (MB)", "within budget"], rows)
 
 
-TABLES = {"demo": demo_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table}
+METHOD_NAMES = {"ours": "ours (KD + MGAD)", "distilbert": "DistilBERT-style", "tinybert": "TinyBERT-style",
+                "mobilebert": "MobileBERT-style", "minilm-v2": "MiniLM-v2-style",
+                "paraphrase-minilm-l3-ce": "paraphrase-MiniLM-L3-v2, CE", "paraphrase-minilm-l3-kd": "paraphrase-MiniLM-L3-v2, KD",
+                "teacher": "teacher (MiniLM-L6)"}
+
+
+def pct_ci(row) -> str: return f"{100 * row['accuracy']:.1f} ± {100 * row['accuracy_ci95']:.1f}"
+
+
+def compare_main_table() -> str:
+    d = results("compare")
+    timing = {(t["dataset"], t["method"]): t for t in d["timings"]}
+    rows = []
+    for ds in dict.fromkeys(r["dataset"] for r in d["main"]):
+        t, m = timing.get((ds, "teacher"), {}), d["teachers"][ds]
+        rows.append([ds, METHOD_NAMES["teacher"], f"{100 * m['accuracy']:.1f} (one)", f"{m['parameters'] / 1e6:.1f}",
+                     f"{m['flops'] / 1e9:.2f}", f"{m['size_mb']:.1f}", ms(t.get("latency_b1_ms")), ms(t.get("latency_b32_ms")), "–"])
+        for r in (r for r in d["main"] if r["dataset"] == ds):
+            rows.append([ds, METHOD_NAMES.get(r["method"], r["method"]), pct_ci(r) + f" ({r['seeds']})", f"{r['parameters'] / 1e6:.1f}",
+                         f"{r['flops'] / 1e9:.2f}", f"{r['size_mb']:.1f}",
+                         f"{ms(r.get('latency_b1_ms'))} ({ratio(r.get('speedup_b1'))})",
+                         f"{ms(r.get('latency_b32_ms'))} ({ratio(r.get('speedup_b32'))})", f"{r['train_seconds']:.0f}"])
+    return markdown_table(["data set", "model", "accuracy % (seeds)", "params (M)", "GFLOPs / text", "size (MB)",
+                           "b1 ms (speed-up)", "b32 ms (speed-up)", "training (s)"], rows)
+
+
+def compare_flops_table() -> str:
+    d = results("compare")
+    return markdown_table(["data set", "model", "layers × width", "GFLOPs / text", "FLOPs vs ours", "accuracy %"],
+                          [[r["dataset"], METHOD_NAMES.get(r["method"], r["method"]), SHAPES.get(r["method"], "–"),
+                            f"{r['flops'] / 1e9:.3f}", ratio(r["flops_ratio"]), pct_ci(r)] for r in d["same_flops"]])
+
+
+SHAPES = {"ours": "3 × 384 (shallow, wide)", "distilbert": "3 × 384", "minilm-v2": "3 × 384", "mobilebert": "6 × 276 (thin, deep)",
+          "tinybert": "4 × 312", "paraphrase-minilm-l3-ce": "3 × 384", "paraphrase-minilm-l3-kd": "3 × 384"}
+
+
+def compare_cross_table() -> str:
+    c = results("compare")["cross_dataset"]
+    sets = c["sets"]
+    rows = []
+    for r in c["table"]:
+        s = sets[r["set"]]
+        rows.append([METHOD_NAMES.get(r["model"], r["model"]), f"{100 * r['in_domain_accuracy']:.1f}",
+                     f"{100 * r['out_of_domain_accuracy']:.1f}", f"{100 * s['majority_rate']:.1f}",
+                     f"{100 * r['over_majority']:+.1f}", f"{r['retention']:.2f}"])
+    return markdown_table([f"model (trained on {c['train']})", f"{c['train']} test %", "tweets % (out of domain)",
+                           "tweets majority rate %", "over the majority rate (points)", "retention (out / in)"], rows)
+
+
+def presets_table() -> str:
+    d = results("presets")["presets"]
+    rows = []
+    for name, r in d.items():
+        m, checks = r["chosen"]["measured"], r["chosen"]["checks"]
+        budget = "; ".join(f"{c['item']} {c['rule']}: {c['measured']:.3g} {'✓' if c['met'] else '✗'}" for c in checks)
+        rows.append([name, r["recipe"]["data"]["name"], m["stage"], f"{100 * m['accuracy']:.1f}", f"{m['size_mb']:.1f}",
+                     f"{m['peak_rss_mb']:.0f}", budget, f"{m['speedup_b1']:.1f}× / {m.get('speedup_b32', float('nan')):.1f}×",
+                     f"{r['claimed_speedup']:g}×", "yes" if r["met"] else "no"])
+    return markdown_table(["preset", "data", "deployed", "accuracy %", "size (MB)", "peak memory (MB)", "budget (measured)",
+                           "speed-up b1 / b32", "seed's claim", "budget met"], rows)
+
+
+TABLES = {"demo": demo_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
+          "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
+          "presets": presets_table}
 
 
 def fill(text: str) -> str:
