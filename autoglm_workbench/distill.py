@@ -140,6 +140,10 @@ class Stage:
     @property
     def needs(self) -> set: return {n for t in self.terms for n in WIRINGS[t.loss].needs}
 
+    def layer_map_of(self, layer_map: dict) -> dict:
+        "The part of `layer_map` this stage aligns: student layers up to `align_layers` (all when it is None)."
+        return dict(layer_map) if self.align_layers is None else {s: t for s, t in layer_map.items() if s <= self.align_layers}
+
 # %% ../nbs/13_distill.ipynb #603f917c
 def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int = 32, temperature: float = 2.0,
                      hidden_weight: float = 1.0) -> list[Stage]:
@@ -219,7 +223,7 @@ class DistillTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
         self.stage = stage
-        self.layer_map = layer_map if stage.align_layers is None else {s: t for s, t in layer_map.items() if s <= stage.align_layers}
+        self.layer_map = stage.layer_map_of(layer_map)
         self.latest_metrics: dict = {}
         self._term_sums: dict = {}
         self._term_count = 0
