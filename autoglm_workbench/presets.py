@@ -234,9 +234,13 @@ def run_budgeted(recipe: Recipe,
                  run_dir=None,  # the run's folder (a search puts one folder per candidate under it)
                  store=None, label: str | None = None, log: Callable = print) -> dict:
     "Run the recipe (or every candidate of `search`), measure what its budget reads, check it; writes budget.json."
-    from autoglm_workbench.pipeline import run
+    from autoglm_workbench.pipeline import check_recipe, recipe_data, run
     from autoglm_workbench.core import RunFolder
     candidates = _candidates(search) if search else [{}]
+    for fields in candidates: check_recipe(with_fields(recipe, fields))    # every candidate refused before any work
+    if recipe.budget.risk_label is not None and recipe.budget.risk_label not in (names := recipe_data(recipe).label_names):
+        raise ConfigError(f"recipe.budget.risk_label = {recipe.budget.risk_label!r}: not a label of {recipe.data.name} "
+                          f"(its labels: {', '.join(names)})")
     root = Path(run_dir) if run_dir is not None else RunFolder.create(recipe, "preset").path
     results = []
     for i, fields in enumerate(candidates):

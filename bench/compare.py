@@ -101,7 +101,13 @@ def parse_eval(items) -> dict:
     out = {}
     for item in items:
         name, _, mapping = item.partition(":")
-        out[name] = dict(pair.split("=", 1) for pair in mapping.split(",") if pair)
+        pairs = [pair for pair in mapping.split(",") if pair]
+        bad = [pair for pair in pairs if "=" not in pair]
+        if not name or bad:
+            raise SystemExit(f"--eval {item!r}: expected SET_OR_FILE:their_label=teacher_label,... "
+                             f"(e.g. tweets.csv:pos=fresh,neg=rotten); {bad[0]!r} has no '='" if bad else
+                             f"--eval {item!r}: name a registered data set or a file before ':'")
+        out[name] = dict(pair.split("=", 1) for pair in pairs)
     return out
 
 
