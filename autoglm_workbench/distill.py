@@ -25,16 +25,16 @@ from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Progre
 
 from .align import hidden_loss, make_adapters, resolve_layer_map
 from .core import ConfigError, ModelError, atomic_write_text
-from .data import Split, TextClassificationData
+from .data import PairData, Pairs, Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tinybert_attention_loss
-from .models import attention_implementation
+from .models import attention_implementation, is_causal_lm
 
 # %% auto #0
-__all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'register_wiring', 'Stage',
-           'three_stage_plan', 'TokenizedSplit', 'SegmentCollator', 'StudentWithAdapters', 'set_trainable',
-           'TermContext', 'DistillTrainer', 'ScheduleCheckpoint', 'StageProgress', 'JsonlLogger',
-           'last_complete_checkpoint', 'Distiller']
+__all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'next_token', 'register_wiring', 'Stage',
+           'three_stage_plan', 'TokenizedSplit', 'SegmentCollator', 'prompt_ids', 'TokenizedPairs', 'PairCollator',
+           'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer', 'ScheduleCheckpoint',
+           'StageProgress', 'JsonlLogger', 'last_complete_checkpoint', 'Distiller']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -67,8 +67,18 @@ class Wiring:
     needs: tuple
     compute: Callable
 
-def _ce(s, t, batch, ctx, **p): return F.cross_entropy(s.logits, batch["labels"])
-def _kd(s, t, batch, ctx, **p): return kd_loss(s.logits, t.logits, batch["labels"], **p)
+def next_token(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "A causal LM's logits at position i predict token i + 1: logits without the last position, labels without the first."
+    return logits[:, :-1], labels[:, 1:]
+
+def _ce(s, t, batch, ctx, **p):
+    if s.logits.ndim == 2: return F.cross_entropy(s.logits, batch["labels"])
+    logits, labels = next_token(s.logits, batch["labels"])     # prompt and padding carry -100: not in the loss
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100)
+def _kd(s, t, batch, ctx, **p):
+    if s.logits.ndim == 2: return kd_loss(s.logits, t.logits, batch["labels"], **p)
+    logits, labels = next_token(s.logits, batch["labels"])     # token-level KD on the target's positions only
+    return kd_loss(logits, t.logits[:, :-1], labels, **p)
 def _hidden(s, t, batch, ctx, kind="mse", embeddings=False):
     "`embeddings=True` also aligns the embedding outputs (hidden state 0), as TinyBERT does."
     lmap = {0: 0} | ctx.layer_map if embeddings else ctx.layer_map
@@ -83,7 +93,7 @@ def _relation(s, t, batch, ctx, layers="last", **p):
     "MiniLM transfers the last layer's relations (`layers='last'`); `layers='mapped'` uses the stage's layer map."
     if layers not in ("last", "mapped"): raise ConfigError(f"relation: layers = {layers!r}: must be 'last' or 'mapped'")
     lmap = {len(ctx.student_qkv): len(ctx.teacher_qkv)} if layers == "last" else ctx.layer_map
-    return relation_loss(ctx.student_qkv, ctx.teacher_qkv, batch["attention_mask"], lmap, **p)
+    return relation_loss(ctx.student_qkv, ctx.teacher_qkv, batch["attention_mask"], lmap, causal=ctx.causal, **p)
 
 WIRINGS: dict[str, Wiring] = {"ce": Wiring(("logits",), _ce), "kd": Wiring(("logits",), _kd),
                               "hidden": Wiring(("hidden_states",), _hidden),
@@ -184,6 +194,45 @@ class SegmentCollator:
             batch[k] = torch.tensor([r + [-1] * (L - len(r)) for r in rows], dtype=torch.long)
         return batch
 
+# %% ../nbs/13_distill.ipynb #96f69fb8
+def prompt_ids(tokenizer, prompt: str, max_prompt_tokens: int | None = None) -> list[int]:
+    "Token ids of a prompt as the model expects it: its chat template (if it has one) up to the assistant's turn."
+    if max_prompt_tokens is not None:      # the prompt's own text is cut, never the template around it
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        if len(ids) > max_prompt_tokens: prompt = tokenizer.decode(ids[:max_prompt_tokens])
+    if getattr(tokenizer, "chat_template", None):
+        return list(tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                                  tokenize=True)["input_ids"])
+    return tokenizer(prompt + "\n", add_special_tokens=True)["input_ids"]
+
+def _end_id(tokenizer) -> int:
+    if tokenizer.eos_token_id is None: raise ModelError(f"{type(tokenizer).__name__} has no end-of-sequence token: a target needs one to end")
+    return tokenizer.eos_token_id
+
+class TokenizedPairs(torch.utils.data.Dataset):
+    "Prompt + target + end token per example, at most `max_length` tokens; `labels` are -100 on the prompt (not learned)."
+    def __init__(self, pairs: Pairs, tokenizer, max_length: int = 256, max_target_tokens: int = 32):
+        overhead = len(prompt_ids(tokenizer, ""))
+        if max_length < overhead + max_target_tokens + 8:
+            raise ConfigError(f"max_length = {max_length}: too short for the prompt template ({overhead} tokens), "
+                              f"{max_target_tokens} target tokens and some prompt; give at least {overhead + max_target_tokens + 8}")
+        self.items = []
+        for prompt, target in zip(pairs.prompts, pairs.targets):
+            t = tokenizer(target, add_special_tokens=False)["input_ids"][:max_target_tokens - 1] + [_end_id(tokenizer)]
+            p = prompt_ids(tokenizer, prompt, max_length - overhead - len(t))
+            self.items.append(dict(input_ids=p + t, attention_mask=[1] * (len(p) + len(t)), labels=[-100] * len(p) + t))
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i): return self.items[i]
+
+class PairCollator:
+    "Pads on the right: input ids with the pad token, attention with 0, labels with -100."
+    def __init__(self, tokenizer):
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else _end_id(tokenizer)
+    def __call__(self, items):
+        L = max(len(it["input_ids"]) for it in items)
+        fill = dict(input_ids=self.pad, attention_mask=0, labels=-100)
+        return {k: torch.tensor([it[k] + [v] * (L - len(it[k])) for it in items], dtype=torch.long) for k, v in fill.items()}
+
 # %% ../nbs/13_distill.ipynb #03581132
 class StudentWithAdapters(nn.Module):
     "The student plus the adapters of its alignment terms, trained and checkpointed together."
@@ -207,12 +256,17 @@ class TermContext:
     adapters: nn.ModuleDict
     student_qkv: list | None = None
     teacher_qkv: list | None = None
+    causal: bool = False      # decoders: relations respect the causal mask
 
 def _schedule_state(s) -> dict | None:
     "The fields of a dataclass schedule (what a checkpoint keeps, e.g. the step an accuracy trigger fired at)."
     return dataclasses.asdict(s) if dataclasses.is_dataclass(s) else None
 
 def _accuracy_metrics(p) -> dict:
+    "Classification: accuracy of the argmax; a causal LM: next-token accuracy on the target tokens (labels != -100)."
+    if p.predictions.ndim == p.label_ids.ndim:
+        keep = p.label_ids != -100
+        return {"accuracy": float((p.predictions[keep] == p.label_ids[keep]).mean())}
     return {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())}
 
 class DistillTrainer(Trainer):
@@ -243,10 +297,12 @@ class DistillTrainer(Trainer):
         qkv = "qkv" in needs
         with capture_qkv(wrapper.student) if qkv else contextlib.nullcontext() as s_qkv:
             s_out = model(**model_inputs, **flags)
-        with torch.no_grad(), capture_qkv(self.teacher) if qkv else contextlib.nullcontext() as t_qkv:
-            t_out = self.teacher(**model_inputs, **flags)
+        t_out = t_qkv = None
+        if any(t.loss != "ce" for t in self.stage.terms):   # a CE-only stage (plain fine-tuning) never reads the teacher
+            with torch.no_grad(), capture_qkv(self.teacher) if qkv else contextlib.nullcontext() as t_qkv:
+                t_out = self.teacher(**model_inputs, **flags)
         state = TrainState(self.state.global_step, max(1, self.state.max_steps), self.latest_metrics)
-        ctx = TermContext(self.layer_map, wrapper.adapters, s_qkv, t_qkv)
+        ctx = TermContext(self.layer_map, wrapper.adapters, s_qkv, t_qkv, causal=is_causal_lm(self.teacher))
         values, weights, parts = [], [], {}
         for term, weight_of, params_of in zip(self.stage.terms, self.weights, self.params):
             params = {k: v(state) if callable(v) else v for k, v in params_of.items()}
@@ -283,8 +339,20 @@ class DistillTrainer(Trainer):
         inputs = self._prepare_inputs(inputs)
         model_inputs = {k: v for k, v in inputs.items() if k != "labels" and k not in SEGMENT_KEYS}
         with torch.no_grad(): logits = model(**model_inputs).logits
+        if logits.ndim == 3:     # a causal LM: next-token CE on the targets; predicted ids, not [B, L, V] logits, are kept
+            logits, labels = next_token(logits, inputs["labels"])
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100)
+            return (loss.detach(), None, None) if prediction_loss_only else (loss.detach(), logits.argmax(-1), labels)
         loss = F.cross_entropy(logits.float(), inputs["labels"]).detach()
         return (loss, None, None) if prediction_loss_only else (loss, logits.detach(), inputs["labels"])
+
+    def _save(self, output_dir=None, state_dict=None):
+        "Tied tensors (a decoder's input and output embeddings) go into a checkpoint once: safetensors refuses shared memory."
+        state, seen, unique = state_dict if state_dict is not None else self.model.state_dict(), set(), {}
+        for k, v in state.items():
+            key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+            if key not in seen: seen.add(key); unique[k] = v
+        super()._save(output_dir, state_dict=unique)   # resuming loads non-strictly: the tied twin is the same parameter
 
     def log(self, logs: dict, *args, **kwargs):
         if "loss" in logs and self._term_count:
@@ -411,12 +479,19 @@ class Distiller:
             train_sampling_strategy="random" if self.shuffle else "sequential", disable_tqdm=False,
             per_device_eval_batch_size=64, **evaluation)
 
-    def train(self, data: TextClassificationData, resume: bool = False) -> nn.Module:
+    def train(self, data: TextClassificationData | PairData, resume: bool = False) -> nn.Module:
         "Run every stage on `data.train` (continuing an interrupted run when `resume`); returns the student."
         segments = any("segments" in s.needs for s in self.stages)
-        train_set = TokenizedSplit(data.train, self.tokenizer, self.max_length, segments=segments)
-        eval_set = TokenizedSplit(self.eval_split or data.validation, self.tokenizer, self.max_length) if self.evaluates else None
-        collator = SegmentCollator(self.tokenizer)
+        if isinstance(data, PairData):      # a causal LM task: prompt -> target pairs
+            if segments: raise ConfigError("MGAD's sentence and paragraph segments are defined for classification texts, not prompt/target pairs")
+            split_of = lambda pairs: TokenizedPairs(pairs, self.tokenizer, self.max_length)
+            collator = PairCollator(self.tokenizer)
+        else:
+            split_of = lambda split: TokenizedSplit(split, self.tokenizer, self.max_length, segments=segments)
+            collator = SegmentCollator(self.tokenizer)
+        train_set = split_of(data.train)
+        eval_set = (TokenizedSplit(self.eval_split, self.tokenizer, self.max_length) if isinstance(self.eval_split, Split)
+                    else split_of(self.eval_split or data.validation)) if self.evaluates else None
         for i, stage in enumerate(self.stages):
             folder = self.output_dir / f"stage{i}-{stage.name}"
             final = folder / "final.safetensors"

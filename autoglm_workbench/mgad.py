@@ -268,12 +268,16 @@ def relation_loss(student_qkv: list, teacher_qkv: list,  # per layer, {'q', 'k',
                   layer_map: dict,  # student layer -> teacher layer, 1-based (MiniLM: last to last)
                   *, relations: tuple = ROLES,  # which of q-q, k-k, v-v relations to transfer
                   num_relation_heads: int = 12,  # must divide both models' projection widths
+                  causal: bool = False,  # decoders: a row relates only to keys at or before it, as their attention does
                   ) -> torch.Tensor:
     "MiniLM v2 self-attention relation loss: KL(teacher ‖ student) of Q-Q, K-K, V-V relations, mean over rows, heads, relations and mapped layers."
     bad = [r for r in relations if r not in ROLES]
     if bad or not relations: raise InputError(f"relations = {relations!r}: choose from {ROLES}")
     if num_relation_heads < 1: raise InputError(f"num_relation_heads = {num_relation_heads}: must be >= 1")
     keys = attention_mask.bool()[:, None, None, :]
+    if causal:
+        L = attention_mask.shape[1]
+        keys = keys & torch.ones(L, L, dtype=torch.bool, device=keys.device).tril()[None, None]
     rows = attention_mask.bool()[:, None, :].to(torch.float32)
     total, n = 0.0, 0
     for s, t in layer_map.items():

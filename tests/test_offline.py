@@ -44,3 +44,15 @@ def test_local_folder_round_trip(tmp_path, no_network):
     assert again.config.id2label == {0: "a", 1: "b", 2: "c"}
     for (k, a), b in zip(model.state_dict().items(), again.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_gguf_teacher_loads_offline(no_network):
+    "The causal-LM teacher ships as GGUF in a registry package: dequantized into the cache once, then loaded offline."
+    model, tokenizer = load_pretrained("smollm2-135m", task="causal-lm")
+    assert (resolve_model_path("smollm2-135m") / "model.safetensors").exists()
+    assert model.config.num_hidden_layers == 30 and model.config.num_key_value_heads == 3
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Say hello."}], add_generation_prompt=True,
+                                        return_tensors="pt", return_dict=True)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=3, do_sample=False)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 3 or tokenizer.eos_token_id in out[0].tolist()
