@@ -203,10 +203,12 @@ def tour_root(folder: Path) -> Path:
 # One person's action on each panel of the tour, forwards (step even) or back (odd): (chart to watch, action).
 def panel_action(page, panel: str, step: int):
     forward = step % 2 == 0
-    if panel in ("kd", "mgad", "prune"):   # a slider: focus its handle, press an arrow key
-        handle = {"kd": (".autoglm-kd", 1), "mgad": (".autoglm-mgad", 1), "prune": (".autoglm-prune", 0)}[panel]
-        chart = {"kd": ".autoglm-chart-kd", "mgad": ".autoglm-chart-terms", "prune": ".autoglm-chart-importance"}[panel]
-        key = {"kd": "ArrowRight", "mgad": "ArrowLeft", "prune": "ArrowRight"}[panel]
+    if panel in ("kd", "mgad", "prune", "decoder-kd"):   # a slider: focus its handle, press an arrow key
+        handle = {"kd": (".autoglm-kd", 1), "mgad": (".autoglm-mgad", 1), "prune": (".autoglm-prune", 0),
+                  "decoder-kd": (".autoglm-decoder-kd", 0)}[panel]
+        chart = {"kd": ".autoglm-chart-kd", "mgad": ".autoglm-chart-terms", "prune": ".autoglm-chart-importance",
+                 "decoder-kd": ".autoglm-chart-decoder"}[panel]
+        key = {"kd": "ArrowRight", "mgad": "ArrowLeft", "prune": "ArrowRight", "decoder-kd": "ArrowRight"}[panel]
         if not forward: key = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
         page.locator(f"{handle[0]} .noUi-handle").nth(handle[1]).focus()
         return chart, "keydown", lambda: page.keyboard.press(key)
@@ -223,4 +225,4 @@ def panel_action(page, panel: str, step: int):
     raise ValueError(f"panel {panel!r}: the tour has {PANELS}")
 
 
-PANELS = ("kd", "alignment", "mgad", "prune", "deployment", "runs")
+PANELS = ("kd", "alignment", "mgad", "prune", "deployment", "runs", "decoder-kd")

@@ -84,7 +84,13 @@ def test_tour_panels_in_lab(tmp_path, monkeypatch):
         assert points() == 6
         times["runs"] = nb.redraw("runs")
         assert points() == 2
-        for name in ("alignment", "mgad", "prune", "deployment", "runs"):
+        # Decoders: position 0 -> 1 moves the KL line's rule and the bars to the next token; the title follows.
+        assert title(page, ".autoglm-chart-decoder", "target position") == "next token at target position 0"
+        bars_before = labels(page, ".autoglm-chart-decoder", "next_token")
+        times["decoder-kd"] = nb.redraw("decoder-kd")
+        assert title(page, ".autoglm-chart-decoder", "target position") == "next token at target position 1"
+        assert len(bars_before) == 20 and labels(page, ".autoglm-chart-decoder", "next_token") != bars_before   # 10 tokens x 2 models
+        for name in ("alignment", "mgad", "prune", "deployment", "runs", "decoder-kd"):
             page.locator(f".autoglm-{name}").screenshot(path=ARTIFACTS / f"lab-{name}-after.png")
         assert nb.errors() == []
         assert report["offsite"] == [], report["offsite"]
