@@ -194,9 +194,29 @@ def presets_table() -> str:
                            "speed-up b1 / b32", "seed's claim", "budget met"], rows)
 
 
+LM_ROWS = ("teacher (zero-shot)", "teacher", "shrink-and-fine-tune", "KD", "sequence-level KD", "pruned teacher + recovery",
+           "teacher INT8 (all Linears)", "teacher INT8", "KD INT8 (all Linears)", "KD INT8", "KD ONNX", "KD ONNX INT8")
+
+
+def lm_table() -> str:
+    d = results("lm")
+    lat = {(r["model"], r["batch_size"]): r for r in d["latency"]}
+    rows = []
+    for name in LM_ROWS:
+        if name not in d["models"]: continue
+        m = d["models"][name]
+        b1, b8 = lat.get((name, 1)), lat.get((name, 8))
+        rows.append([name, f"{m['rouge_l']:.1f}", f"{m['bleu4']:.1f}", f"{m['sbert']:.1f}",
+                     "–" if m["perplexity"] is None else f"{m['perplexity']:.1f}",
+                     "–" if b1 is None else f"{b1['batch_ms']:.0f} ({b1['speedup']:.2f}×)",
+                     "–" if b8 is None else f"{b8['ms_per_headline']:.0f} ({b8['speedup']:.2f}×)"])
+    return markdown_table(["model", "ROUGE-L", "BLEU-4", "SBERT sim.", "perplexity", "ms per headline, b1 (speed-up)",
+                           "ms per headline, b8 (speed-up)"], rows)
+
+
 TABLES = {"demo": demo_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
-          "presets": presets_table}
+          "presets": presets_table, "lm": lm_table}
 
 
 def fill(text: str) -> str:
