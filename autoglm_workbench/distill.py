@@ -262,6 +262,15 @@ def _schedule_state(s) -> dict | None:
     "The fields of a dataclass schedule (what a checkpoint keeps, e.g. the step an accuracy trigger fired at)."
     return dataclasses.asdict(s) if dataclasses.is_dataclass(s) else None
 
+def _tied_twins(state: dict) -> set:
+    "Keys of a state dict whose tensor is the same memory as an earlier key's (tied weights)."
+    seen, twins = set(), set()
+    for k, v in state.items():
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+        if key in seen: twins.add(k)
+        seen.add(key)
+    return twins
+
 def _accuracy_metrics(p) -> dict:
     "Classification: accuracy of the argmax; a causal LM: next-token accuracy on the target tokens (labels != -100)."
     if p.predictions.ndim == p.label_ids.ndim:
@@ -348,11 +357,15 @@ class DistillTrainer(Trainer):
 
     def _save(self, output_dir=None, state_dict=None):
         "Tied tensors (a decoder's input and output embeddings) go into a checkpoint once: safetensors refuses shared memory."
-        state, seen, unique = state_dict if state_dict is not None else self.model.state_dict(), set(), {}
-        for k, v in state.items():
-            key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
-            if key not in seen: seen.add(key); unique[k] = v
-        super()._save(output_dir, state_dict=unique)   # resuming loads non-strictly: the tied twin is the same parameter
+        state = state_dict if state_dict is not None else self.model.state_dict()
+        twins = _tied_twins(state)
+        super()._save(output_dir, state_dict={k: v for k, v in state.items() if k not in twins})
+
+    def _issue_warnings_after_load(self, load_result):
+        "Checkpoints leave tied twins out by design (loaded non-strictly, they are the same parameter): not worth a warning."
+        twins = _tied_twins(self.model.state_dict())
+        super()._issue_warnings_after_load(type(load_result)([k for k in load_result.missing_keys if k not in twins],
+                                                             load_result.unexpected_keys))
 
     def log(self, logs: dict, *args, **kwargs):
         if "loss" in logs and self._term_count:
