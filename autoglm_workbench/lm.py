@@ -327,6 +327,7 @@ def validate_generation(candidate, reference: nn.Module, tokenizer, prompts: lis
                         batch_size: int = 8, min_exact: float = 1.0,  # share of prompts whose tokens must all equal the reference's
                         name: str = "artifact") -> dict:
     "Greedy tokens of `candidate` against `reference` on real prompts; raise `ValidationError` below `min_exact`."
+    if not prompts: raise InputError("prompts is empty: validation needs at least one real prompt")
     exact, tokens, same, first = 0, 0, 0, None
     for i in range(0, len(prompts), batch_size):
         batch = left_padded(tokenizer, prompts[i:i + batch_size])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from autoglm_workbench.core import atomic_write_text, environment_info
+from autoglm_workbench.core import atomic_folder, atomic_write_text, environment_info
 from autoglm_workbench.data import load_pairs
 from autoglm_workbench.export import ort_quantize_dynamic
 from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, decoder_student, distill_decoder, export_decoder,
@@ -38,7 +38,9 @@ def trained(folder: Path, build, tokenizer):
     if not (folder / "config.json").exists():
         model = build()
         if getattr(model.config, "autoglm_pruned", None): save_pruned(model, folder, tokenizer)
-        else: model.save_pretrained(folder); tokenizer.save_pretrained(folder)
+        else:
+            with atomic_folder(folder) as tmp:       # a crash mid-save leaves no folder that looks finished
+                model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)
     return load_pretrained(folder, task="causal-lm")[0].eval()
 
 
