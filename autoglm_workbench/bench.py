@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import statistics
 import tempfile
 import time
@@ -18,13 +19,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .core import atomic_write_text, provenance
 from .data import tokenize
 from .models import attention_implementation
-from .prune import Importance, check_sparsity, prune_by_importance
 
 # %% auto #0
-__all__ = ['count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency', 'interleaved_latency',
-           'gemm_floor', 'sparsity_sweep']
+__all__ = ['RESULTS', 'count_parameters', 'size_on_disk', 'count_flops', 'measure_latency', 'model_latency',
+           'interleaved_latency', 'results_path', 'write_results', 'file_bytes']
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
 def count_parameters(model: torch.nn.Module) -> int:
@@ -114,56 +115,25 @@ def interleaved_latency(models: dict,  # name -> model-like; the first is the re
     df.attrs.update(batch_size=batch_size, seq_len=max_length, threads=torch.get_num_threads())
     return df
 
-# %% ../nbs/40_bench.ipynb #4ec3010c
-@torch.no_grad()
-def gemm_floor(model: nn.Module,  # a float model (its nn.Linear layers are measured)
-               batch: dict,  # the inputs whose shapes the floor is for
-               *, warmup: int = 2, repeats: int = 10) -> pd.DataFrame:
-    "Every distinct Linear shape of one forward pass of `model` on `batch`, timed alone in FP32 and dynamic INT8; totals in `attrs`."
-    from autoglm_workbench.quant import quantize
-    calls: dict = {}
-    def record(module, inputs, output):
-        x = inputs[0]
-        key = (x.numel() // x.shape[-1], module.in_features, module.out_features)
-        calls[key] = calls.get(key, 0) + 1
-    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Linear)]
-    if not hooks: raise ValueError(f"{type(model).__name__} has no nn.Linear layers: no GEMM floor to measure")
-    was_training = model.training
-    try: model.eval()(**batch)
-    finally:
-        for h in hooks: h.remove()
-        model.train(was_training)
-    rows = []
-    for (m, k, n), count in calls.items():
-        torch.manual_seed(0)
-        x, linear = torch.randn(m, k), nn.Linear(k, n)
-        int8 = quantize(nn.Sequential(linear))
-        fp32_ms = measure_latency(lambda: linear(x), warmup=warmup, repeats=repeats)["median_ms"]
-        int8_ms = measure_latency(lambda: int8(x), warmup=warmup, repeats=repeats)["median_ms"]
-        flops = 2 * m * k * n
-        rows.append(dict(rows=m, in_features=k, out_features=n, calls=count, gflop=flops / 1e9, fp32_ms=fp32_ms,
-                         int8_ms=int8_ms, fp32_gflops=flops / fp32_ms / 1e6, int8_gops=flops / int8_ms / 1e6))
-    df = pd.DataFrame(rows)
-    df.attrs.update(fp32_ms=float((df.fp32_ms * df.calls).sum()), int8_ms=float((df.int8_ms * df.calls).sum()),
-                    gflop=float((df.gflop * df.calls).sum()), threads=torch.get_num_threads())
-    return df
+# %% ../nbs/40_bench.ipynb #a5e053b7
+RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"    # in a source checkout: the repository's results
 
+def results_path(script,  # the benchmark script (its `__file__`)
+                 out=None,  # where the user asked for the results
+                 smoke: bool = False,  # a smoke run: a temporary file unless `out` is given
+                 ) -> Path:
+    "Where a benchmark writes its JSON: `out`, a temporary file for a smoke run, or `bench/results/<script>.json`."
+    if out is not None: return Path(out)
+    name = f"{Path(script).stem}.json"
+    return Path(tempfile.mkdtemp(prefix="smoke-")) / name if smoke else RESULTS / name
 
-# %% ../nbs/40_bench.ipynb #9af7d183
-def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict], batch: dict, *, warmup: int = 2,
-                   repeats: int = 10, progress: bool = True,
-                   score: Callable[[nn.Module], float] | None = None,  # e.g. validation accuracy of the pruned copy (no recovery)
-                   ) -> pd.DataFrame:
-    "Prune a copy of `model` at every sparsity in `points` and measure parameters, FLOPs and latency on `batch` (and `score`)."
-    rows = []
-    for point in tqdm([{}] + [check_sparsity(dict(p)) for p in points], desc="sweep", disable=not progress):
-        m = copy.deepcopy(model).eval()
-        if point: prune_by_importance(m, importance, point)
-        with torch.no_grad():
-            lat = measure_latency(lambda: m(**batch), warmup=warmup, repeats=repeats)
-        rows.append(dict(heads=point.get("heads", 0.0), ffn=point.get("ffn", 0.0), parameters=count_parameters(m),
-                         flops=count_flops(m, batch), latency_ms=lat["median_ms"], **({} if score is None else dict(accuracy=score(m)))))
-    df = pd.DataFrame(rows).drop_duplicates(["heads", "ffn"]).reset_index(drop=True)
-    for c in ("parameters", "flops", "latency_ms"): df[f"{c}_rel"] = df[c] / df.loc[0, c]
-    df.attrs.update(batch_shape=tuple(batch["input_ids"].shape), threads=torch.get_num_threads())
-    return df
+def write_results(path, results: dict, script, argv: list[str] | None = None) -> Path:
+    "Write a benchmark's results JSON atomically, with the commit, the command line and the environment that made it."
+    return atomic_write_text(Path(path), json.dumps(results | provenance(script, argv), indent=1, default=float))
+
+def file_bytes(path, suffixes: tuple | None = None,  # count only files with these suffixes (e.g. weight files)
+               ) -> int:
+    "Bytes on disk of a file, or of every file under a folder."
+    path = Path(path)
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files if suffixes is None or f.suffix in suffixes)

@@ -11,37 +11,15 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # torch, pandas and the pipeline are imported by the commands that need them: `autoglm --help` answers at once
 from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, did_you_mean,
-                                   load_yaml, resolve_device)
+                                   load_recipe, load_yaml, parse_overrides, resolve_device, with_fields)
+if TYPE_CHECKING: import pandas as pd     # annotations only: pandas is imported by the commands that use it
 
 # %% auto #0
-__all__ = ['apply_overrides', 'load_recipe', 'DemoResult', 'format_table', 'run_demo', 'main']
-
-# %% ../nbs/90_cli.ipynb #b29d9c83
-def apply_overrides(d: dict, overrides: list[str]) -> dict:
-    "Set dotted `key=value` overrides (values parsed as YAML) in a copy of the recipe dict `d`."
-    d = json.loads(json.dumps(d))
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key: raise ConfigError(f"--set {item!r}: expected FIELD=VALUE, e.g. data.name=trec")
-        *parents, leaf = key.strip().split(".")
-        node = d
-        for i, p in enumerate(parents):
-            if not isinstance(node.get(p), dict):
-                here = "recipe" + "".join(f".{q}" for q in parents[:i])
-                sections = [k for k, v in node.items() if isinstance(v, dict)]
-                raise ConfigError(f"--set {item!r}: {here}.{p} is not a section{did_you_mean(p, sections, here)}; "
-                                  f"the sections of {here} are {', '.join(sections) or 'none'}")
-            node = node[p]
-        node[leaf] = load_yaml(raw)
-    return d
-
-def load_recipe(path: str | None = None, overrides: list[str] = ()) -> Recipe:
-    "A recipe from a YAML file (or the defaults) with `--set` overrides applied, validated."
-    base = Recipe.from_yaml(path) if path else Recipe()
-    return Recipe.from_dict(apply_overrides(base.to_dict(), list(overrides)))
+__all__ = ['DemoResult', 'format_table', 'run_demo', 'main']
 
 # %% ../nbs/90_cli.ipynb #56cb4fea
 @dataclass
@@ -154,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             elif args.preset:
                 from autoglm_workbench.presets import preset, preset_recipe
                 if args.recipe: raise ConfigError("--preset NAME is the recipe: give no recipe file with it")
-                recipe = Recipe.from_dict(apply_overrides(preset_recipe(args.preset).to_dict(), args.set))
+                recipe = with_fields(preset_recipe(args.preset), parse_overrides(args.set))
             else: recipe = load_recipe(args.recipe, args.set)
             from autoglm_workbench.presets import budget_lines, has_budget, preset, run_budgeted
             if has_budget(recipe) or args.preset:

@@ -23,18 +23,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
+if TYPE_CHECKING: import torch      # annotations only: `autoglm --help` must not wait for torch
 
 # %% auto #0
-__all__ = ['Check', 'STAGES', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError',
-           'InputError', 'at_least', 'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict',
-           'to_dict', 'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig',
-           'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'BudgetConfig', 'Recipe',
-           'describe_config', 'flat_fields', 'with_fields', 'recipe_from_parameters', 'seed_everything',
-           'resolve_device', 'write_checksums', 'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder',
-           'cache_dir', 'atomic_write_text', 'atomic_folder', 'environment_info', 'RunFolder']
+__all__ = ['Check', 'STAGES', 'SMOKE_FIELDS', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError',
+           'ModelNotFoundError', 'InputError', 'at_least', 'between', 'one_of', 'matches', 'spec', 'validate',
+           'did_you_mean', 'from_dict', 'to_dict', 'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig',
+           'StudentConfig', 'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig',
+           'BudgetConfig', 'Recipe', 'describe_config', 'flat_fields', 'with_fields', 'parse_overrides', 'smoke_recipe',
+           'load_recipe', 'recipe_from_parameters', 'seed_everything', 'resolve_device', 'write_checksums',
+           'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder', 'cache_dir', 'atomic_write_text',
+           'atomic_folder', 'cpu_features', 'environment_info', 'RunFolder', 'provenance']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -379,17 +381,51 @@ def flat_fields(cls=Recipe, path: str = "") -> dict:
 
 def with_fields(recipe: Recipe, fields: dict,  # dotted field -> value, e.g. {'data.name': 'trec-fine', 'seed': 2}
                 ) -> Recipe:
-    "A copy of `recipe` with the dotted fields of `fields` set (checked as any recipe)."
+    "A copy of `recipe` with the dotted fields of `fields` set (checked as any recipe): the one setter of recipe fields."
     d = recipe.to_dict()
     for dotted, value in fields.items():
         *parents, leaf = dotted.split(".")
         node = d
-        for p in parents:
-            if not isinstance(node.get(p), dict): raise ConfigError(f"field {dotted!r}: recipe.{p} is not a section")
+        for i, p in enumerate(parents):
+            if not isinstance(node.get(p), dict):
+                here = "recipe" + "".join(f".{q}" for q in parents[:i])
+                sections = [k for k, v in node.items() if isinstance(v, dict)]
+                raise ConfigError(f"field {dotted!r}: {here}.{p} is not a section{did_you_mean(p, sections, here)}; "
+                                  f"the sections of {here} are {', '.join(sections) or 'none'}")
             node = node[p]
-        if leaf not in node: raise ConfigError(f"field {dotted!r}: the recipe has no field {leaf!r} there{did_you_mean(leaf, node)}")
+        if leaf not in node:
+            here = "recipe" + "".join(f".{q}" for q in parents)
+            raise ConfigError(f"field {dotted!r}: {here} has no field {leaf!r}{did_you_mean(leaf, node, here)}")
         node[leaf] = value
     return Recipe.from_dict(d)
+
+def parse_overrides(items: list[str],  # `FIELD=VALUE` strings, as `--set` gives them; values are read as YAML
+                    ) -> dict:
+    "`['data.name=trec', 'bench.batch_sizes=[1, 8]']` -> `{'data.name': 'trec', 'bench.batch_sizes': [1, 8]}` for `with_fields`."
+    out = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip(): raise ConfigError(f"--set {item!r}: expected FIELD=VALUE, e.g. data.name=trec")
+        out[key.strip()] = load_yaml(raw)
+    return out
+
+# a recipe cut to seconds: small splits, short texts, one short epoch, one timing round (keeps the data set, so a
+# preset's labels stay its own)
+SMOKE_FIELDS = {"data.limit": 48, "data.max_length": 16, "teacher.train": dict(epochs=1.0, batch_size=48, lr=5e-4),
+                "student.num_layers": 2, "distill.eval_steps": 3, "distill.train": dict(epochs=1.0, batch_size=16),
+                "prune.examples": 16, "prune.recovery_epochs": 0.5, "export.min_agreement": 0.5,
+                "export.max_accuracy_drop": 0.3, "bench": dict(batch_sizes=[1, 32], warmup=0, rounds=1, repeats=1)}
+
+def smoke_recipe(recipe: Recipe | None = None,  # default: the built-in recipe
+                 ) -> Recipe:
+    "`recipe` cut to seconds (`SMOKE_FIELDS`): shows that a recipe or a benchmark runs end to end, not what it measures."
+    return with_fields(recipe or Recipe(), SMOKE_FIELDS)
+
+def load_recipe(path=None,  # a recipe YAML file (default: the built-in recipe)
+                overrides: list[str] = (),  # `FIELD=VALUE` strings applied on top (`--set`)
+                ) -> Recipe:
+    "A recipe from a YAML file (or the defaults) with `--set` overrides applied, validated."
+    return with_fields(Recipe.from_yaml(path) if path else Recipe(), parse_overrides(list(overrides)))
 
 def _is_list_field(dotted: str) -> bool:
     cls = Recipe
@@ -407,17 +443,14 @@ def recipe_from_parameters(params: dict,  # flat name -> value; None keeps the b
     if unknown:
         raise ConfigError(f"parameter {unknown[0]!r} is not a recipe field{did_you_mean(unknown[0], fields)}: parameters are the "
                           "recipe's fields with '_' for '.', e.g. distill_temperature for recipe.distill.temperature")
-    d = (base or Recipe()).to_dict()
+    dotted = {}
     for name, value in params.items():
         if value is None: continue
-        *parents, leaf = fields[name].split(".")
-        node = d
-        for p in parents: node = node[p]
         if isinstance(value, str) and _is_list_field(fields[name]):   # "a,b", or YAML for a list of mappings
             value = load_yaml(value) if value.lstrip().startswith(("[", "-")) else \
                 [load_yaml(v.strip()) for v in value.split(",") if v.strip()]
-        node[leaf] = value
-    try: return Recipe.from_dict(d)
+        dotted[fields[name]] = value
+    try: return with_fields(base or Recipe(), dotted)
     except ConfigError as e:
         named = [n for n, dotted in fields.items() if params.get(n) is not None and f"recipe.{dotted}" in str(e)]
         raise ConfigError(f"{e} (parameter {named[0]})" if named else str(e)) from None
@@ -516,6 +549,19 @@ def atomic_folder(path):
 
 # %% ../nbs/00_core.ipynb #c128efcb
 _RECORDED_PACKAGES = ("autoglm_workbench", "torch", "transformers", "tokenizers", "safetensors", "numpy", "pandas")
+# the instruction sets that decide which INT8 / bf16 kernels a CPU runtime can use (and so which path is fastest)
+_CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "i8mm", "bf16")
+
+def cpu_features(cpuinfo: str | None = None,  # the text of /proc/cpuinfo (default: read it; empty where there is none)
+                 ) -> list[str]:
+    "The processor's speed-relevant instruction sets (VNNI, bf16, AMX, Arm dot products) that this machine has."
+    if cpuinfo is None:
+        try: cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError: cpuinfo = ""
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.split(":")[0].strip() in ("flags", "Features"): flags |= set(line.split(":", 1)[1].split())
+    return [f for f in _CPU_FEATURES if f in flags]
 
 def environment_info() -> dict:
     "Package versions and hardware of this process, for the run record."
@@ -526,8 +572,8 @@ def environment_info() -> dict:
         except importlib_metadata.PackageNotFoundError: versions[p] = None
     return dict(
         python=sys.version.split()[0], platform=platform.platform(), machine=platform.machine(),
-        processor=platform.processor() or None, cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
-        cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, packages=versions)
+        processor=platform.processor() or None, cpu_features=cpu_features(), cpu_count=os.cpu_count(),
+        torch_threads=torch.get_num_threads(), cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, packages=versions)
 
 @dataclass
 class RunFolder:
@@ -560,3 +606,22 @@ class RunFolder:
         return m
 
     def recipe(self) -> Recipe: return Recipe.from_yaml(self.path / "config.yaml")
+
+# %% ../nbs/00_core.ipynb #02cd818e
+def _git(folder: Path, *args) -> str | None:
+    import subprocess
+    try: r = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError): return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+def provenance(script,  # the script writing the results (its `__file__`): the commit is that of its repository
+               argv: list[str] | None = None,  # its arguments (default: `sys.argv[1:]`)
+               ) -> dict:
+    "The commit (and whether the tree differed from it), the command line and the environment behind a results file."
+    script = Path(script).resolve()
+    top = _git(script.parent, "rev-parse", "--show-toplevel")
+    where = script.relative_to(top).as_posix() if top else script.name    # no machine path in a results file
+    dirty = _git(script.parent, "status", "--porcelain", "--untracked-files=no") if top else None
+    argv = sys.argv[1:] if argv is None else argv
+    return dict(commit=_git(script.parent, "rev-parse", "HEAD") if top else None, dirty=bool(dirty) if top else None,
+                command=" ".join(["python", where, *argv]), environment=environment_info())

@@ -29,12 +29,13 @@ from .data import PairData, Pairs, Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tinybert_attention_loss
 from .models import attention_implementation, is_causal_lm
+from .quant import prepare_qat
 
 # %% auto #0
 __all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'next_token', 'register_wiring', 'Stage',
            'three_stage_plan', 'TokenizedSplit', 'SegmentCollator', 'prompt_ids', 'TokenizedPairs', 'PairCollator',
            'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer', 'ScheduleCheckpoint',
-           'StageProgress', 'JsonlLogger', 'last_complete_checkpoint', 'Distiller']
+           'StageProgress', 'JsonlLogger', 'last_complete_checkpoint', 'Distiller', 'qat_stage']
 
 # %% ../nbs/13_distill.ipynb #a797115b
 @dataclass
@@ -539,3 +540,11 @@ class Distiller:
         self.module.eval()
         self.student.config.autoglm_max_length = self.max_length   # saved with it: evaluated at the length it learned
         return self.student
+
+# %% ../nbs/13_distill.ipynb #41f7cb4a
+def qat_stage(**stage_kw,  # `Stage` fields; default: a KD fine-tune named 'finetune' (alpha 0.5, T 2)
+              ) -> Stage:
+    "A Distiller `Stage` that trains the student with fake INT8 quantization (`quant.prepare_qat`)."
+    stage_kw.setdefault("name", "finetune")
+    stage_kw.setdefault("terms", [Term("kd", params=dict(alpha=0.5, temperature=2.0))])
+    return Stage(prepare=prepare_qat, **stage_kw)

@@ -23,6 +23,7 @@ from .arch import layer_views
 from .core import InputError, WorkbenchError
 from .data import Split, tokenize
 from .models import attention_implementation, label_ids, predict_logits
+from .bench import interleaved_latency
 
 # %% auto #0
 __all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
@@ -411,7 +412,6 @@ def runtime_table(runtimes: dict,  # name -> model-like; the first is the refere
                   references: dict | None = None,  # name -> its own reference, for runtimes of other models in the same table
                   ) -> pd.DataFrame:
     "Validate every runtime `{name: model-like}` (thresholds per name, else `validate`'s), then time them all in turns."
-    from autoglm_workbench.bench import interleaved_latency
     rows = []
     for name, rt in runtimes.items():
         need = {k: v[name] for k, v in (("min_agreement", min_agreement), ("max_accuracy_drop", max_accuracy_drop))

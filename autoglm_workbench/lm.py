@@ -24,6 +24,7 @@ from .data import PairData, Pairs
 from .distill import Distiller, PairCollator, Stage, Term, TokenizedPairs, next_token, prompt_ids
 from .export import ExportError, ValidationError, _quiet
 from .models import is_causal_lm, load_pretrained, make_student
+from .arch import layer_stack, layer_views
 
 # %% auto #0
 __all__ = ['DECODER_METHODS', 'parameter_shares', 'decoder_student', 'left_padded', 'generate_ids', 'generate', 'rouge_l',
@@ -224,7 +225,6 @@ def prune_batches(tokenizer, pairs: Pairs, *, examples: int = 32, batch_size: in
 # %% ../nbs/70_lm.ipynb #28bd2fb4
 def int8_keep_float(model: nn.Module, first: int = 2, last: int = 1) -> tuple:
     "Names for `quant.quantize(model, skip=...)`: every MLP down projection, and the first `first` and last `last` layers."
-    from autoglm_workbench.arch import layer_stack, layer_views
     prefix, stack = layer_stack(model)
     down = layer_views(model)[0].family.down
     return (down, *(f"{prefix}.{i}." for i in sorted({*range(first), *range(len(stack) - last, len(stack))})))

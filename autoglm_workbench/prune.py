@@ -16,19 +16,20 @@ import torch
 import transformers
 from safetensors.torch import load_model
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import AutoConfig, TrainerCallback
-
+from .bench import count_flops, count_parameters, measure_latency
 from .core import InputError, ModelError, atomic_folder, check_checksums
-from .arch import LayerView, layer_views
 from .data import Split, tokenize
-from .models import fastest_attention, trained_max_length
+from .models import fastest_attention, register_loader, trained_max_length
+from .arch import LayerView, layer_stack, layer_views
 
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'COST_MEASURES', 'prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'Importance',
            'default_loss', 'Magnitude', 'Taylor', 'MaskGradient', 'check_sparsity', 'select', 'prune_by_importance',
            'scoring_batches', 'prune_on_data', 'save_pruned', 'shrink_to', 'load_pruned', 'layer_influence',
-           'prune_layers', 'cubic_sparsity', 'PruningCallback', 'head_frame', 'ffn_frame', 'importance_charts',
-           'sweep_long', 'sweep_at', 'cost_chart', 'accuracy_chart', 'prune_panel']
+           'prune_layers', 'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame',
+           'importance_charts', 'sweep_long', 'sweep_at', 'cost_chart', 'accuracy_chart', 'prune_panel']
 
 # %% ../nbs/20_prune.ipynb #e638faef
 def _sliced(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
@@ -412,6 +413,8 @@ def _tied(model, key: str) -> bool:
     p = model.get_parameter(key) if key in dict(model.named_parameters(remove_duplicate=False)) else None
     return p is not None and sum(q is p for q in model.parameters(remove_duplicate=False)) > 1
 
+register_loader("autoglm_pruned", load_pruned, priority=20)   # models.load_pretrained opens pruned folders
+
 # %% ../nbs/20_prune.ipynb #c57c698c
 def _hidden_in(args, kwargs) -> torch.Tensor:
     return args[0] if args else kwargs["hidden_states"]
@@ -422,7 +425,6 @@ def _hidden_out(output) -> torch.Tensor:
 @torch.no_grad()
 def layer_influence(model: nn.Module, batches: Iterable[dict]) -> list[float]:
     "Per layer, 1 − cosine(input, output hidden state) averaged over real tokens of `batches` (block influence)."
-    from autoglm_workbench.arch import layer_stack
     _, stack = layer_stack(model)
     sums, tokens, seen = torch.zeros(len(stack), dtype=torch.float64), 0, {}
     def before(i):
@@ -449,7 +451,6 @@ def layer_influence(model: nn.Module, batches: Iterable[dict]) -> list[float]:
 
 def prune_layers(model: nn.Module, drop: list[int]) -> nn.Module:
     "Remove whole transformer layers `drop` (0-based) physically; config, cache indices and recorded shapes follow."
-    from autoglm_workbench.arch import layer_stack
     name, stack = layer_stack(model)
     bad = [l for l in drop if not (isinstance(l, int) and 0 <= l < len(stack))]
     if bad: raise InputError(f"drop = {drop}: {bad} not layers of this model (it has layers 0..{len(stack) - 1})")
@@ -521,6 +522,25 @@ class PruningCallback(TrainerCallback):
             for g in table.values(): g.requires_grad_(False)
         prune_heads(self.model, self.plan.get("heads", {}))
         prune_ffn(self.model, self.plan.get("ffn", {}))
+
+# %% ../nbs/20_prune.ipynb #9af7d183
+def sparsity_sweep(model: nn.Module, importance: Importance, points: list[dict], batch: dict, *, warmup: int = 2,
+                   repeats: int = 10, progress: bool = True,
+                   score: Callable[[nn.Module], float] | None = None,  # e.g. validation accuracy of the pruned copy (no recovery)
+                   ) -> pd.DataFrame:
+    "Prune a copy of `model` at every sparsity in `points` and measure parameters, FLOPs and latency on `batch` (and `score`)."
+    rows = []
+    for point in tqdm([{}] + [check_sparsity(dict(p)) for p in points], desc="sweep", disable=not progress):
+        m = copy.deepcopy(model).eval()
+        if point: prune_by_importance(m, importance, point)
+        with torch.no_grad():
+            lat = measure_latency(lambda: m(**batch), warmup=warmup, repeats=repeats)
+        rows.append(dict(heads=point.get("heads", 0.0), ffn=point.get("ffn", 0.0), parameters=count_parameters(m),
+                         flops=count_flops(m, batch), latency_ms=lat["median_ms"], **({} if score is None else dict(accuracy=score(m)))))
+    df = pd.DataFrame(rows).drop_duplicates(["heads", "ffn"]).reset_index(drop=True)
+    for c in ("parameters", "flops", "latency_ms"): df[f"{c}_rel"] = df[c] / df.loc[0, c]
+    df.attrs.update(batch_shape=tuple(batch["input_ids"].shape), threads=torch.get_num_threads())
+    return df
 
 # %% ../nbs/20_prune.ipynb #5c81a7d4
 def head_frame(importance: Importance, plan: dict) -> pd.DataFrame:

@@ -18,13 +18,15 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import PreTrainedModel
 
+from .bench import measure_latency
 from .core import InputError, ModelError, atomic_folder, check_checksums
-from .models import fastest_attention
+from .models import fastest_attention, register_loader
+from .prune import shrink_to
 
 # %% auto #0
 __all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'quantize',
-           'prepare_qat', 'qat_stage', 'save_quantized', 'load_quantized', 'weight_error_frame',
-           'weight_histogram_frame', 'weight_error_chart', 'weight_histogram_chart']
+           'prepare_qat', 'save_quantized', 'load_quantized', 'weight_error_frame', 'weight_histogram_frame',
+           'weight_error_chart', 'weight_histogram_chart', 'gemm_floor']
 
 # %% ../nbs/30_quant.ipynb #396a475a
 def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
@@ -123,13 +125,6 @@ def prepare_qat(model: nn.Module) -> nn.Module:
         raise InputError(f"{type(model).__name__} has no nn.Linear layers: nothing to train for quantization")
     return model
 
-def qat_stage(**stage_kw):
-    "A Distiller `Stage` (default: a short KD fine-tune) that trains the student with fake INT8 quantization."
-    from autoglm_workbench.distill import Stage, Term
-    stage_kw.setdefault("name", "finetune")
-    stage_kw.setdefault("terms", [Term("kd", params=dict(alpha=0.5, temperature=2.0))])
-    return Stage(prepare=prepare_qat, **stage_kw)
-
 # %% ../nbs/30_quant.ipynb #864f4859
 def _is_qlinear(m) -> bool:
     return type(m).__module__.startswith("torch.ao.nn.quantized.dynamic") and hasattr(m, "_packed_params")
@@ -183,7 +178,6 @@ def load_quantized(path) -> nn.Module:
     cls = getattr(transformers, config.architectures[0])
     model = cls._from_config(config, attn_implementation=fastest_attention(cls))
     if getattr(config, "autoglm_pruned", None):
-        from autoglm_workbench.prune import shrink_to
         shrink_to(model, config.autoglm_pruned)
     q = _dynamic_int8(model.eval(), info.get("per_channel", True), tuple(info.get("skip", ())))
     tensors = load_file(str(file))
@@ -208,6 +202,9 @@ def load_quantized(path) -> nn.Module:
             raise ModelError(f"{path}: {alias} was tied to {source} when saved but is not in the rebuilt model")
     q.autoglm_quantized = info
     return q.eval()
+
+# models.load_pretrained opens INT8 folders; tried before pruned ones, as INT8 of a pruned shape carries both keys
+register_loader("autoglm_quantized", lambda path, attn_implementation=None: load_quantized(path), priority=10)
 
 # %% ../nbs/30_quant.ipynb #3be94023
 def weight_error_frame(float_model: nn.Module, quantized: nn.Module) -> pd.DataFrame:
@@ -258,4 +255,38 @@ def weight_histogram_chart(data):  # `weight_histogram_frame` output, or `alt.Na
         color=alt.Color("kind:N", title=None, legend=None), row=alt.Row("kind:N", title=None, sort=["fp32", "int8"]),
         tooltip=["kind:N", alt.Tooltip("left:Q", format=".4f"), alt.Tooltip("right:Q", format=".4f"), "count:Q"]
     ).properties(width=300, height=90, name="histogram", title="weights of the chosen layer: fp32 and after INT8")
+
+
+# %% ../nbs/30_quant.ipynb #4ec3010c
+@torch.no_grad()
+def gemm_floor(model: nn.Module,  # a float model (its nn.Linear layers are measured)
+               batch: dict,  # the inputs whose shapes the floor is for
+               *, warmup: int = 2, repeats: int = 10) -> pd.DataFrame:
+    "Every distinct Linear shape of one forward pass of `model` on `batch`, timed alone in FP32 and dynamic INT8; totals in `attrs`."
+    calls: dict = {}
+    def record(module, inputs, output):
+        x = inputs[0]
+        key = (x.numel() // x.shape[-1], module.in_features, module.out_features)
+        calls[key] = calls.get(key, 0) + 1
+    hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Linear)]
+    if not hooks: raise ValueError(f"{type(model).__name__} has no nn.Linear layers: no GEMM floor to measure")
+    was_training = model.training
+    try: model.eval()(**batch)
+    finally:
+        for h in hooks: h.remove()
+        model.train(was_training)
+    rows = []
+    for (m, k, n), count in calls.items():
+        torch.manual_seed(0)
+        x, linear = torch.randn(m, k), nn.Linear(k, n)
+        int8 = quantize(nn.Sequential(linear))
+        fp32_ms = measure_latency(lambda: linear(x), warmup=warmup, repeats=repeats)["median_ms"]
+        int8_ms = measure_latency(lambda: int8(x), warmup=warmup, repeats=repeats)["median_ms"]
+        flops = 2 * m * k * n
+        rows.append(dict(rows=m, in_features=k, out_features=n, calls=count, gflop=flops / 1e9, fp32_ms=fp32_ms,
+                         int8_ms=int8_ms, fp32_gflops=flops / fp32_ms / 1e6, int8_gops=flops / int8_ms / 1e6))
+    df = pd.DataFrame(rows)
+    df.attrs.update(fp32_ms=float((df.fp32_ms * df.calls).sum()), int8_ms=float((df.int8_ms * df.calls).sum()),
+                    gflop=float((df.gflop * df.calls).sum()), threads=torch.get_num_threads())
+    return df
 

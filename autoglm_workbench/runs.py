@@ -22,11 +22,12 @@ import yaml
 from .core import (ConfigError, Recipe, WorkbenchError, describe_config, did_you_mean, flat_fields, load_yaml,
                                     recipe_from_parameters, recipes_folder)
 from .store import RunStore, recipe_hash, store_url
+from .pipeline import RunPruned, check_recipe, run
 
 # %% auto #0
-__all__ = ['RUN_OPTIONS', 'RECIPE_NOTEBOOK', 'SWEEP_FIELDS', 'SEARCH_FIELDS', 'MINIMIZED', 'parameters_source', 'notebook_recipe',
-           'recipe_notebook', 'run_notebook', 'Sweep', 'load_sweep', 'run_sweep', 'sweep_table', 'Search',
-           'load_search', 'run_search', 'search_table', 'runs_panel']
+__all__ = ['RUN_OPTIONS', 'RECIPE_NOTEBOOK', 'SWEEP_FIELDS', 'SEARCH_FIELDS', 'TEST_METRICS', 'MINIMIZED', 'parameters_source',
+           'notebook_recipe', 'recipe_notebook', 'run_notebook', 'Sweep', 'load_sweep', 'run_sweep', 'sweep_table',
+           'Search', 'load_search', 'run_search', 'search_table', 'runs_panel']
 
 # %% ../nbs/51_runs.ipynb #4aa48306
 RUN_OPTIONS = ("recipe_yaml", "run_dir", "run_label")   # notebook parameters besides the recipe's fields
@@ -129,7 +130,6 @@ class Sweep:
 
 def load_sweep(path_or_spec, folder=None) -> Sweep:
     "A sweep from a YAML file or a mapping: every point's recipe built and checked (`pipeline.check_recipe`) before any run."
-    from autoglm_workbench.pipeline import check_recipe
     spec, folder, what, stem = _read_spec(path_or_spec, folder, "sweep", SWEEP_FIELDS)
     name = spec.get("name") or stem
     if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
@@ -209,6 +209,7 @@ def sweep_table(sweep: Sweep, store: RunStore) -> pd.DataFrame:
 
 # %% ../nbs/51_runs.ipynb #69ca59f0
 SEARCH_FIELDS = ("study", "recipe", "space", "objective", "objectives", "budget", "trials", "pruner", "workers", "seed")
+TEST_METRICS = ("accuracy", "agreement")    # measured on the test split: reported beside a choice, never its objective
 MINIMIZED = ("latency", "size_mb", "parameters", "flops")   # metrics whose prefix says lower is better
 
 def _direction(metric: str) -> str:
@@ -253,10 +254,13 @@ def load_search(path_or_spec, folder=None) -> Search:
     space = _check_space(spec.get("space") or {}, what)
     if not space: raise ConfigError(f"{what}.space: empty; name at least one recipe field to search")
     if "objective" in spec and "objectives" in spec: raise ConfigError(f"{what}: give objective or objectives, not both")
-    objectives = spec.get("objectives") or [spec.get("objective", "accuracy")]
+    objectives = spec.get("objectives") or [spec.get("objective", "val_accuracy")]
     if isinstance(objectives, str): objectives = [objectives]
-    known = ("accuracy", "agreement", "size_mb", "parameters", "flops") + tuple(f"latency_b{b}_ms" for b in base.bench.batch_sizes)
+    known = ("val_accuracy", "size_mb", "parameters", "flops") + tuple(f"latency_b{b}_ms" for b in base.bench.batch_sizes)
     for o in objectives:
+        if o in TEST_METRICS:     # a search that picks its best trial on the test split reports a figure it tuned for
+            raise ConfigError(f"{what}: objective {o!r} is measured on the test split, which is reported, never chosen on; "
+                              "use 'val_accuracy' (the validation split)")
         if o not in known: raise ConfigError(f"{what}: objective {o!r}{did_you_mean(o, known)}: must be one of {', '.join(known)}")
     budget = spec.get("budget") or {}
     if not isinstance(budget, dict): raise ConfigError(f"{what}.budget = {budget!r}: give a mapping metric: most allowed")
@@ -285,7 +289,6 @@ def _storage(url: str):
 
 def _pruning_callback(trial):
     from transformers import TrainerCallback
-    from autoglm_workbench.pipeline import RunPruned
 
     class OptunaPruning(TrainerCallback):
         "Report each evaluation's validation accuracy to the trial; stop the run when the pruner says so."
@@ -311,7 +314,6 @@ def _suggest(trial, space: dict) -> dict:
 def _objective(search: Search, store_url_: str, log: Callable):
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from autoglm_workbench.pipeline import RunPruned, check_recipe, run
 
     def objective(trial):
         params = _suggest(trial, search.space)
@@ -326,7 +328,7 @@ def _objective(search: Search, store_url_: str, log: Callable):
                           callbacks=callbacks, log=log)
         except RunPruned as e: raise optuna.TrialPruned(str(e)) from None
         final = report.table.iloc[-1]
-        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("accuracy", "size_mb", *[c for c in final.index if c.startswith("latency_b") and "p90" not in c]) if k in final})
+        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "size_mb", *[c for c in final.index if c.startswith("latency_b") and "p90" not in c]) if k in final})
         trial.set_user_attr("constraint", [float(final[k] - v) for k, v in search.budget.items()])
         values = [float(final[o]) for o in search.objectives]
         return values[0] if len(values) == 1 else tuple(values)

@@ -1,6 +1,6 @@
 """Baselines against ours on one teacher, one split and one training budget; writes bench/results/compare.json.
 
-    python bench/compare.py [--seeds 3] [--methods ours tinybert ...] [--eval FILE_OR_SET:label=teacher_label,...]
+    python bench/compare.py [--seeds 3] [--methods ours tinybert ...] [--eval FILE_OR_SET:label=teacher_label,...] [--smoke]
 
 Every recipe of recipes/baselines/ is run by the pipeline (`autoglm run`, distill stage only, recorded in the run
 store) with the settings of each data set below (same for every method), once per training seed. The split and
@@ -14,19 +14,19 @@ Run folders land in runs/compare/<dataset>/<method>/seed<k>: a rerun skips finis
 benchmark continues where it stopped. Results are rewritten after every run.
 """
 import argparse
-import json
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from autoglm_workbench.bench import interleaved_latency
+from autoglm_workbench.bench import interleaved_latency, results_path, write_results
 from autoglm_workbench.compare import (baseline_recipes, cross_dataset_table, main_table, majority_rate, overlap,
                                        same_flops_table, stratified_sample)
-from autoglm_workbench.core import Recipe, atomic_write_text, environment_info, with_fields
+from autoglm_workbench.core import SMOKE_FIELDS, Recipe, with_fields
 from autoglm_workbench.data import load_eval_set, read_rotten_tomatoes
 from autoglm_workbench.models import accuracy
-from autoglm_workbench.pipeline import load_report, load_stage, recipe_data, recipe_teacher, run, StageState
+from autoglm_workbench.pipeline import load_stage, recipe_data, recipe_teacher, run, StageState
 
 # The budget every method gets on a data set (a 2-core CPU): examples per split, tokens, epochs are the recipes'.
 DATASETS = {
@@ -38,11 +38,14 @@ CROSS = {"train": "rotten-tomatoes", "settings": {"data.max_length": 48, "data.l
 COMMON = {"stages": ["distill"], "data.split_seed": 0, "distill.eval_steps": None,
           "bench": dict(batch_sizes=[1], warmup=1, rounds=1, repeats=1)}   # per-run timing is a glance; the table's is below
 TIMING = dict(rounds=5, repeats=3, warmup=2)
+# --smoke: two methods, one seed, tiny splits of TREC and Rotten Tomatoes, one timing round
+SMOKE = dict(datasets={"trec": {"data.max_length": 16, "data.limit": 48}}, methods=["tinybert", "ours"],
+             cross_settings={"data.max_length": 16, "data.limit": 48}, eval_examples=40, timing=dict(rounds=1, repeats=1, warmup=0))
 
 
 def trained(recipe: Recipe, run_dir: Path, log) -> dict:
-    "Run (or reuse) one method's pipeline run; its distill stage's metrics."
-    report = load_report(run_dir) if (run_dir / "report.json").exists() else run(recipe, run_dir=run_dir, label="bench-compare", log=log)
+    "Run one method's pipeline run (a finished one is loaded: `run` resumes a folder only for the recipe that made it); its distill stage's metrics."
+    report = run(recipe, run_dir=run_dir, label="bench-compare", log=log)
     row, teacher = report.table.loc["distill"], report.table.loc["teacher"]
     return dict(teacher={k: teacher[k] for k in ("accuracy", "parameters", "flops", "size_mb")},accuracy=row["accuracy"], agreement=row["agreement"], parameters=row["parameters"], flops=row["flops"],
                 size_mb=row["size_mb"], train_seconds=row["seconds"], artifact=str(run_dir / "stages" / "1-distill"))
@@ -118,16 +121,22 @@ def main() -> None:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--eval", action="append", default=[], metavar="SET:label=teacher_label,...",
                    help="another out-of-domain evaluation set for the cross-dataset table (a registered set or a file)")
-    p.add_argument("--runs", default="runs/compare")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "compare.json"))
+    p.add_argument("--runs", default=None, help="folder of the run folders (default: runs/compare)")
+    p.add_argument("--smoke", action="store_true", help="tiny splits, two methods, one seed, temporary folders: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/compare.json)")
     a = p.parse_args()
+    if a.smoke:
+        DATASETS.clear(); DATASETS.update(SMOKE["datasets"])
+        CROSS.update(settings=SMOKE["cross_settings"], eval_examples=SMOKE["eval_examples"]); TIMING.update(SMOKE["timing"])
+        a.datasets, a.seeds, a.methods = list(DATASETS), 1, a.methods or SMOKE["methods"]
+    runs_root = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/compare"))
     recipes = baseline_recipes(names=a.methods)
-    out_path, t_start = Path(a.out), time.time()
+    out_path, t_start = results_path(__file__, a.out, a.smoke), time.time()
     summary = {ds: dict(limit=x["data.limit"], max_length=x["data.max_length"]) for ds, x in
                (DATASETS | {CROSS["train"]: CROSS["settings"]}).items()}
     res = dict(benchmark="compare", budget=dict(datasets=DATASETS, cross=CROSS, common=COMMON, timing=TIMING, summary=summary,
                                                 seeds=a.seeds, eval_examples=CROSS["eval_examples"]),
-               methods={n: r.to_dict() for n, r in recipes.items()}, runs=[], timings=[], teachers={}, environment=environment_info())
+               methods={n: r.to_dict() for n, r in recipes.items()}, runs=[], timings=[], teachers={}, smoke=a.smoke)
     log = lambda msg: print(f"[{time.time() - t_start:7.0f} s] {msg}", flush=True)
 
     def save():
@@ -137,10 +146,10 @@ def main() -> None:
             res["main"] = table.to_dict("records")
             complete = table.groupby("dataset")["method"].agg(lambda m: "ours" in set(m))
             if complete.any(): res["same_flops"] = same_flops_table(table[table["dataset"].map(complete)]).to_dict("records")
-        atomic_write_text(out_path, json.dumps(res, indent=1, default=float))
+        write_results(out_path, res, __file__)
 
     def settings(dataset, extra, seed):
-        return {"data.name": dataset, "seed": seed} | COMMON | extra
+        return (SMOKE_FIELDS if a.smoke else {}) | {"data.name": dataset, "seed": seed} | COMMON | extra
 
     # seed 0 of every data set first: a benchmark stopped early still has every row once
     plan = [(ds, DATASETS[ds], seed) for seed in range(a.seeds) for ds in a.datasets]
@@ -149,7 +158,7 @@ def main() -> None:
         for name, recipe in recipes.items():
             r = with_fields(recipe, settings(ds, extra, seed))
             log(f"{ds} seed {seed}: {name}")
-            m = trained(r, Path(a.runs) / ds / name / f"seed{seed}", log=lambda *_: None)
+            m = trained(r, runs_root / ds / name / f"seed{seed}", log=lambda *_: None)
             res["teachers"][ds] = m.pop("teacher")
             res["runs"].append(dict(dataset=ds, method=name, seed=seed) | m)
             if seed == 0: seed0[ds][name] = m["artifact"]
@@ -162,7 +171,7 @@ def main() -> None:
     for name, recipe in recipes.items():
         r = with_fields(recipe, settings(CROSS["train"], CROSS["settings"], 0))
         log(f"{CROSS['train']}: {name}")
-        cross_artifacts[name] = trained(r, Path(a.runs) / CROSS["train"] / name / "seed0", log=lambda *_: None)["artifact"]
+        cross_artifacts[name] = trained(r, runs_root / CROSS["train"] / name / "seed0", log=lambda *_: None)["artifact"]
     res["cross_dataset"] = cross_dataset(with_fields(next(iter(recipes.values())), settings(CROSS["train"], CROSS["settings"], 0)),
                                          cross_artifacts, parse_eval(a.eval), log)
     save()

@@ -1,24 +1,25 @@
 """Teacher vs CE-only student vs distilled student on the bundled task; writes bench/results/distill.json.
 
-    python bench/distill.py [--set FIELD=VALUE ...]
+    python bench/distill.py [--set FIELD=VALUE ...] [--smoke]
 
 Goal (issue 3): the distilled 3-layer student keeps >= 98% of the teacher's accuracy at >= 1.9x lower latency.
 Everything is measured in one run, on the same test split and inputs, latency timed in turns.
 """
 import argparse
 import json
-from pathlib import Path
 
-from autoglm_workbench.cli import load_recipe, run_demo
-from autoglm_workbench.core import environment_info
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.cli import run_demo
+from autoglm_workbench.core import Recipe, parse_overrides, smoke_recipe, with_fields
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "distill.json"))
+    p.add_argument("--smoke", action="store_true", help="a tiny recipe and a temporary output: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/distill.json)")
     args = p.parse_args()
-    recipe = load_recipe(overrides=args.set)
+    recipe = with_fields(smoke_recipe() if args.smoke else Recipe(), parse_overrides(args.set))
     res = run_demo(recipe)
     table = res.table
     distilled = [i for i in table.index if "distilled" in i][0]
@@ -31,9 +32,8 @@ def main() -> None:
                goals=goals, seconds=res.seconds,
                teacher={k: v for k, v in res.run.metrics()["teacher"].items() if k != "path"},   # no machine path
                test_examples=table.attrs["n_eval"], threads=table.attrs["threads"], run_folder=res.run.path.name,
-               environment=environment_info())
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2, default=float))
+               smoke=args.smoke)
+    write_results(results_path(__file__, args.out, args.smoke), out, __file__)
     print(json.dumps(dict(distilled=out["distilled"], goals=goals), indent=2, default=float))
 
 

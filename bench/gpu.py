@@ -3,9 +3,10 @@ torch.compile (inductor with CUDA graphs), and TensorRT FP16 / INT8 where `tenso
 against eager FP32 on the whole test split (top-1 agreement) before it is timed at batch 1 and 32.
 Writes bench/results/gpu.json with the device name.
 
-    python bench/gpu.py [--models student teacher]
+    python bench/gpu.py [--models student teacher] [--smoke]
 
-Goal (issue 6): the best GPU path >= 3x faster than eager FP32 at batch 32. Not part of CI; needs a CUDA GPU.
+Goal (issue 6): the best GPU path >= 3x faster than eager FP32 at batch 32. Needs a CUDA GPU; --smoke runs the
+eager paths of a tiny recipe on the CPU where there is none (checks the script, measures nothing).
 """
 import argparse
 import copy
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from autoglm_workbench.bench import measure_latency
-from autoglm_workbench.core import environment_info
+from autoglm_workbench.bench import measure_latency, results_path, write_results
+from autoglm_workbench.core import Recipe, smoke_recipe
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.export import (TensorRTModel, build_tensorrt_engine, calibration_batches, tensorrt_missing,
                                       tensorrt_onnx, validate)
@@ -24,20 +25,23 @@ from autoglm_workbench.export import (TensorRTModel, build_tensorrt_engine, cali
 from autoglm_workbench.pipeline import demo_models
 
 
-def gpu_latency(model, batch) -> float:
+def gpu_latency(model, batch, smoke=False) -> float:
     def run():
         with torch.no_grad(): model(**batch)
-        torch.cuda.synchronize()
-    return measure_latency(run, warmup=10, repeats=50, min_seconds=2.0)["median_ms"]
+        if torch.cuda.is_available(): torch.cuda.synchronize()
+    return measure_latency(run, **(dict(warmup=1, repeats=2) if smoke else dict(warmup=10, repeats=50, min_seconds=2.0)))["median_ms"]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["student", "teacher"], choices=["student", "teacher"])
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "gpu.json"))
+    p.add_argument("--smoke", action="store_true", help="a tiny recipe, few repeats, a temporary output (on the CPU without a GPU)")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/gpu.json)")
     a = p.parse_args()
-    if not torch.cuda.is_available(): raise SystemExit("bench/gpu.py needs an NVIDIA GPU (torch.cuda.is_available() is False)")
-    m = demo_models()
+    cuda = torch.cuda.is_available()
+    if not cuda and not a.smoke: raise SystemExit("bench/gpu.py needs an NVIDIA GPU (torch.cuda.is_available() is False)")
+    device = "cuda" if cuda else "cpu"
+    m = demo_models(smoke_recipe() if a.smoke else Recipe())
     recipe, data, teacher, student = m.recipe, m.data, m.teacher, m.distilled.model
     ml, tok = recipe.data.max_length, teacher.tokenizer
     work = Path(tempfile.mkdtemp())
@@ -45,12 +49,14 @@ def main() -> None:
     for name, base in (("student", student), ("teacher", teacher.model)):
         if name not in a.models: continue
         base = base.eval()
-        fp32 = copy.deepcopy(base).cuda()
-        paths = {"eager FP32": fp32, "eager FP16": copy.deepcopy(fp32).half(), "eager BF16": copy.deepcopy(fp32).to(torch.bfloat16)}
-        paths["torch.compile (inductor, CUDA graphs)"] = torch.compile(copy.deepcopy(fp32), mode="reduce-overhead", dynamic=False)
+        fp32 = copy.deepcopy(base).to(device)
+        paths = {"eager FP32": fp32, "eager BF16": copy.deepcopy(fp32).to(torch.bfloat16)}
+        if cuda:        # FP16 and CUDA graphs are GPU paths; a CPU smoke run checks the script with the eager ones
+            paths["eager FP16"] = copy.deepcopy(fp32).half()
+            paths["torch.compile (inductor, CUDA graphs)"] = torch.compile(copy.deepcopy(fp32), mode="reduce-overhead", dynamic=False)
         skipped = {}
         why = tensorrt_missing()
-        if why is None:
+        if why is None and cuda:
             sample = tokenize(tok, data.validation.texts[:4], ml)
             calib = calibration_batches(tok, data.train.texts[:256], ml)
             for precision in ("fp16", "int8"):
@@ -60,12 +66,12 @@ def main() -> None:
             skipped["TensorRT FP16 / INT8"] = why
         rows = {}
         for path, model in paths.items():
-            v = validate(model, fp32, tok, data.test, max_length=ml, min_agreement=0.98, name=path)
+            v = validate(model, fp32, tok, data.test, max_length=ml, min_agreement=0.5 if a.smoke else 0.98, name=path)
             row = dict(accuracy=v["accuracy"], top1_agreement=v["top1_agreement"], max_abs_diff=v["max_abs_diff"])
             for b in (1, 32):
                 # fixed shapes (padded to max_length) so compiled graphs and engines are timed at one shape
-                batch = {k: t.cuda() for k, t in tokenize(tok, data.test.texts[:b], ml, pad_to_max=True).items()}
-                row[f"latency_b{b}_ms"] = gpu_latency(model, batch)
+                batch = {k: t.to(device) for k, t in tokenize(tok, data.test.texts[:b], ml, pad_to_max=True).items()}
+                row[f"latency_b{b}_ms"] = gpu_latency(model, batch, a.smoke)
             rows[path] = row
             print(name, path, json.dumps(row), flush=True)
         ref = rows["eager FP32"]
@@ -73,9 +79,8 @@ def main() -> None:
             for b in (1, 32): row[f"speedup_b{b}"] = ref[f"latency_b{b}_ms"] / row[f"latency_b{b}_ms"]
         best = max(rows, key=lambda k: rows[k]["speedup_b32"])
         results[name] = dict(paths=rows, skipped=skipped, best_b32=best, goal_3x_met=bool(rows[best]["speedup_b32"] >= 3))
-    out = dict(benchmark="gpu", device=torch.cuda.get_device_name(), max_length=ml, results=results, environment=environment_info())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=2, default=float))
+    out = dict(benchmark="gpu", device=torch.cuda.get_device_name() if cuda else "cpu (smoke)", max_length=ml, results=results, smoke=a.smoke)
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
     print(json.dumps({k: dict(best=v["best_b32"], met=v["goal_3x_met"]) for k, v in results.items()}, indent=2))
 
 

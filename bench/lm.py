@@ -1,6 +1,6 @@
 """Causal LM: SmolLM2-135M-Instruct, fine-tuned on BBC headlines, against 10-layer students; writes bench/results/lm.json.
 
-    python bench/lm.py [--train 240] [--test 60] [--epochs 2] [--runs runs/bench-lm]
+    python bench/lm.py [--train 240] [--test 60] [--epochs 2] [--runs runs/bench-lm] [--smoke]
 
 The DistilBART paper's comparison (Shleifer & Rush 2020) on one student and one budget: shrink-and-fine-tune (CE on
 the references), KD (token-level KD + hidden-state alignment) and pseudo-labels (sequence-level KD: CE on the
@@ -10,43 +10,49 @@ Then, on the KD student and the teacher: dynamic INT8 (the seed's `quantize_dyna
 teacher (grouped-query heads and FFN neurons) with recovery KD, ONNX export with the KV cache validated token for
 token against PyTorch, and ONNX Runtime INT8. Scores on the test pairs: ROUGE-L, BLEU-4, SBERT similarity, perplexity
 of the references. Generation latency at batch 1 and 8, every model timed in turns in this one process.
-Every trained model is kept in its run folder: a rerun resumes from what is there.
+Every trained model is kept in its run folder with the arguments that made it (`made_by.json`): a rerun reuses a
+model only when those arguments match, and trains it again otherwise. --smoke runs every step on a tiny random
+decoder with SmolLM2's tokenizer, a few pairs and temporary folders (what the tests run).
 """
 import argparse
 import copy
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import torch
+from transformers import AutoModelForCausalLM
 
-from autoglm_workbench.core import atomic_folder, atomic_write_text, environment_info
+from autoglm_workbench.bench import file_bytes, results_path, write_results
+from autoglm_workbench.core import atomic_folder, atomic_write_text
 from autoglm_workbench.data import load_pairs
 from autoglm_workbench.export import ort_quantize_dynamic
-from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, decoder_student, distill_decoder, export_decoder,
+from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, distill_decoder, export_decoder,
                                   generate, generation_latency, headline_scores, int8_keep_float, parameter_shares, perplexity,
                                   prune_batches, sequence_kd_data, validate_generation)
-from autoglm_workbench.models import load_pretrained
+from autoglm_workbench.models import load_pretrained, tiny_config
 from autoglm_workbench.prune import Taylor, prune_by_importance, save_pruned
 from autoglm_workbench.quant import quantize
 
-MAX_LENGTH, MAX_NEW = 160, 24
-
-
-def trained(folder: Path, build, tokenizer):
-    "The model saved in `folder`, or `build()` saved there first."
-    if not (folder / "config.json").exists():
+def trained(folder: Path, build, tokenizer, made_by: dict):
+    "The model saved in `folder` by the same arguments (`made_by`), or `build()` saved there first with them."
+    stamp = folder / "made_by.json"
+    if not (stamp.exists() and json.loads(stamp.read_text()) == json.loads(json.dumps(made_by))):
+        if folder.exists():
+            print(f"{folder}: made by other arguments, or not finished: training it again", flush=True)
+            shutil.rmtree(folder)
         model = build()
         if getattr(model.config, "autoglm_pruned", None): save_pruned(model, folder, tokenizer)
         else:
             with atomic_folder(folder) as tmp:       # a crash mid-save leaves no folder that looks finished
                 model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)
+        atomic_write_text(stamp, json.dumps(made_by, indent=1, sort_keys=True))    # last: only a whole model is reused
     return load_pretrained(folder, task="causal-lm")[0].eval()
 
 
-def disk_mb(path: Path) -> float:
-    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
-    return sum(f.stat().st_size for f in files) / 2**20
+def disk_mb(path: Path) -> float: return file_bytes(path) / 2**20
 
 
 def main() -> None:
@@ -59,27 +65,37 @@ def main() -> None:
     p.add_argument("--layers", type=int, default=10, help="student depth (of the teacher's 30)")
     p.add_argument("--methods", nargs="+", default=["shrink-fine-tune", "kd", "pseudo-labels"],
                    choices=["shrink-fine-tune", "kd", "pseudo-labels"], help="students to train (kd is always trained)")
-    p.add_argument("--runs", default="runs/bench-lm")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "lm.json"))
+    p.add_argument("--runs", default=None, help="folder of the trained models (default: runs/bench-lm)")
+    p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/lm.json)")
     a = p.parse_args()
-    runs, t_start = Path(a.runs), time.time()
+    MAX_LENGTH, MAX_NEW, NEW_TOKENS, ROUNDS, ONNX_PROMPTS, PRUNE_EXAMPLES = 160, 24, 16, 5, 16, 32
+    if a.smoke:
+        a.train, a.teacher_train, a.test, a.epochs, a.layers = 16, 16, 8, 0.5, 2
+        MAX_LENGTH, MAX_NEW, NEW_TOKENS, ROUNDS, ONNX_PROMPTS, PRUNE_EXAMPLES = 96, 4, 4, 1, 4, 8
+    runs, t_start = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-lm")), time.time()
+    out_path = results_path(__file__, a.out, a.smoke)
     data = load_pairs("bbc-headlines", seed=0, max_prompt_words=60)
     data = type(data)(data.name, data.train.subset(a.train), data.validation.subset(a.test), data.test.subset(a.test), data.stats)
     base, tok = load_pretrained("smollm2-135m", task="causal-lm")
+    if a.smoke:
+        torch.manual_seed(0)
+        base = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512)).eval()
     teacher_data = type(data)(data.name, data.train.subset(a.teacher_train or a.train), data.validation, data.test, data.stats)
     budget = dict(train_pairs=len(data.train), teacher_train_pairs=len(teacher_data.train), test_pairs=len(data.test), max_prompt_words=60, max_length=MAX_LENGTH,
                   teacher_epochs=1, teacher_lr=5e-5, student_epochs=a.epochs, student_lr=a.lr, batch_size=8,
                   student_layers=a.layers, recovery_epochs=1, recovery_pairs=len(teacher_data.train), prune={"heads": 0.2, "ffn": 0.2})
-    out = dict(benchmark="lm", budget=budget, models={}, environment=environment_info())
-    save = lambda: atomic_write_text(Path(a.out), json.dumps(out, indent=1, default=float))
+    out = dict(benchmark="lm", smoke=a.smoke, budget=budget, models={})
+    save = lambda: write_results(out_path, out, __file__)
     seconds = {}
 
     def timed(name, fn):
         t0 = time.time(); r = fn(); seconds[name] = seconds.get(name, 0) + time.time() - t0; return r
 
+    made_by = dict(budget=budget, smoke=a.smoke)
     teacher = timed("teacher fine-tune", lambda: trained(runs / "teacher", lambda: distill_decoder(
         base, tok, teacher_data, "shrink-fine-tune", runs / "teacher-train", student=copy.deepcopy(base), max_length=MAX_LENGTH,
-        epochs=1, lr=5e-5, batch_size=8), tok))
+        epochs=1, lr=5e-5, batch_size=8), tok, made_by | dict(model="teacher")))
     kw = dict(num_layers=a.layers, max_length=MAX_LENGTH, epochs=a.epochs, lr=a.lr, batch_size=8)
     students = {}
     for method in sorted(set(a.methods) | {"kd"}, key=["shrink-fine-tune", "kd", "pseudo-labels"].index):
@@ -89,26 +105,25 @@ def main() -> None:
                 d = sequence_kd_data(teacher, tok, data, max_new_tokens=MAX_NEW)
                 out["pseudo_label_examples"] = list(zip(d.train.targets[:5], data.train.targets[:5]))
             return distill_decoder(teacher, tok, d, method, runs / f"{method}-train", **kw)
-        students[method] = timed(method, lambda: trained(runs / method, build, tok))
+        students[method] = timed(method, lambda: trained(runs / method, build, tok, made_by | dict(model=method, max_new=MAX_NEW)))
 
     def pruned_build():
         m = copy.deepcopy(teacher)
-        plan = prune_by_importance(m, Taylor()(m, prune_batches(tok, teacher_data.train, examples=32, max_length=MAX_LENGTH)), budget["prune"])
+        plan = prune_by_importance(m, Taylor()(m, prune_batches(tok, teacher_data.train, examples=PRUNE_EXAMPLES, max_length=MAX_LENGTH)), budget["prune"])
         out["prune_plan_heads_per_layer"] = {str(l): len(h) for l, h in plan.get("heads", {}).items()}
         return distill_decoder(teacher, tok, teacher_data, "kd", runs / "pruned-train", student=m, max_length=MAX_LENGTH, epochs=1, lr=1e-4, batch_size=8)
-    pruned = timed("prune + recovery", lambda: trained(runs / "pruned", pruned_build, tok))
+    pruned = timed("prune + recovery", lambda: trained(runs / "pruned", pruned_build, tok, made_by | dict(model="pruned")))
 
     int8 = {name: quantize(m, "dynamic-int8") for name, m in (("teacher", teacher), ("KD", students["kd"]))}   # the seed's line
     int8_kept = {name: quantize(m, "dynamic-int8", skip=int8_keep_float(m)) for name, m in (("teacher", teacher), ("KD", students["kd"]))}
     out["int8_float_linears"] = {name: len([1 for n, mod in m.named_modules() if type(mod) is torch.nn.Linear]) for name, m in int8_kept.items()}
     onnx_path = runs / "onnx" / "kd-student.onnx"
-    if not onnx_path.exists(): timed("onnx export", lambda: export_decoder(students["kd"], onnx_path))
-    int8_path = onnx_path.with_name("kd-student-int8.onnx")
-    if not int8_path.exists(): ort_quantize_dynamic(onnx_path, int8_path)
+    timed("onnx export", lambda: export_decoder(students["kd"], onnx_path))    # from the student of this run, always
+    int8_path = ort_quantize_dynamic(onnx_path, onnx_path.with_name("kd-student-int8.onnx"))
     onnx_fp32, onnx_int8 = OnnxCausalLM(onnx_path), OnnxCausalLM(int8_path)
     out["onnx_validation"] = dict(
-        fp32=validate_generation(onnx_fp32, students["kd"], tok, data.test.prompts[:16], max_new_tokens=MAX_NEW),
-        int8=validate_generation(onnx_int8, students["kd"], tok, data.test.prompts[:16], max_new_tokens=MAX_NEW, min_exact=0.0))
+        fp32=validate_generation(onnx_fp32, students["kd"], tok, data.test.prompts[:ONNX_PROMPTS], max_new_tokens=MAX_NEW),
+        int8=validate_generation(onnx_int8, students["kd"], tok, data.test.prompts[:ONNX_PROMPTS], max_new_tokens=MAX_NEW, min_exact=0.0))
 
     models = {"teacher (zero-shot)": base, "teacher": teacher, "teacher INT8 (all Linears)": int8["teacher"],
               "teacher INT8": int8_kept["teacher"], "shrink-and-fine-tune": students.get("shrink-fine-tune"), "KD": students["kd"],
@@ -132,12 +147,13 @@ def main() -> None:
     out["disk_mb"] = {"teacher": disk_mb(runs / "teacher"), "KD": disk_mb(runs / "kd"), "pruned teacher": disk_mb(runs / "pruned"),
                       "KD ONNX": disk_mb(onnx_path), "KD ONNX INT8": disk_mb(int8_path)}
     timed_models = {k: models[k] for k in ("teacher", "KD", "KD INT8", "KD ONNX", "KD ONNX INT8", "teacher INT8", "pruned teacher + recovery")}
-    lat = generation_latency(timed_models, tok, data.test.prompts, batch_sizes=(1, 8), new_tokens=16, rounds=5)
+    lat = generation_latency(timed_models, tok, data.test.prompts, batch_sizes=(1, 8), new_tokens=NEW_TOKENS, rounds=ROUNDS)
     out["latency"] = lat.to_dict(orient="records")
     out["training_seconds"], out["seconds"] = seconds, time.time() - t_start
     t, kd = out["models"]["teacher"], out["models"]["KD"]
     speed = {b: float(lat[(lat.model == "KD") & (lat.batch_size == b)].speedup.iloc[0]) for b in (1, 8)}
-    out["goals"] = dict(kd_rouge_l_retention=kd["rouge_l"] / t["rouge_l"], kd_speedup_b1=speed[1], kd_speedup_b8=speed[8],
+    # retention is None where the teacher scores 0 (a smoke run's random decoder)
+    out["goals"] = dict(kd_rouge_l_retention=kd["rouge_l"] / t["rouge_l"] if t["rouge_l"] else None, kd_speedup_b1=speed[1], kd_speedup_b8=speed[8],
                         int8_perplexity_change_kd=out["models"]["KD INT8"]["perplexity"] / kd["perplexity"] - 1,
                         int8_perplexity_change_teacher=out["models"]["teacher INT8"]["perplexity"] / t["perplexity"] - 1,
                         int8_all_perplexity_change_kd=out["models"]["KD INT8 (all Linears)"]["perplexity"] / kd["perplexity"] - 1,

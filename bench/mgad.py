@@ -2,7 +2,7 @@
 attention, KD + MiniLM relations and KD + MGAD, with every loss term's share of the total logged. Writes
 bench/results/mgad.json.
 
-    python bench/mgad.py [--seeds 0 1 2 3 4] [--train 85] [--layers 2] [--epochs 4] [--max-length 128]
+    python bench/mgad.py [--seeds 0 1 2 3 4] [--train 85] [--layers 2] [--epochs 4] [--max-length 128] [--smoke]
 
 The teacher is the demo's fine-tuned MiniLM-L6 on BBC News (loaded from the cache, or fine-tuned once). The
 student copies `--layers` of its layers (uniform layer drop) and trains on the first `--train` training articles
@@ -19,19 +19,20 @@ the labels, KL(teacher || student) and top-1 agreement with the teacher.
 """
 import argparse
 import json
-import math
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from autoglm_workbench.core import Recipe, environment_info
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.compare import mean_interval
+from autoglm_workbench.core import Recipe, smoke_recipe
 from autoglm_workbench.distill import Distiller, Stage, Term
 import torch
 import torch.nn.functional as F
 
-from autoglm_workbench.models import accuracy, label_ids, make_student, predict_logits, teacher_classifier
-from autoglm_workbench.pipeline import recipe_data
+from autoglm_workbench.models import accuracy, label_ids, make_student, predict_logits
+from autoglm_workbench.pipeline import recipe_data, recipe_teacher
 
 KD = Term("kd", params=dict(alpha=0.5, temperature=2.0))
 SHARE = 0.3     # attention terms: this share of the total loss at the first step
@@ -45,13 +46,9 @@ METHODS = {
     "kd+mgad(1,1,1) special block": [KD, Term("mgad", share=SHARE, params=dict(alpha=1, beta=1, gamma=1, special_tokens="block"))],
 }
 
-# two-sided 97.5% quantiles of Student's t for n - 1 degrees of freedom
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
-
-
 def interval(xs: list) -> float:
-    "Half-width of the 95% t interval of the mean of `xs`."
-    return T975.get(len(xs) - 1, 1.96) * statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
+    "Half-width of the 95% t interval of the mean of `xs` (`compare.mean_interval`)."
+    return mean_interval(xs)[1]
 
 
 def closeness(logits, teacher_logits, labels) -> dict:
@@ -76,12 +73,13 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--max-length", type=int, default=128, help="tokens per article (the demo's 128)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "mgad.json"))
+    p.add_argument("--smoke", action="store_true", help="tiny splits, one seed, two methods, a temporary output: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/mgad.json)")
     a = p.parse_args()
-    r = Recipe()
+    r = smoke_recipe() if a.smoke else Recipe()
+    if a.smoke: a.seeds, a.train, a.epochs, a.max_length, a.methods = [0], 16, 1.0, 16, ["kd", "kd+mgad(1,1,1)"]
     data = recipe_data(r)
-    teacher = teacher_classifier(data, r.teacher.model, max_length=r.data.max_length, seed=r.seed,
-                                 epochs=r.teacher.train.epochs, lr=r.teacher.train.lr, batch_size=r.teacher.train.batch_size)
+    teacher = recipe_teacher(r, data)
     train = data.train.subset(a.train) if a.train else data.train
     subset = type(data)(data.name, data.label_names, train, data.validation, data.test)
     teacher_logits = predict_logits(teacher.model, teacher.tokenizer, data.test.texts, max_length=a.max_length)
@@ -126,9 +124,8 @@ def main() -> None:
             s["vs_kd_kl"] = dict(mean=statistics.mean(kl), ci95=interval(kl))
     out = dict(benchmark="mgad", train_examples=len(train), student_layers=a.layers, epochs=a.epochs, lr=a.lr,
                max_length=a.max_length, seeds=a.seeds, share=SHARE, test_examples=len(data.test),
-               teacher_test_accuracy=teacher_acc, summary=summary, runs=runs, environment=environment_info())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=2))
+               teacher_test_accuracy=teacher_acc, summary=summary, runs=runs, smoke=a.smoke)
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
     print(json.dumps(summary, indent=2))
 
 

@@ -1,7 +1,7 @@
 """Time per training step: the Distiller (transformers.Trainer underneath) vs a minimal hand-written PyTorch loop
 doing the same forward and backward passes. Writes bench/results/overhead.json.
 
-    python bench/overhead.py [--steps 30] [--batch 16] [--length 64]
+    python bench/overhead.py [--steps 30] [--batch 16] [--length 64] [--smoke]
 
 Goal (issue 3): Distiller step time <= 1.10x the hand-written loop's. Both run the same teacher (MiniLM-L6),
 the same 3-layer student, the same KD + hidden-state loss, the same batches, AdamW, one thread setting.
@@ -11,13 +11,12 @@ import json
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
 
 from autoglm_workbench.align import hidden_loss, make_adapters, uniform_layer_map
-from autoglm_workbench.core import environment_info
+from autoglm_workbench.bench import results_path, write_results
 from autoglm_workbench.data import load_dataset
 from autoglm_workbench.distill import Distiller, Stage, Term, TokenizedSplit
 from autoglm_workbench.losses import kd_loss
@@ -59,8 +58,10 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--length", type=int, default=64)
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "overhead.json"))
+    p.add_argument("--smoke", action="store_true", help="a few short steps and a temporary output: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/overhead.json)")
     a = p.parse_args()
+    if a.smoke: a.steps, a.warmup, a.batch, a.length = 2, 1, 4, 16
     data = load_dataset("bbc-news", seed=0)
     teacher, tok = load_pretrained("minilm-l6", label_names=data.label_names)
     teacher.eval()
@@ -86,10 +87,9 @@ def main() -> None:
     med_hand, med_dist = statistics.median(hand), statistics.median(dist)
     out = dict(benchmark="overhead", batch=a.batch, length=a.length, steps_timed=len(hand),
                hand_loop_step_ms=med_hand * 1e3, distiller_step_ms=med_dist * 1e3, ratio=med_dist / med_hand,
-               goal_ratio_at_most_1_10=bool(med_dist / med_hand <= 1.10), environment=environment_info())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=2))
-    print(json.dumps({k: v for k, v in out.items() if k != "environment"}, indent=2))
+               goal_ratio_at_most_1_10=bool(med_dist / med_hand <= 1.10), smoke=a.smoke)
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

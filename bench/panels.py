@@ -1,14 +1,13 @@
 """Redraw time of every panel as a person sees it: in JupyterLab in Debian's Chromium, from the key press (or click)
 to the chart's new marks in the page, on the tour notebook. Writes bench/results/panels.json.
 
-    python bench/panels.py [--actions 20] [--quick]
+    python bench/panels.py [--actions 20] [--quick] [--smoke]
 
 The tour runs on the demo's teacher (fine-tuned once by `make demo`, then cached); --quick uses the tests' teacher
 fine-tuned in seconds on a slice. Each panel gets `--actions` alternating actions (one step forward, one back), each
 timed in the page by a MutationObserver on the chart, with the bytes the kernel sent the page for it. Goal (issue 13): under 150 ms for every panel, no blank frame.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -19,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from browser import CHROMIUM, PANELS, LabNotebook, browser_page, lab_server, tour_root  # noqa: E402
 
-from autoglm_workbench.core import environment_info  # noqa: E402
+from autoglm_workbench.bench import results_path, write_results  # noqa: E402
 
 GOAL_MS = 150
 
@@ -28,8 +27,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--actions", type=int, default=20)
     p.add_argument("--quick", action="store_true", help="the tests' quick teacher instead of the demo's")
-    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "panels.json"))
+    p.add_argument("--smoke", action="store_true", help="the quick teacher, one action a panel, a temporary output: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/panels.json)")
     a = p.parse_args()
+    if a.smoke: a.quick, a.actions = True, 1
     if CHROMIUM is None: sys.exit("Debian's chromium is needed (apt-get install chromium)")
     if a.quick: os.environ["AUTOGLM_QUICK"] = "1"
     times, sent = {k: [] for k in PANELS}, {k: [] for k in PANELS}
@@ -50,10 +51,8 @@ def main() -> None:
                     median_kb_to_page=statistics.median(sent[k]) / 1024) for k, v in times.items()}
     result = dict(goal_ms=GOAL_MS, met=all(r["p90_ms"] < GOAL_MS for r in rows.values()), panels=rows,
                   teacher="quick" if a.quick else "demo", browser=Path(CHROMIUM).name, requests_off_loopback=len(offsite),
-                  measured="key press (or click) to the chart's new marks, in the page (MutationObserver)",
-                  environment=environment_info())
-    Path(a.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {a.out}")
+                  measured="key press (or click) to the chart's new marks, in the page (MutationObserver)", smoke=a.smoke)
+    print("wrote", write_results(results_path(__file__, a.out, a.smoke), result, __file__))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The whole pipeline on BBC News from the fine-tuned MiniLM-L6 teacher: distilled 3-layer student -> structured
 pruning with recovery distillation -> INT8 -> ONNX Runtime. Writes bench/results/pipeline.json.
 
-    python bench/pipeline.py [--variants h50+f30 f50 ...] [--set FIELD=VALUE ...]
+    python bench/pipeline.py [--variants h50+f30 f50 ...] [--set FIELD=VALUE ...] [--smoke]
 
 One `pipeline.run` per pruning variant (`autoglm run` does the same); each stage is measured by the pipeline's own
 harness: accuracy on the test split, top-1 agreement with the teacher, parameters, size of the weight files, FLOPs,
@@ -12,12 +12,13 @@ Goal (issue 12): >= 8x lower latency than the teacher at batch 32 and >= 6x at b
 size >= 4x smaller. The seed article claims 3.2x-4.1x per industry.
 """
 import argparse
-import shutil
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
-from autoglm_workbench.cli import apply_overrides
-from autoglm_workbench.core import Recipe, environment_info
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.core import Recipe, parse_overrides, smoke_recipe, with_fields
 from autoglm_workbench.pipeline import run
 
 VARIANTS = {"h50+f30": dict(heads=0.5, ffn=0.3), "f50": dict(heads=0.0, ffn=0.5), "h25+f50": dict(heads=0.25, ffn=0.5),
@@ -35,14 +36,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--variants", nargs="+", default=["h50+f30"], choices=list(VARIANTS))
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
-    p.add_argument("--runs", default="runs/bench-pipeline", help="folder of the variants' run folders")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "pipeline.json"))
+    p.add_argument("--runs", default=None, help="folder of the variants' run folders (default: runs/bench-pipeline)")
+    p.add_argument("--smoke", action="store_true", help="a tiny recipe and temporary folders: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/pipeline.json)")
     a = p.parse_args()
-    base = Recipe.from_dict(apply_overrides(Recipe().to_dict(), a.set))
+    runs = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-pipeline"))
+    base = with_fields(smoke_recipe() if a.smoke else Recipe(), parse_overrides(a.set))
     results, first = [], None
     for name in a.variants:
-        recipe = Recipe.from_dict(apply_overrides(base.to_dict(), [f"prune.{k}={v}" for k, v in VARIANTS[name].items()]))
-        run_dir = Path(a.runs) / name
+        recipe = with_fields(base, {f"prune.{k}": v for k, v in VARIANTS[name].items()})
+        run_dir = runs / name
         if first is not None and not (run_dir / "stages" / "1-distill").exists():
             shutil.copytree(first / "stages" / "1-distill", run_dir / "stages" / "1-distill")
         report = run(recipe, run_dir=run_dir, label="bench-pipeline")
@@ -52,9 +55,8 @@ def main() -> None:
         results.append(dict(variant=name, prune=recipe.prune.to_dict(), stages=rows, goals=goals(rows)))
         print(json.dumps(dict(variant=name, goals=results[-1]["goals"],
                               final={k: rows[-1][k] for k in ("accuracy", "speedup_b1", "speedup_b32", "size_mb")}), default=float))
-    out = dict(benchmark="pipeline", recipe=base.to_dict(), variants=results, environment=environment_info())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=2, default=float))
+    out = dict(benchmark="pipeline", smoke=a.smoke, recipe=base.to_dict(), variants=results)
+    print("wrote", write_results(results_path(__file__, a.out, a.smoke), out, __file__))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Each industry preset's full run on its stand-in data; writes bench/results/presets.json.
 
-    python bench/presets.py [--presets finance-risk customer-service edge-qc] [--set FIELD=VALUE ...]
+    python bench/presets.py [--presets finance-risk customer-service edge-qc] [--set FIELD=VALUE ...] [--smoke]
 
 The same as `autoglm run --preset NAME` for each preset: the pipeline (distil, then the preset's stages), the
 measurements its budget reads (risk recall at the fixed false-positive rate, p99 latency at batch 1, throughput at
@@ -10,11 +10,12 @@ search and keeps the most accurate one within the budget.
 """
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
-from autoglm_workbench.cli import apply_overrides
-from autoglm_workbench.core import Recipe, atomic_write_text, environment_info
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.core import parse_overrides, smoke_recipe, with_fields
 from autoglm_workbench.presets import PRESETS, budget_lines, preset, preset_recipe, run_budgeted
 
 
@@ -22,23 +23,27 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
-    p.add_argument("--runs", default="runs/bench-presets")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "presets.json"))
+    p.add_argument("--runs", default=None, help="folder of the presets' run folders (default: runs/bench-presets)")
+    p.add_argument("--smoke", action="store_true", help="the finance-risk preset on tiny splits, temporary folders: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/presets.json)")
     a = p.parse_args()
-    out = dict(benchmark="presets", presets={}, environment=environment_info())
-    if Path(a.out).exists():      # a rerun of some presets keeps the others' results
-        out["presets"] = {k: v for k, v in json.loads(Path(a.out).read_text())["presets"].items() if k in PRESETS}
+    if a.smoke and a.presets == list(PRESETS): a.presets = ["finance-risk"]
+    runs, out_path = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-presets")), results_path(__file__, a.out, a.smoke)
+    out = dict(benchmark="presets", smoke=a.smoke, presets={})
+    if out_path.exists():      # a rerun of some presets keeps the others' results
+        out["presets"] = {k: v for k, v in json.loads(out_path.read_text())["presets"].items() if k in PRESETS}
     for name in a.presets:
-        recipe = Recipe.from_dict(apply_overrides(preset_recipe(name).to_dict(), a.set))
+        base = smoke_recipe(preset_recipe(name)) if a.smoke else preset_recipe(name)
+        recipe = with_fields(base, parse_overrides(a.set))
         t0 = time.time()
-        result = run_budgeted(recipe, search=preset(name).search or None, run_dir=Path(a.runs) / name, label=f"preset-{name}")
+        result = run_budgeted(recipe, search=preset(name).search or None, run_dir=runs / name, label=f"preset-{name}")
         result["seconds"] = time.time() - t0
         result["recipe"] = recipe.to_dict()
         for c in result["candidates"]: c["run_dir"] = Path(c["run_dir"]).name      # no machine path in the results
         result["chosen"]["run_dir"] = Path(result["chosen"]["run_dir"]).name
         out["presets"][name] = result
         print(f"{name}:\n" + "\n".join(budget_lines(result)), flush=True)
-        atomic_write_text(Path(a.out), json.dumps(out, indent=1, default=float))
+        write_results(out_path, out, __file__)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 and without recovery distillation, plus dynamic pruning during distillation. Writes bench/results/prune.json.
 
     python bench/prune.py [--models student teacher] [--settings h50+f30 ...] [--recovery-epochs 1]
-                          [--recover-teacher h50+f30 ...]
+                          [--recover-teacher h50+f30 ...] [--smoke]
 
 Importance: mask gradients (Michel et al.) of the model's cross-entropy on 8 training batches of 16 articles.
 Recovery: one distillation stage (the recipe's KD term) from the unpruned teacher. Accuracy on the whole test
@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 
-from autoglm_workbench.bench import count_flops, count_parameters, interleaved_latency, size_on_disk
-from autoglm_workbench.core import environment_info
+from autoglm_workbench.bench import count_flops, count_parameters, interleaved_latency, results_path, size_on_disk, write_results
+from autoglm_workbench.core import Recipe, smoke_recipe
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.models import accuracy
 from autoglm_workbench.prune import MaskGradient, PruningCallback, prune_by_importance, scoring_batches, shrink_to
@@ -45,15 +45,15 @@ def shape_key(row) -> str:
     return row["setting"] + (" dynamic" if row["recovery"].startswith("dynamic") else "")
 
 
-def time_in_turns(base, rows, tok, data, ml, teacher):
+def time_in_turns(base, rows, tok, data, ml, teacher, rounds=6):
     "Latency at batch 1 and 32 of every distinct pruned shape of `base` and of the teacher, timed round-robin (recovery leaves shapes alone)."
     models = {} if teacher is base else {"teacher": teacher}    # the baseline of every published speed-up
     models["unpruned"] = base
     for r in rows:
         if r["shapes"] and shape_key(r) not in models:
             models[shape_key(r)] = shrink_to(copy.deepcopy(base), r["shapes"]).eval()
-    lat = {1: interleaved_latency(models, tok, data.test.texts, batch_size=1, max_length=ml, rounds=6, repeats=10),
-           32: interleaved_latency(models, tok, data.test.texts, batch_size=32, max_length=ml, rounds=6, repeats=2)}
+    lat = {1: interleaved_latency(models, tok, data.test.texts, batch_size=1, max_length=ml, rounds=rounds, repeats=10),
+           32: interleaved_latency(models, tok, data.test.texts, batch_size=32, max_length=ml, rounds=rounds, repeats=2)}
     for r in rows:
         key = "unpruned" if r["setting"] == "unpruned" else shape_key(r)
         for b, t in lat.items():
@@ -73,15 +73,18 @@ def main() -> None:
                    help="settings whose pruned teacher gets recovery distillation (each ~4 min on 2 cores)")
     p.add_argument("--no-dynamic", action="store_true", help="skip dynamic pruning during distillation")
     p.add_argument("--latency-only", metavar="JSON", help="re-time the rows of an earlier results file, nothing else")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "prune.json"))
+    p.add_argument("--rounds", type=int, default=6, help="timing rounds, every shape of a model in turns")
+    p.add_argument("--smoke", action="store_true", help="a tiny recipe, one setting, one round, a temporary output: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/prune.json)")
     a = p.parse_args()
-    m = demo_models()
+    if a.smoke: a.settings, a.recover_teacher, a.recovery_epochs, a.rounds = ["h50+f30"], [], 0.5, 1
+    m = demo_models(smoke_recipe() if a.smoke else Recipe())
     recipe, data, teacher, student = m.recipe, m.data, m.teacher, m.distilled.model
     ml = recipe.data.max_length
     tok = teacher.tokenizer
     models = {"student": student, "teacher": teacher.model}
 
-    batches = scoring_batches(data.train, tok, examples=128, batch_size=16, max_length=ml)   # a prefix: every topic
+    batches = scoring_batches(data.train, tok, examples=min(128, len(data.train)), batch_size=16, max_length=ml)   # a prefix: every topic
     if a.latency_only:
         old_run = json.loads(Path(a.latency_only).read_text())
         rows = [r for r in old_run["rows"] if r["model"] in a.models]
@@ -122,7 +125,7 @@ def main() -> None:
                   recovery_seconds=time.time() - t0, schedule=pruner.history, **measure(dyn, tok, data, ml)))
 
     for name in a.models:
-        time_in_turns(models[name], [r for r in rows if r["model"] == name], tok, data, ml, teacher.model)
+        time_in_turns(models[name], [r for r in rows if r["model"] == name], tok, data, ml, teacher.model, a.rounds)
     for r in rows:
         ref = next(x for x in rows if x["model"] == r["model"] and x["setting"] == "unpruned")
         r["accuracy_drop_points"] = 100 * (ref["accuracy"] - r["accuracy"])
@@ -134,9 +137,8 @@ def main() -> None:
                                     accuracy_drop_points=r["accuracy_drop_points"],
                                     met=bool(min(r["speedup_b1"], r["speedup_b32"]) >= 1.5 and r["accuracy_drop_points"] <= 1.5))
     out = dict(benchmark="prune", max_length=ml, test_examples=len(data.test), importance="mask-gradient, 8 x 16 train articles",
-               goal_h50_f30=goal, rows=rows, environment=environment_info())
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(json.dumps(out, indent=2, default=float))
+               goal_h50_f30=goal, rows=rows, smoke=a.smoke)
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
     print(json.dumps(goal, indent=2))
 
 

@@ -1,7 +1,7 @@
 """A small search on TREC under a latency budget: Optuna over the KD weight and temperature and the student's depth and
 width, against the hand-tuned default recipe. Writes bench/results/search.json.
 
-    python bench/search.py [--trials 20] [--budget-ratio 0.75]
+    python bench/search.py [--trials 20] [--budget-ratio 0.75] [--smoke]
 
 The default recipe (alpha 0.5, T 2, a 3-layer full-width student; distill then INT8) runs first; the budget is
 `--budget-ratio` times its batch-1 latency, so the search must find a student at least that much faster. Each trial
@@ -11,9 +11,11 @@ for. Latency of each trial is timed in turns against the teacher in that trial's
 """
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
-from autoglm_workbench.core import Recipe, environment_info
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.core import Recipe, smoke_recipe
 from autoglm_workbench.pipeline import run
 from autoglm_workbench.runs import load_search, run_search
 
@@ -29,23 +31,26 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=20)
     p.add_argument("--budget-ratio", type=float, default=0.75)
     p.add_argument("--pruner", choices=["none", "median"], default="none")
-    p.add_argument("--runs", default="runs/bench-search")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "search.json"))
+    p.add_argument("--runs", default=None, help="folder of the runs and the study (default: runs/bench-search)")
+    p.add_argument("--smoke", action="store_true", help="tiny splits, two trials, temporary folders: checks the script runs")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/search.json)")
     a = p.parse_args()
-    base = Recipe.from_dict(BASE | dict(output_dir=a.runs))
-    default = run(base, run_dir=Path(a.runs) / "default", label="bench-search-default").table
+    runs = a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-search")
+    base = Recipe.from_dict(BASE | dict(output_dir=runs))
+    if a.smoke: base, a.trials = smoke_recipe(base), 2
+    default = run(base, run_dir=Path(runs) / "default", label="bench-search-default").table
     budget = a.budget_ratio * default.iloc[-1]["latency_b1_ms"]
-    search = load_search(dict(study=f"bench-search-{a.pruner}", recipe=base.to_dict(), space=SPACE, objective="accuracy",
+    search = load_search(dict(study=f"bench-search-{a.pruner}", recipe=base.to_dict(), space=SPACE, objective="val_accuracy",
                               budget={"latency_b1_ms": budget}, trials=a.trials, pruner=a.pruner))
     table = run_search(search)
-    keep = ["accuracy", "agreement", "size_mb", "latency_b1_ms", "latency_b32_ms", "speedup_b1", "speedup_b32"]
+    keep = ["val_accuracy", "accuracy", "agreement", "size_mb", "latency_b1_ms", "latency_b32_ms", "speedup_b1", "speedup_b32"]
     out = dict(benchmark="search", pruner=a.pruner, recipe=base.to_dict(), space=SPACE, budget=dict(latency_b1_ms=budget, ratio=a.budget_ratio),
-               default={s: {k: r[k] for k in keep} for s, r in default.to_dict("index").items()},
+               default={s: {k: r[k] for k in keep if k in r} for s, r in default.to_dict("index").items()},
                trials=json.loads(table.drop(columns=["run_dir"]).to_json(orient="records")),
-               states=table.state.value_counts().to_dict(), environment=environment_info())
+               states=table.state.value_counts().to_dict(), smoke=a.smoke)
     best = table[table.get("best", False) == True]
     out["best"] = json.loads(best.drop(columns=["run_dir"]).to_json(orient="records"))[0] if len(best) else None
-    Path(a.out).write_text(json.dumps(out, indent=2, default=float))
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
     print(json.dumps(dict(budget_ms=budget, default=out["default"]["quantize"], best=out["best"], states=out["states"]), indent=1, default=float))
 
 

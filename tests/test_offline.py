@@ -46,6 +46,7 @@ def test_local_folder_round_trip(tmp_path, no_network):
         assert torch.equal(a, b), k
 
 
+@pytest.mark.slow
 def test_gguf_teacher_loads_offline(no_network):
     "The causal-LM teacher ships as GGUF in a registry package: dequantized into the cache once, then loaded offline."
     model, tokenizer = load_pretrained("smollm2-135m", task="causal-lm")

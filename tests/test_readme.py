@@ -22,14 +22,16 @@ def results(tmp_path, monkeypatch):
 
 def test_values_and_tables_come_from_the_json(results):
     assert readme.fill("kept {{distill:distilled.retention:.1%}} of it") == "kept 98.8% of it"
-    assert readme.fill("{{distill:models.0.model}}") == "teacher"
+    assert readme.fill("{{distill:models.model=teacher.accuracy}}") == "0.991"          # list items by key
     table = readme.fill("{{table:demo}}").splitlines()
     assert table[0].startswith("| model | accuracy %") and table[2] == "| teacher | 99.1 | 22.7 | 86.7 | 32.9 | 1.00× | 626.9 | 1.00× |"
 
 
 @pytest.mark.parametrize("text, message", [("{{distill:distilled.speedup}}", "has no 'speedup'"),
                                            ("{{nope:x}}", "nope.json, which does not exist"),
-                                           ("{{table:nope}}", "no such table")])
+                                           ("{{table:nope}}", "no such table"),
+                                           ("{{distill:models.0.model}}", "addresses a list by position"),
+                                           ("{{distill:models.model=student.accuracy}}", "0 items .* match 'model=student'")])
 def test_a_placeholder_without_a_source_stops_the_build(results, text, message):
     with pytest.raises(SystemExit, match=message):
         readme.fill(text)

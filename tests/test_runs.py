@@ -106,9 +106,27 @@ def test_search_two_workers_on_sqlite_then_resumed_from_the_store(tmp_path, monk
     resumed = run_search(load_search(spec | dict(trials=3)), log=lambda *a: None)
     assert len(resumed) == 3 and (resumed.state == "COMPLETE").all()
     assert resumed.trial.tolist() == [0, 1, 2] and resumed.best.sum() == 1
-    assert resumed.loc[resumed.best, "accuracy"].item() == resumed.accuracy.max()
+    assert resumed.loc[resumed.best, "val_accuracy"].item() == resumed.val_accuracy.max()   # chosen on validation
     runs = RunStore(tmp_path / "runs" / "runs.db").runs(label="search:s")
     assert len(runs) == 3 and (runs.status == "done").all()
+
+
+@pytest.mark.fast
+def test_the_best_trial_is_chosen_on_validation_when_validation_and_test_disagree(tmp_path):
+    import optuna
+    from autoglm_workbench.runs import _study, search_table
+    spec = dict(study="disagree", recipe=dict(output_dir=str(tmp_path / "runs")), space={"distill.alpha": {"low": 0.0, "high": 1.0}},
+                budget={"latency_b1_ms": 10.0})
+    search = load_search(spec)
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    study = _study(search, url, 0)
+    # (validation, test, latency): trial 0 wins on test, trial 1 on validation, trial 2 on validation but over budget
+    for alpha, (val, test, ms) in zip((0.1, 0.5, 0.9), ((0.70, 0.95, 5.0), (0.90, 0.80, 5.0), (0.99, 0.99, 20.0))):
+        study.add_trial(optuna.trial.create_trial(
+            params={"distill.alpha": alpha}, distributions={"distill.alpha": optuna.distributions.FloatDistribution(0, 1)},
+            value=val, user_attrs=dict(metrics=dict(val_accuracy=val, accuracy=test, latency_b1_ms=ms), constraint=[ms - 10.0])))
+    table = search_table(search, url)
+    assert table.best.tolist() == [False, True, False], table
 
 
 def test_a_trial_the_pruner_stops_ends_its_run_as_pruned(tmp_path, monkeypatch):
@@ -135,13 +153,13 @@ def test_a_two_objective_search_marks_its_pareto_front(tmp_path, monkeypatch):
         data=dict(name="trec", limit=24, max_length=16), teacher=dict(train=dict(epochs=1, batch_size=24)),
         distill=dict(eval_steps=None, train=dict(epochs=1, batch_size=12)), stages=["distill"],
         bench=dict(batch_sizes=[1], warmup=0, rounds=1, repeats=2)),
-        space={"student.num_layers": {"choices": [1, 3]}}, objectives=["accuracy", "latency_b1_ms"], trials=3)
+        space={"student.num_layers": {"choices": [1, 3]}}, objectives=["val_accuracy", "latency_b1_ms"], trials=3)
     table = run_search(load_search(spec), log=lambda *a: None)
     assert (table.state == "COMPLETE").all() and table.best.any()
     for _, t in table.iterrows():     # the front: the trials no other trial beats on one objective and matches on the other
         others = table[table.trial != t.trial]
-        dominated = ((others.accuracy >= t.accuracy) & (others.latency_b1_ms <= t.latency_b1_ms)
-                     & ((others.accuracy > t.accuracy) | (others.latency_b1_ms < t.latency_b1_ms)))
+        dominated = ((others.val_accuracy >= t.val_accuracy) & (others.latency_b1_ms <= t.latency_b1_ms)
+                     & ((others.val_accuracy > t.val_accuracy) | (others.latency_b1_ms < t.latency_b1_ms)))
         assert t.best == (not dominated.any()), table
 
 

@@ -18,7 +18,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time

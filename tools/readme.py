@@ -3,7 +3,9 @@
 Markdown cells are copied with their result placeholders filled in from `bench/results/*.json`, so a figure in the
 README cannot drift from the run that measured it:
 - `{{NAME:PATH}}` or `{{NAME:PATH:FORMAT}}`: one value of `bench/results/NAME.json`, found by the dotted PATH
-  (list items by index, dict keys by name) and written with the Python FORMAT spec (default: as is);
+  (dict keys by name, list items by key: `stages.stage=export`, `rows.model=student&path=ORT INT8`, never by
+  position, so a reordered file fails the build instead of printing another row) and written with the Python
+  FORMAT spec (default: as is);
 - `{{table:NAME}}`: a whole table, drawn by the renderer of that name below.
 Code cells become fenced Python blocks followed by their text outputs; cells whose first lines carry `#| hide` are
 left out. A placeholder that names a missing file, key or renderer stops the script with that name.
@@ -25,11 +27,20 @@ def results(name: str) -> dict:
 
 
 def lookup(name: str, dotted: str):
-    value = results(name)
+    "A value of bench/results/NAME.json by its dotted path; list items are addressed by key (`stage=export&variant=f50`)."
+    value, where = results(name), f"README placeholder {{{{{name}:{dotted}}}}}"
     for part in dotted.split("."):
-        try: value = value[int(part)] if isinstance(value, list) else value[part]
-        except (KeyError, IndexError, ValueError):
-            sys.exit(f"README placeholder {{{{{name}:{dotted}}}}}: bench/results/{name}.json has no {part!r} there")
+        if isinstance(value, list):
+            if "=" not in part:    # a position would print another row once the list is reordered
+                sys.exit(f"{where}: {part!r} addresses a list by position; address its item by key, e.g. stage=export")
+            want = dict(kv.split("=", 1) for kv in part.split("&"))
+            hits = [v for v in value if isinstance(v, dict) and all(str(v.get(k)) == x for k, x in want.items())]
+            if len(hits) != 1: sys.exit(f"{where}: {len(hits)} items of bench/results/{name}.json match {part!r}, not one")
+            value = hits[0]
+            continue
+        try: value = value[part]
+        except (KeyError, TypeError):
+            sys.exit(f"{where}: bench/results/{name}.json has no {part!r} there")
     return value
 
 
@@ -111,10 +122,14 @@ def pipeline_table() -> str:
             if shared and v is not d["variants"][0]: continue
             rows.append(["–" if shared else v["variant"], r["stage"], f"{100 * r['accuracy']:.1f}",
                          f"{100 * r['agreement']:.1f}", f"{r['parameters'] / 1e6:.1f}", f"{r['size_mb']:.1f}",
-                         ratio(t["size_mb"] / r["size_mb"]), f"{r['flops'] / 1e9:.2f}", ms(r["latency_b1_ms"]),
-                         ratio(r["speedup_b1"]), ms(r["latency_b32_ms"]), ratio(r["speedup_b32"])])
+                         ratio(t["size_mb"] / r["size_mb"]), f"{r['flops'] / 1e9:.2f}",
+                         *[x for b in (1, 32) for x in (ms(r[f"latency_b{b}_ms"]), ms(r[f"teacher_latency_b{b}_ms"]),
+                                                        ratio(r[f"teacher_latency_b{b}_ms"] / r[f"latency_b{b}_ms"]))]])
+    # each stage is timed in turns with the teacher; its speed-up is the ratio of the two medians of that pairing,
+    # both shown, so every ratio can be recomputed from its own row
     return markdown_table(["pruning", "stage", "accuracy %", "agrees with teacher %", "params (M)", "size (MB)", "smaller",
-                           "GFLOPs / article", "b1 (ms)", "b1 speed-up", "b32 (ms)", "b32 speed-up"], rows)
+                           "GFLOPs / article", "b1 (ms)", "teacher b1 (ms)", "b1 speed-up", "b32 (ms)", "teacher b32 (ms)",
+                           "b32 speed-up"], rows)
 
 
 def search_table() -> str:

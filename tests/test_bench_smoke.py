@@ -1,0 +1,42 @@
+"""Every benchmark script runs: `python bench/X.py --smoke` (a tiny recipe, temporary folders) exits 0 and writes a
+results JSON that says which commit and command made it. A script broken by a renamed keyword fails here, not months
+later when someone regenerates a README figure."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted(p.stem for p in (ROOT / "bench").glob("*.py"))
+NEEDS = {"panels": "chromium"}      # a script that drives a program the machine may lack
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    "One cache for every script: the smoke recipe's teacher is fine-tuned once, as a user's cache would hold it."
+    return tmp_path_factory.mktemp("smoke-cache")
+
+
+@pytest.mark.fast
+def test_every_script_is_tested():
+    assert set(SCRIPTS) >= {"compare", "distill", "gpu", "lm", "mgad", "overhead", "panels", "pipeline", "presets",
+                            "prune", "quant", "search"}, SCRIPTS
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_smoke(script, tmp_path, shared_cache):
+    if script in NEEDS and shutil.which(NEEDS[script]) is None:
+        pytest.skip(f"bench/{script}.py needs {NEEDS[script]} (apt-get install {NEEDS[script]})")
+    out = tmp_path / f"{script}.json"
+    env = os.environ | dict(AUTOGLM_CACHE=str(shared_cache), HF_HUB_OFFLINE="1")
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), "--smoke", "--out", str(out)],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"bench/{script}.py --smoke failed:\n{r.stderr[-4000:]}"
+    results = json.loads(out.read_text())
+    assert results["smoke"] is True
+    assert results["command"] == f"python bench/{script}.py --smoke --out {out}"
+    assert len(results["commit"]) == 40 and results["environment"]["cpu_count"] >= 1
