@@ -12,7 +12,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .losses import register_loss
 from .core import ConfigError, InputError, load_yaml
 
 # %% auto #0
@@ -143,8 +142,6 @@ def hidden_loss(student_hidden, teacher_hidden,  # per-layer features: [B, L, H]
             raise InputError(f"mask has shape {tuple(mask.shape)}: expected {tuple(t.shape[:2])} (teacher batch × length)")
         losses.append(_features_loss(s, t, kind, mask))
     return torch.stack(losses).mean()
-
-register_loss("hidden")(hidden_loss)
 
 # %% ../nbs/11_align.ipynb #9e108e36
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import atomic_write_text, provenance
+from .core import atomic_write_text, provenance, recipes_folder
 from .data import tokenize
 from .models import attention_implementation
 
@@ -116,7 +116,7 @@ def interleaved_latency(models: dict,  # name -> model-like; the first is the re
     return df
 
 # %% ../nbs/40_bench.ipynb #a5e053b7
-RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"    # in a source checkout: the repository's results
+RESULTS = recipes_folder().parent / "bench" / "results"    # in a source checkout: the repository's results
 
 def results_path(script,  # the benchmark script (its `__file__`)
                  out=None,  # where the user asked for the results

@@ -15,20 +15,14 @@ from typing import TYPE_CHECKING
 
 # torch, pandas and the pipeline are imported by the commands that need them: `autoglm --help` answers at once
 from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, did_you_mean,
-                                   load_recipe, load_yaml, parse_overrides, resolve_device, with_fields)
+                                   latency_column, load_recipe, load_yaml, parse_overrides, resolve_device, timed_batch_sizes,
+                                   with_fields)
 if TYPE_CHECKING: import pandas as pd     # annotations only: pandas is imported by the commands that use it
 
 # %% auto #0
-__all__ = ['DemoResult', 'format_table', 'run_demo', 'main']
+__all__ = ['format_table', 'main']
 
 # %% ../nbs/90_cli.ipynb #56cb4fea
-@dataclass
-class DemoResult:
-    "The comparison table, the run folder and the measured wall-clock time of each step."
-    table: pd.DataFrame
-    run: RunFolder
-    seconds: dict
-
 def format_table(df: pd.DataFrame) -> str:
     "The comparison table as a person reads it: percentages, millions, megabytes, milliseconds, ratios."
     import pandas as pd
@@ -38,48 +32,11 @@ def format_table(df: pd.DataFrame) -> str:
     out["params (M)"] = (df["parameters"] / 1e6).map("{:.1f}".format)
     out["size (MB)"] = df["size_mb"].map("{:.1f}".format)
     if "flops" in df: out["GFLOPs"] = (df["flops"] / 1e9).map("{:.2f}".format)
-    for c in df.columns:
-        if c.startswith("latency_b") and not c.endswith("p90_ms"):
-            b = c[len("latency_b"):-len("_ms")]
-            out[f"b{b} latency (ms)"] = df[c].map("{:.1f}".format)
-            out[f"b{b} speed-up"] = df[f"speedup_b{b}"].map("{:.2f}x".format)
+    for b in timed_batch_sizes(df.columns):
+        out[f"b{b} latency (ms)"] = df[latency_column(b)].map("{:.1f}".format)
+        out[f"b{b} speed-up"] = df[f"speedup_b{b}"].map("{:.2f}x".format)
     return out.to_string()
 
-def run_demo(recipe: Recipe | None = None, log=print) -> DemoResult:
-    "Teacher vs layer-dropped students (cross-entropy, distilled) on the recipe's data: train or load, measure, record."
-    import torch
-    from autoglm_workbench.pipeline import check_recipe, compare_models, demo_models
-    recipe = recipe or Recipe()
-    check_recipe(recipe)                      # before the run folder: a refused recipe leaves nothing behind
-    device = resolve_device(recipe.device)
-    run = RunFolder.create(recipe, "demo")
-    log(f"run folder: {run.path}")
-    m = demo_models(recipe, device=device)
-    data, s, ml = m.data, recipe.student, recipe.data.max_length
-    log(f"data {data.name}: {len(data.train)} train / {len(data.validation)} validation / {len(data.test)} test, "
-        f"{data.num_labels} labels, {ml} tokens per example ({data.stats['duplicates']} repeated texts dropped)")
-    for name, c in (("teacher", m.teacher), ("CE-only student", m.ce), ("distilled student", m.distilled)):
-        log(f"{name}: {'loaded from cache' if c.from_cache else 'trained and cached'} at {c.path} "
-            f"(validation accuracy {c.metrics['val_accuracy']:.3f})")
-    atomic_write_text(run.path / "distill" / "steps.jsonl", "".join(json.dumps(r) + "\n" for r in m.distilled.metrics["steps"]))
-    m.distilled.model.save_pretrained(run.path / "student"); m.distilled.tokenizer.save_pretrained(run.path / "student")
-
-    t0 = time.time()
-    cpu = torch.device("cpu")
-    models = {"teacher": m.teacher.model.to(cpu), f"student ({s.num_layers} layers, CE)": m.ce.model.to(cpu),
-              f"student ({s.num_layers} layers, distilled)": m.distilled.model.to(cpu)}
-    b = recipe.bench
-    table = compare_models(models, m.teacher.tokenizer, data, max_length=ml, batch_sizes=b.batch_sizes,
-                           rounds=b.rounds, repeats=b.repeats, warmup=b.warmup)
-    seconds = m.seconds | dict(measure=time.time() - t0)
-    table.to_csv(run.path / "results.csv")
-    run.log_metrics(models=table.reset_index().to_dict("records"), seconds=seconds, threads=table.attrs["threads"],
-                    test_examples=table.attrs["n_eval"],
-                    **{k: c.metrics | dict(path=str(c.path)) for k, c in (("teacher", m.teacher), ("ce_student", m.ce))},
-                    distilled_student=dict(val_accuracy=m.distilled.metrics["val_accuracy"], path=str(m.distilled.path)))
-    log(format_table(table))
-    log(f"results: {run.path / 'results.csv'}")
-    return DemoResult(table, run, seconds)
 
 # %% ../nbs/90_cli.ipynb #7c802a99
 def _print_runs(runs) -> None:
@@ -122,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("datasets", help="list the registered data sets")
     args = p.parse_args(argv)
     try:
-        if args.command == "demo": run_demo(load_recipe(args.config, args.set))
+        if args.command == "demo":
+            from autoglm_workbench.pipeline import run_demo
+            res = run_demo(load_recipe(args.config, args.set))
+            print(format_table(res.table)); print(f"results: {res.run.path / 'results.csv'}")
         elif args.command == "run":
             from autoglm_workbench.pipeline import run as run_pipeline
             if args.resume:

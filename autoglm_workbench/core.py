@@ -29,14 +29,15 @@ import yaml
 if TYPE_CHECKING: import torch      # annotations only: `autoglm --help` must not wait for torch
 
 # %% auto #0
-__all__ = ['Check', 'STAGES', 'SMOKE_FIELDS', 'CHECKSUMS', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError',
-           'ModelNotFoundError', 'InputError', 'at_least', 'between', 'one_of', 'matches', 'spec', 'validate',
-           'did_you_mean', 'from_dict', 'to_dict', 'load_yaml', 'Config', 'DataConfig', 'TrainConfig', 'TeacherConfig',
-           'StudentConfig', 'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig',
-           'BudgetConfig', 'Recipe', 'describe_config', 'flat_fields', 'with_fields', 'parse_overrides', 'smoke_recipe',
-           'load_recipe', 'recipe_from_parameters', 'seed_everything', 'resolve_device', 'write_checksums',
-           'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder', 'cache_dir', 'atomic_write_text',
-           'atomic_folder', 'cpu_features', 'environment_info', 'RunFolder', 'provenance']
+__all__ = ['Check', 'STAGES', 'KD_ALPHA', 'KD_TEMPERATURE', 'SMOKE_FIELDS', 'CHECKSUMS', 'WorkbenchError', 'ConfigError',
+           'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least', 'between', 'one_of', 'matches',
+           'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict', 'load_yaml', 'Config', 'DataConfig',
+           'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'PruneConfig', 'QuantizeConfig',
+           'ExportConfig', 'BenchConfig', 'BudgetConfig', 'Recipe', 'describe_config', 'flat_fields', 'with_fields',
+           'parse_overrides', 'smoke_recipe', 'load_recipe', 'recipe_from_parameters', 'seed_everything',
+           'resolve_device', 'write_checksums', 'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder',
+           'cache_dir', 'atomic_write_text', 'atomic_folder', 'latency_column', 'timed_batch_sizes', 'cpu_features',
+           'environment_info', 'RunFolder', 'provenance']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -186,6 +187,7 @@ class Config:
     def to_dict(self) -> dict: return to_dict(self)
 
 STAGES = ("distill", "prune", "quantize", "export")   # the pipeline's stages, in the order they run
+KD_ALPHA, KD_TEMPERATURE = 0.5, 2.0   # the KD term's defaults wherever one is made: recipes, stages, the loss itself
 
 @dataclass
 class DataConfig(Config):
@@ -237,8 +239,8 @@ class StudentConfig(Config):
 
 @dataclass
 class DistillConfig(Config):
-    alpha: float = spec(0.5, between(0, 1), doc="weight of the soft (T²·KL) term against cross-entropy")
-    temperature: float = spec(2.0, between(0, 100, lo_open=True), doc="softmax temperature of the soft term")
+    alpha: float = spec(KD_ALPHA, between(0, 1), doc="weight of the soft (T²·KL) term against cross-entropy")
+    temperature: float = spec(KD_TEMPERATURE, between(0, 100, lo_open=True), doc="softmax temperature of the soft term")
     hidden_weight: float = spec(1.0, at_least(0), doc="weight of the hidden-state alignment term (0 turns it off)")
     hidden_kind: str = spec("mse", one_of("mse", "cosine"), doc="distance between aligned hidden states")
     layer_map: str = spec("uniform", matches(r"uniform|last-\d+", "'uniform' or 'last-K'"), doc="student ↔ teacher layers")
@@ -254,6 +256,13 @@ class DistillConfig(Config):
                                    "params}]); null: one stage of KD, hidden alignment and MGAD from the fields above")
 
     def check_consistency(self, path):
+        if self.plan is not None:       # a plan's stages carry their own terms: these fields would be ignored silently
+            ignored = [f"{path}.{k} = {getattr(self, k)!r}" for k, default in
+                       (("alpha", KD_ALPHA), ("temperature", KD_TEMPERATURE), ("hidden_weight", 1.0), ("mgad_weight", 0.0))
+                       if getattr(self, k) != default]
+            if ignored:
+                raise ConfigError(f"{', '.join(ignored)}: no effect with {path}.plan, whose stages carry their own terms; "
+                                  "set it in the plan's terms (e.g. {loss: kd, params: {temperature: 4}})")
         if self.mgad_weight > 0 and self.mgad_alpha + self.mgad_beta + self.mgad_gamma == 0:
             raise ConfigError(f"{path}.mgad_alpha, mgad_beta and mgad_gamma are all 0 while {path}.mgad_weight = "
                               f"{self.mgad_weight:g}: give one level a positive weight, or set mgad_weight to 0")
@@ -551,6 +560,19 @@ def atomic_folder(path):
 _RECORDED_PACKAGES = ("autoglm_workbench", "torch", "transformers", "tokenizers", "safetensors", "numpy", "pandas")
 # the instruction sets that decide which INT8 / bf16 kernels a CPU runtime can use (and so which path is fastest)
 _CPU_FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "i8mm", "bf16")
+
+# Metric names of a stage's latency: the one place that spells them (reports, the run store, charts read them back)
+def latency_column(batch_size: int,
+                   kind: str = "median",  # 'median', 'p90' or 'teacher' (the teacher's median in the same turns)
+                   ) -> str:
+    "The metric name of a latency at `batch_size`: 'latency_b32_ms', 'latency_b32_p90_ms' or 'teacher_latency_b32_ms'."
+    names = dict(median=f"latency_b{batch_size}_ms", p90=f"latency_b{batch_size}_p90_ms", teacher=f"teacher_latency_b{batch_size}_ms")
+    if kind not in names: raise InputError(f"kind = {kind!r}: must be one of {', '.join(names)}")
+    return names[kind]
+
+def timed_batch_sizes(columns) -> list[int]:
+    "The batch sizes whose median latency a table of metrics holds (its `latency_column(b)` columns), in order."
+    return sorted(int(m.group(1)) for c in columns if (m := re.fullmatch(r"latency_b(\d+)_ms", str(c))))
 
 def cpu_features(cpuinfo: str | None = None,  # the text of /proc/cpuinfo (default: read it; empty where there is none)
                  ) -> list[str]:

@@ -24,7 +24,7 @@ from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Progre
                           TrainingArguments)
 
 from .align import hidden_loss, make_adapters, resolve_layer_map
-from .core import ConfigError, ModelError, atomic_write_text
+from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, ModelError, atomic_write_text
 from .data import PairData, Pairs, Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tinybert_attention_loss
@@ -32,7 +32,7 @@ from .models import attention_implementation, is_causal_lm
 from .quant import prepare_qat
 
 # %% auto #0
-__all__ = ['WIRINGS', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'next_token', 'register_wiring', 'Stage',
+__all__ = ['LOSSES', 'STAGE_KINDS', 'SEGMENT_KEYS', 'Term', 'share_scales', 'Wiring', 'next_token', 'register_loss', 'Stage',
            'three_stage_plan', 'TokenizedSplit', 'SegmentCollator', 'prompt_ids', 'TokenizedPairs', 'PairCollator',
            'StudentWithAdapters', 'set_trainable', 'TermContext', 'DistillTrainer', 'ScheduleCheckpoint',
            'StageProgress', 'JsonlLogger', 'last_complete_checkpoint', 'Distiller', 'qat_stage']
@@ -96,15 +96,18 @@ def _relation(s, t, batch, ctx, layers="last", **p):
     lmap = {len(ctx.student_qkv): len(ctx.teacher_qkv)} if layers == "last" else ctx.layer_map
     return relation_loss(ctx.student_qkv, ctx.teacher_qkv, batch["attention_mask"], lmap, causal=ctx.causal, **p)
 
-WIRINGS: dict[str, Wiring] = {"ce": Wiring(("logits",), _ce), "kd": Wiring(("logits",), _kd),
+LOSSES: dict[str, Wiring] = {"ce": Wiring(("logits",), _ce), "kd": Wiring(("logits",), _kd),
                               "hidden": Wiring(("hidden_states",), _hidden),
                               "mgad": Wiring(("attentions", "segments"), _mgad),
                               "tinybert_attention": Wiring(("attentions",), _tinybert),
                               "relation": Wiring(("qkv",), _relation)}
 
-def register_wiring(loss: str, needs: tuple, compute: Callable) -> None:
-    "Let stages use the loss `loss`: `compute(student_out, teacher_out, batch, ctx, **params)` returns a scalar."
-    WIRINGS[loss] = Wiring(tuple(needs), compute)
+def register_loss(loss: str,  # the name recipes and stages give the term
+                  needs: tuple,  # what it reads of the models' outputs: logits, hidden_states, attentions, segments, qkv
+                  compute: Callable,  # compute(student_out, teacher_out, batch, ctx, **params) -> a scalar tensor
+                  ) -> None:
+    "Let stages and recipes use the loss `loss`: the one registry of loss terms."
+    LOSSES[loss] = Wiring(tuple(needs), compute)
 
 def _is_schedule(v) -> bool:
     "Whether a term parameter is a schedule (a dict with 'kind', or a callable) rather than a fixed value."
@@ -117,7 +120,7 @@ STAGE_KINDS = ("head", "all", "finetune")
 class Stage:
     "A phase of training with its own budget, learning rate, trainable parameters and loss terms."
     name: str = "all"
-    terms: list = field(default_factory=lambda: [Term("kd", params=dict(alpha=0.5, temperature=2.0))])
+    terms: list = field(default_factory=lambda: [Term("kd", params=dict(alpha=KD_ALPHA, temperature=KD_TEMPERATURE))])
     epochs: float = 1.0
     max_steps: int | None = None
     lr: float = 1e-4
@@ -133,7 +136,7 @@ class Stage:
         self.terms = [t if isinstance(t, Term) else Term(**t) for t in self.terms]
         if not self.terms: raise ConfigError(f"stage {self.name!r}: needs at least one loss term")
         for t in self.terms:
-            if t.loss not in WIRINGS: raise ConfigError(f"stage {self.name!r}: loss = {t.loss!r}: must be one of {', '.join(WIRINGS)}")
+            if t.loss not in LOSSES: raise ConfigError(f"stage {self.name!r}: loss = {t.loss!r}: must be one of {', '.join(LOSSES)}")
             if t.share is not None and not (isinstance(t.share, (int, float)) and not isinstance(t.share, bool) and 0 < t.share < 1):
                 raise ConfigError(f"stage {self.name!r}: term {t.loss!r} share = {t.share}: must be in (0, 1)")
         shares = [t.share for t in self.terms if t.share is not None]
@@ -149,14 +152,14 @@ class Stage:
             raise ConfigError(f"stage {self.name!r}: align_layers = {self.align_layers!r}: must be a layer number >= 1")
 
     @property
-    def needs(self) -> set: return {n for t in self.terms for n in WIRINGS[t.loss].needs}
+    def needs(self) -> set: return {n for t in self.terms for n in LOSSES[t.loss].needs}
 
     def layer_map_of(self, layer_map: dict) -> dict:
         "The part of `layer_map` this stage aligns: student layers up to `align_layers` (all when it is None)."
         return dict(layer_map) if self.align_layers is None else {s: t for s, t in layer_map.items() if s <= self.align_layers}
 
 # %% ../nbs/13_distill.ipynb #603f917c
-def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int = 32, temperature: float = 2.0,
+def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int = 32, temperature: float = KD_TEMPERATURE,
                      hidden_weight: float = 1.0) -> list[Stage]:
     "`head` → `all` → `finetune` stages with the usual weights; `epochs` gives each stage's budget."
     kd = lambda alpha: Term("kd", params=dict(alpha=alpha, temperature=temperature))
@@ -316,7 +319,7 @@ class DistillTrainer(Trainer):
         values, weights, parts = [], [], {}
         for term, weight_of, params_of in zip(self.stage.terms, self.weights, self.params):
             params = {k: v(state) if callable(v) else v for k, v in params_of.items()}
-            value = WIRINGS[term.loss].compute(s_out, t_out, inputs, ctx, **params)
+            value = LOSSES[term.loss].compute(s_out, t_out, inputs, ctx, **params)
             if isinstance(value, dict):   # a loss with levels (MGAD): its total trains, every level is logged
                 parts.update({f"{term.loss}_{k}": v for k, v in value.items() if k != "total"})
                 value = value["total"]
@@ -546,5 +549,5 @@ def qat_stage(**stage_kw,  # `Stage` fields; default: a KD fine-tune named 'fine
               ) -> Stage:
     "A Distiller `Stage` that trains the student with fake INT8 quantization (`quant.prepare_qat`)."
     stage_kw.setdefault("name", "finetune")
-    stage_kw.setdefault("terms", [Term("kd", params=dict(alpha=0.5, temperature=2.0))])
+    stage_kw.setdefault("terms", [Term("kd", params=dict(alpha=KD_ALPHA, temperature=KD_TEMPERATURE))])
     return Stage(prepare=prepare_qat, **stage_kw)

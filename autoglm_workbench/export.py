@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .arch import layer_views
-from .core import InputError, WorkbenchError
+from .core import InputError, WorkbenchError, timed_batch_sizes
 from .data import Split, tokenize
 from .models import attention_implementation, label_ids, predict_logits
 from .bench import interleaved_latency
@@ -459,7 +459,7 @@ def runtime_rows(table: pd.DataFrame, batch_size: int) -> pd.DataFrame:
                              speedup=table[f"speedup_b{batch_size}"].values))
 
 def table_batch_sizes(table: pd.DataFrame) -> list[int]:
-    return sorted(int(c[len("latency_b"):-3]) for c in table.columns if c.startswith("latency_b") and c.endswith("_ms") and "p90" not in c)
+    return timed_batch_sizes(table.columns)
 
 def deployment_panel(table: pd.DataFrame, float_model: nn.Module, quantized: nn.Module):
     "Pick runtimes and batch size: size / latency / accuracy; per-layer weight error; the chosen layer's weight histograms."

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
-from .core import ConfigError, InputError, ModelError
+from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, InputError, ModelError
 from .data import PairData, Pairs
 from .distill import Distiller, PairCollator, Stage, Term, TokenizedPairs, next_token, prompt_ids
 from .export import ExportError, ValidationError, _quiet
@@ -185,7 +185,7 @@ def generation_latency(models: dict,  # name -> model with `generate`; the first
 DECODER_METHODS = ("shrink-fine-tune", "kd", "pseudo-labels")
 
 def decoder_stages(method: str, *, epochs: float = 1.0, lr: float = 1e-4, batch_size: int = 8,
-                   alpha: float = 0.5, temperature: float = 2.0, hidden_weight: float = 1.0) -> list[Stage]:
+                   alpha: float = KD_ALPHA, temperature: float = KD_TEMPERATURE, hidden_weight: float = 1.0) -> list[Stage]:
     "One Distiller stage per method: CE on references, KD + hidden-state alignment, or CE on the teacher's outputs."
     if method not in DECODER_METHODS: raise ConfigError(f"method = {method!r}: must be one of {', '.join(DECODER_METHODS)}")
     kw = dict(epochs=epochs, lr=lr, batch_size=batch_size)

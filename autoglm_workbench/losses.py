@@ -14,17 +14,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .core import ConfigError, InputError
+from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, InputError
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'LOSSES', 'TEMPERATURES', 'TERM_NAMES', 'GRADIENT_NAMES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss',
+__all__ = ['SCHEDULES', 'TEMPERATURES', 'TERM_NAMES', 'GRADIENT_NAMES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss',
            'soft_gradient_norm', 'TrainState', 'Constant', 'Linear', 'Cosine', 'Step', 'AccuracyTrigger', 'as_schedule',
-           'register_loss', 'get_loss', 'softened_frame', 'kd_terms_frame', 'kd_gradient_frame', 'softened_chart',
-           'terms_chart', 'gradient_chart', 'kd_panel']
+           'softened_frame', 'kd_terms_frame', 'kd_gradient_frame', 'softened_chart', 'terms_chart', 'gradient_chart',
+           'kd_panel']
 
 # %% ../nbs/10_kd_loss.ipynb #b8497ae6
-def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels=None, *, alpha: float = 0.5,
-                    temperature: float = 2.0, mask=None) -> None:
+def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels=None, *, alpha: float = KD_ALPHA,
+                    temperature: float = KD_TEMPERATURE, mask=None) -> None:
     "Raise `InputError` unless the arguments of `kd_loss` are consistent."
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
         raise InputError(f"temperature = {temperature!r}: must be a finite number > 0")
@@ -52,7 +52,7 @@ def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
 
 # %% ../nbs/10_kd_loss.ipynb #6097298a
 def kd_loss_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None = None, *,
-                  alpha: float = 0.5, temperature: float = 2.0, mask: torch.Tensor | None = None) -> dict:
+                  alpha: float = KD_ALPHA, temperature: float = KD_TEMPERATURE, mask: torch.Tensor | None = None) -> dict:
     "The hard (`ce`), soft (`kl`, already times T²) and weighted (`total`) terms of the distillation loss."
     check_kd_inputs(student_logits, teacher_logits, labels, alpha=alpha, temperature=temperature, mask=mask)
     C = student_logits.shape[-1]
@@ -75,8 +75,8 @@ def kd_loss_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, la
 def kd_loss(student_logits: torch.Tensor,  # [B, C] class logits, or [B, L, V] token logits
             teacher_logits: torch.Tensor,  # same shape as `student_logits`
             labels: torch.Tensor | None = None,  # [B] or [B, L] class ids for the CE term; None: soft term alone
-            *, alpha: float = 0.5,  # weight of the soft term; 1 - alpha weighs CE
-            temperature: float = 2.0,  # softens both distributions; the soft term is scaled by T²
+            *, alpha: float = KD_ALPHA,  # weight of the soft term; 1 - alpha weighs CE
+            temperature: float = KD_TEMPERATURE,  # softens both distributions; the soft term is scaled by T²
             mask: torch.Tensor | None = None,  # [B, L] positions that count (token logits only)
             ) -> torch.Tensor:
     "`(1-alpha)·CE(student, labels) + alpha·T²·KL(teacher_T ‖ student_T)`; with `labels=None` the soft term alone."
@@ -163,23 +163,6 @@ def as_schedule(x) -> Callable[[TrainState], float]:
         try: return SCHEDULES[kind](**{k: v for k, v in x.items() if k != "kind"})
         except TypeError as e: raise ConfigError(f"schedule {x}: {e}") from None
     raise ConfigError(f"schedule = {x!r}: expected a number, a schedule or a dict with 'kind'")
-
-# %% ../nbs/10_kd_loss.ipynb #96e67e2d
-LOSSES: dict[str, Callable] = {}
-
-def register_loss(name: str):
-    "Decorator: make a loss function available to recipes under `name`."
-    def deco(fn):
-        LOSSES[name] = fn
-        return fn
-    return deco
-
-def get_loss(name: str) -> Callable:
-    "The loss function registered as `name`."
-    if name not in LOSSES: raise ConfigError(f"loss = {name!r}: must be one of {', '.join(sorted(LOSSES))}")
-    return LOSSES[name]
-
-register_loss("kd")(kd_loss)
 
 # %% ../nbs/10_kd_loss.ipynb #b960fb92
 def softened_frame(teacher_logits: torch.Tensor, temperature: float, label_names: list[str],

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 
 from .core import InputError
-from .losses import register_loss
 
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'LEVELS', 'Segments', 'spans_to_ids', 'segment',
@@ -185,8 +184,6 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
             terms[level] = terms[level] + _divergence(ps, pt, valid, kind, temperature)
     return weighted_total({k: v / len(pairs) for k, v in terms.items()}, alpha, beta, gamma)
 
-register_loss("mgad")(mgad_loss)
-
 # %% ../nbs/12_mgad.ipynb #2827d2a7
 def tinybert_attention_loss(student_attn, teacher_attn,  # [B, H, L, L] maps (same heads), or per-layer tuples
                             attention_mask: torch.Tensor,  # [B, L]: padding excluded from rows and keys
@@ -210,8 +207,6 @@ def tinybert_attention_loss(student_attn, teacher_attn,  # [B, H, L, L] maps (sa
         w = (rows & keys).expand_as(diff)
         total = total + (diff * w).sum() / w.sum().clamp_min(1)
     return total / len(pairs)
-
-register_loss("tinybert_attention")(tinybert_attention_loss)
 
 # %% ../nbs/12_mgad.ipynb #71d2b233
 import contextlib
@@ -291,8 +286,6 @@ def relation_loss(student_qkv: list, teacher_qkv: list,  # per layer, {'q', 'k',
             w = rows.expand_as(per_row)
             total, n = total + (per_row * w).sum() / w.sum().clamp_min(1), n + 1
     return total / n
-
-register_loss("relation")(relation_loss)
 
 # %% ../nbs/12_mgad.ipynb #cf14b87b
 import html

@@ -19,8 +19,8 @@ from typing import Callable
 import pandas as pd
 import yaml
 
-from .core import (ConfigError, Recipe, WorkbenchError, describe_config, did_you_mean, flat_fields, load_yaml,
-                                    recipe_from_parameters, recipes_folder)
+from .core import (ConfigError, Recipe, WorkbenchError, describe_config, did_you_mean, flat_fields,
+                                    latency_column, load_yaml, recipe_from_parameters, recipes_folder, timed_batch_sizes)
 from .store import RunStore, recipe_hash, store_url
 from .pipeline import RunPruned, check_recipe, run
 
@@ -328,7 +328,7 @@ def _objective(search: Search, store_url_: str, log: Callable):
                           callbacks=callbacks, log=log)
         except RunPruned as e: raise optuna.TrialPruned(str(e)) from None
         final = report.table.iloc[-1]
-        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "size_mb", *[c for c in final.index if c.startswith("latency_b") and "p90" not in c]) if k in final})
+        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "size_mb", *map(latency_column, timed_batch_sizes(final.index))) if k in final})
         trial.set_user_attr("constraint", [float(final[k] - v) for k, v in search.budget.items()])
         values = [float(final[o]) for o in search.objectives]
         return values[0] if len(values) == 1 else tuple(values)
@@ -409,9 +409,9 @@ def runs_panel(store: RunStore | None = None):
     labels = ["(all)"] + sorted({l for l in stages.label.dropna()}) if len(stages) else ["(all)"]
     label = W.Dropdown(options=labels, description="label")
     status = W.Dropdown(options=["done", "(all)", "failed", "pruned", "running"], description="status")
-    latencies = [c for c in stages.columns if c.startswith("latency_b") and "p90" not in c and "teacher" not in c] if len(stages) else []
+    latencies = [latency_column(b) for b in timed_batch_sizes(stages.columns)] if len(stages) else []
     latency = W.Dropdown(options=latencies or ["latency_b1_ms"], description="latency")
-    batch_of = lambda column: column[len("latency_b"):].split("_")[0]
+    batch_of = lambda column: str(timed_batch_sizes([column])[0])
     def points():
         if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"])
         return runs_points(stages, latency.value, None if label.value == "(all)" else label.value,

@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from .core import ConfigError, InputError, Recipe, WorkbenchError, did_you_mean, environment_info
+from .core import (ConfigError, InputError, Recipe, WorkbenchError, did_you_mean, environment_info,
+                                    latency_column, timed_batch_sizes)
 
 # %% auto #0
 __all__ = ['STORE_ENV', 'STATUSES', 'RUNS', 'STAGE_ROWS', 'recipe_hash', 'store_url', 'StoreError', 'RunStore', 'pareto_front',
@@ -185,8 +186,8 @@ def _compare(self, a, b) -> tuple[pd.DataFrame, pd.DataFrame]:
     fa, fb = _flat(ra["recipe"]), _flat(rb["recipe"])
     diff = pd.DataFrame([dict(field=f"recipe.{k}", a=fa.get(k), b=fb.get(k)) for k in sorted(set(fa) | set(fb))
                          if fa.get(k) != fb.get(k)], columns=["field", "a", "b"])
-    timed = sorted({c for r in (ra, rb) for c in r["stages"] if c.startswith(("latency_b", "speedup_b")) and "p90" not in c},
-                   key=lambda c: (c.startswith("speedup"), int(c.split("_b")[1].split("_")[0])))
+    batches = timed_batch_sizes({c for r in (ra, rb) for c in r["stages"]})
+    timed = [latency_column(b) for b in batches] + [f"speedup_b{b}" for b in batches]
     cols = ["accuracy", "agreement", "parameters", "size_mb", "flops"] + timed
     side = lambda r, tag: r["stages"].set_index("stage")[[c for c in cols if c in r["stages"]]].add_suffix(f" {tag}")
     metrics = side(ra, "a").join(side(rb, "b"), how="outer")

@@ -9,7 +9,7 @@ import argparse
 import json
 
 from autoglm_workbench.bench import results_path, write_results
-from autoglm_workbench.cli import run_demo
+from autoglm_workbench.pipeline import run_demo
 from autoglm_workbench.core import Recipe, parse_overrides, smoke_recipe, with_fields
 
 
@@ -31,6 +31,7 @@ def main() -> None:
                               speedup_b32=row["speedup_b32"]),
                goals=goals, seconds=res.seconds,
                teacher={k: v for k, v in res.run.metrics()["teacher"].items() if k != "path"},   # no machine path
+               validation={k: res.run.metrics()[f"{k}_student"]["val_accuracy"] for k in ("ce", "distilled")},
                test_examples=table.attrs["n_eval"], threads=table.attrs["threads"], run_folder=res.run.path.name,
                smoke=args.smoke)
     write_results(results_path(__file__, args.out, args.smoke), out, __file__)

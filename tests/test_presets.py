@@ -4,9 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
+from transformers import AutoTokenizer
 
 from autoglm_workbench.core import Recipe
+from autoglm_workbench.models import predict_logits
+from autoglm_workbench.pipeline import StageState, load_stage, recipe_data
 from autoglm_workbench.presets import PRESETS, preset_recipe, run_budgeted
 
 TINY = dict(data=dict(limit=40, max_length=16), teacher=dict(train=dict(epochs=1.0, lr=2e-4)),
@@ -31,7 +35,16 @@ def test_finance_risk_reports_recall_at_fixed_fpr(tmp_path):
     recipe = preset_recipe("finance-risk", TINY | dict(prune=dict(examples=16, recovery_epochs=0), output_dir=str(tmp_path)))
     result = run_budgeted(recipe, run_dir=tmp_path / "run", store=False, log=lambda *_: None)
     m = result["chosen"]["measured"]
-    assert m["stage"] == "export" and 0 <= m["risk_recall"] <= 1 and m["risk_fpr"] <= 1
+    assert m["stage"] == "export"
+    # recall and false-positive rate counted again from the exported model's test scores and the chosen threshold
+    folder = Path(json.loads((tmp_path / "run" / "report.json").read_text())["stages"][-1]["artifact"]).parent
+    tok = AutoTokenizer.from_pretrained(folder / "model")
+    model, data = load_stage("export", folder, StageState(None, None, tok)).model, recipe_data(recipe)
+    k = data.label_names.index(recipe.budget.risk_label)
+    flagged = predict_logits(model, tok, data.test.texts, max_length=16).softmax(-1)[:, k].numpy() > m["risk_threshold"]
+    risky = np.asarray(data.test.labels) == k
+    assert abs(m["risk_recall"] - flagged[risky].sum() / risky.sum()) < 1e-9
+    assert abs(m["risk_fpr"] - flagged[~risky].sum() / (~risky).sum()) < 1e-9
     assert m["p99_latency_b1_ms"] >= m["median_latency_b1_ms"] > 0
     items = {c["item"]: c for c in result["chosen"]["checks"]}
     assert set(items) == {"risk_recall", "p99_latency_b1_ms", "speedup_b1"}
