@@ -17,7 +17,7 @@ from .core import ConfigError, InputError, load_yaml
 # %% auto #0
 __all__ = ['uniform_layer_map', 'last_k_layer_map', 'resolve_layer_map', 'parse_layer_map', 'LinearAdapter', 'Conv1x1Adapter',
            'interpolate_spatial', 'interpolate_sequence', 'make_adapters', 'hidden_loss', 'linear_cka', 'cka_frame',
-           'layer_map_frame', 'map_score', 'cka_heatmap', 'alignment_panel']
+           'layer_map_frame', 'map_score']
 
 # %% ../nbs/11_align.ipynb #6fcd7eb3
 def uniform_layer_map(n_student: int, n_teacher: int) -> dict[int, int]:
@@ -172,49 +172,3 @@ def map_score(cka: pd.DataFrame, layer_map: dict) -> float:
     "Mean CKA of the mapped (student layer, teacher layer) pairs: a number to compare layer maps by."
     pairs = cka.set_index(["student_layer", "teacher_layer"]).cka
     return float(sum(pairs[s, t] for s, t in layer_map.items()) / len(layer_map))
-
-def cka_heatmap(cka,  # `cka_frame` output, or `alt.NamedData` in a live panel
-                layer_map=None,  # a map (dict), its `layer_map_frame`, or `alt.NamedData`: the pairs circled
-                score=None):  # the map's `map_score` (a number or a parameter), shown in the title
-    "Heatmap of CKA (student layers down, teacher layers across) with the mapped pairs circled."
-    import altair as alt
-    from autoglm_workbench.panels import live_title
-    base = alt.Chart(cka).mark_rect().encode(
-        x=alt.X("teacher_layer:O", title="teacher hidden state"), y=alt.Y("student_layer:O", title="student hidden state"),
-        color=alt.Color("cka:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
-        tooltip=["student_layer:O", "teacher_layer:O", alt.Tooltip("cka:Q", format=".3f")])
-    text = base.mark_text(fontSize=10).encode(text=alt.Text("cka:Q", format=".2f"),
-                                              color=alt.condition("datum.cka > 0.6", alt.value("black"), alt.value("white")))
-    chart = base + text
-    if layer_map is not None:
-        pairs = layer_map_frame(layer_map) if isinstance(layer_map, dict) else layer_map
-        chart = chart + alt.Chart(pairs).mark_point(shape="circle", size=500, strokeWidth=3, color="red").encode(
-            x="teacher_layer:O", y="student_layer:O").properties(name="mapped")
-    title = "linear CKA, student vs teacher" if score is None else \
-        live_title("linear CKA, student vs teacher; mapped pairs' mean ", score, ".3f")
-    return chart.properties(width=alt.Step(40), height=alt.Step(40), title=title)
-
-def alignment_panel(cka: pd.DataFrame, n_student: int, n_teacher: int):
-    "Choose a layer map ('uniform', 'last-K' or a dict typed as text, applied on Enter) and see it over the CKA heatmap."
-    import altair as alt
-    import ipywidgets as w
-    from autoglm_workbench.panels import LiveChart, Panel
-    choices = ["uniform"] + [f"last-{k}" for k in range(1, min(n_student, n_teacher) + 1)]
-    pick = w.Combobox(value="uniform", options=choices, description="layer map", ensure_option=False, continuous_update=False)
-    message = w.HTML()
-    first = parse_layer_map("uniform", n_student, n_teacher)
-    frames = dict(cka=cka, layer_map=layer_map_frame(first), score=map_score(cka, first), error=None)
-    score = alt.param(name="map_score", value=frames["score"])
-    live = LiveChart(cka_heatmap(alt.NamedData("cka"), alt.NamedData("layer_map"), score).add_params(score),
-                     dict(cka=cka, layer_map=frames["layer_map"]), params=dict(map_score=frames["score"]))
-    def draw(change):
-        try: layer_map = parse_layer_map(change["new"], n_student, n_teacher)
-        except ConfigError as err:
-            frames.update(error=str(err)); message.value = f'<span style="color:#b00020">{html.escape(str(err))}</span>'
-            return
-        frames.update(layer_map=layer_map_frame(layer_map), score=map_score(cka, layer_map), error=None)
-        message.value = ""
-        live.update(layer_map=frames["layer_map"]); live.set(map_score=frames["score"])
-    pick.observe(draw, "value")
-    return Panel("alignment", [pick, message, live], dict(layer_map=pick), dict(cka=live), frames)
-

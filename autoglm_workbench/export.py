@@ -29,7 +29,7 @@ from .bench import interleaved_latency
 __all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
            'ort_optimize', 'OnnxModel', 'validate', 'ort_quantize_dynamic', 'calibration_batches', 'qdq_quantize',
            'graph_ops', 'tensorrt_missing', 'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel', 'runtime_table',
-           'runtime_chart', 'runtime_rows', 'table_batch_sizes', 'deployment_panel']
+           'runtime_rows', 'table_batch_sizes']
 
 # %% ../nbs/31_export.ipynb #99771a43
 class ExportError(WorkbenchError, RuntimeError):
@@ -427,28 +427,6 @@ def runtime_table(runtimes: dict,  # name -> model-like; the first is the refere
     df.attrs.update(threads=torch.get_num_threads(), max_length=max_length, examples=len(split))
     return df
 
-def runtime_chart(table: pd.DataFrame | None = None,  # `runtime_table` output; or None with `data` given
-                  batch_size=32,  # a number, or the live panel's parameter
-                  data=None):  # `runtime_rows(table, batch_size)` output or `alt.NamedData`
-    "Size, latency (median, bar to p90) and accuracy (own axis, not from zero) per runtime, side by side."
-    import altair as alt
-    from autoglm_workbench.panels import live_title
-    data = runtime_rows(table, batch_size) if data is None else data
-    y = alt.Y("runtime:N", sort=None, title=None, axis=alt.Axis(labelLimit=300))
-    base = alt.Chart(data).encode(y=y, color=alt.Color("runtime:N", legend=None))
-    size = base.mark_bar().encode(x=alt.X("size_mb:Q", title="MB on disk"),
-                                  tooltip=["runtime:N", alt.Tooltip("size_mb:Q", format=".1f")]).properties(title="size", name="size")
-    lat = (base.mark_bar().encode(x=alt.X("latency_ms:Q", title="ms per batch (median; line to p90)"),
-                                  tooltip=["runtime:N", alt.Tooltip("latency_ms:Q", format=".2f"),
-                                           alt.Tooltip("latency_p90_ms:Q", format=".2f"), alt.Tooltip("speedup:Q", format=".2f")])
-           + base.mark_rule(color="black").encode(x="latency_ms:Q", x2="latency_p90_ms:Q")
-           ).properties(title=live_title("latency, batch ", batch_size, "d"), name="latency")
-    acc = base.mark_point(filled=True, size=90).encode(
-        x=alt.X("accuracy:Q", scale=alt.Scale(zero=False, padding=10), title="accuracy"),
-        tooltip=["runtime:N", alt.Tooltip("accuracy:Q", format=".4f"), alt.Tooltip("top1_agreement:Q", format=".4f")]
-    ).properties(title="accuracy", name="accuracy")
-    return alt.hconcat(size.properties(width=150), lat.properties(width=190), acc.properties(width=150))
-
 def runtime_rows(table: pd.DataFrame, batch_size: int) -> pd.DataFrame:
     "One row per runtime with the latency columns of one batch size, for `runtime_chart`."
     if f"latency_b{batch_size}_ms" not in table:
@@ -460,34 +438,3 @@ def runtime_rows(table: pd.DataFrame, batch_size: int) -> pd.DataFrame:
 
 def table_batch_sizes(table: pd.DataFrame) -> list[int]:
     return timed_batch_sizes(table.columns)
-
-def deployment_panel(table: pd.DataFrame, float_model: nn.Module, quantized: nn.Module):
-    "Pick runtimes and batch size: size / latency / accuracy; per-layer weight error; the chosen layer's weight histograms."
-    import altair as alt
-    import ipywidgets as w
-    from autoglm_workbench.panels import LiveChart, Panel
-    from autoglm_workbench.quant import weight_error_chart, weight_error_frame, weight_histogram_chart, weight_histogram_frame
-    errors = weight_error_frame(float_model, quantized)
-    pick = w.SelectMultiple(options=list(table.index), value=tuple(table.index), description="runtimes")
-    sizes = table_batch_sizes(table)
-    batch = w.ToggleButtons(options=sizes, value=sizes[-1], description="batch")
-    worst = errors.layer[errors.relative_error.idxmax()]
-    layer = w.Dropdown(options=list(errors.layer), value=worst, description="layer", layout=w.Layout(width="480px"))
-    frames = dict(errors=errors, runtimes=runtime_rows(table, batch.value), histogram=weight_histogram_frame(float_model, quantized, worst))
-    B, L = alt.param(name="batch_size", value=batch.value), alt.param(name="chosen_layer", value=worst)
-    runtimes = LiveChart(runtime_chart(data=alt.NamedData("runtimes"), batch_size=B).add_params(B),
-                         dict(runtimes=frames["runtimes"]), params=dict(batch_size=batch.value))
-    weights = LiveChart(alt.hconcat(weight_error_chart(alt.NamedData("errors"), L), weight_histogram_chart(alt.NamedData("histogram"))
-                                    ).resolve_scale(color="independent").add_params(L),
-                        dict(errors=errors, histogram=frames["histogram"]), params=dict(chosen_layer=worst))
-    def on_runtimes(change):
-        frames["runtimes"] = runtime_rows(table.loc[list(pick.value)], batch.value)
-        runtimes.update(runtimes=frames["runtimes"]); runtimes.set(batch_size=batch.value)
-    def on_layer(change):
-        frames["histogram"] = weight_histogram_frame(float_model, quantized, layer.value)
-        weights.update(histogram=frames["histogram"]); weights.set(chosen_layer=layer.value)
-    for x in (pick, batch): x.observe(on_runtimes, "value")
-    layer.observe(on_layer, "value")
-    return Panel("deployment", [w.HBox([pick, batch]), runtimes, layer, weights], dict(runtimes=pick, batch=batch, layer=layer),
-                 dict(runtimes=runtimes, weights=weights), frames)
-

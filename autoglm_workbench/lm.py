@@ -30,8 +30,7 @@ from .arch import layer_stack, layer_views
 __all__ = ['DECODER_METHODS', 'parameter_shares', 'decoder_student', 'left_padded', 'generate_ids', 'generate', 'rouge_l',
            'bleu4', 'SentenceEncoder', 'sbert_similarity', 'headline_scores', 'perplexity', 'generation_latency',
            'decoder_stages', 'sequence_kd_data', 'distill_decoder', 'prune_batches', 'int8_keep_float',
-           'export_decoder', 'OnnxCausalLM', 'validate_generation', 'pair_logits', 'next_token_frame', 'token_kl_frame',
-           'next_token_chart', 'token_kl_chart', 'decoder_kd_panel']
+           'export_decoder', 'OnnxCausalLM', 'validate_generation', 'pair_logits', 'next_token_frame', 'token_kl_frame']
 
 # %% ../nbs/70_lm.ipynb #07ad084f
 def _part(name: str) -> str:
@@ -375,43 +374,3 @@ def token_kl_frame(logits: dict, temperature: float) -> pd.DataFrame:
     lt, ls = (logits["teacher"] / T).log_softmax(-1), (logits["student"] / T).log_softmax(-1)
     kl = (lt.exp() * (lt - ls)).sum(-1) * T * T
     return pd.DataFrame(dict(position=range(len(kl)), token=[repr(t) for t in logits["tokens"]], kl=kl.tolist()))
-
-def next_token_chart(data, position, temperature):
-    import altair as alt
-    from autoglm_workbench.panels import live_title
-    return alt.Chart(data).mark_bar().encode(
-        x=alt.X("probability:Q", title="probability at T"), y=alt.Y("token:N", sort=alt.EncodingSortField("rank"), title=None),
-        yOffset="model:N", color=alt.Color("model:N", scale=alt.Scale(domain=["teacher", "student"])),
-        tooltip=["model:N", "token:N", alt.Tooltip("probability:Q", format=".3f")]
-    ).properties(width=320, height=260, name="next_token", title=live_title("next token at target position ", position, "d"))
-
-def token_kl_chart(data, position):
-    import altair as alt
-    from autoglm_workbench.panels import live_datum
-    line = alt.Chart(data).properties(name="token_kl").mark_line(point=True).encode(
-        x=alt.X("position:Q", title="target position"), y=alt.Y("kl:Q", title="T²·KL(teacher ‖ student)"),
-        tooltip=["position:Q", "token:N", alt.Tooltip("kl:Q", format=".3f")])
-    rule = alt.Chart().mark_rule(color="gray", strokeDash=[4, 3]).encode(x=live_datum(position))
-    return (line + rule).properties(width=320, height=160, title="per-token KL along the target")
-
-def decoder_kd_panel(teacher, student, tokenizer, pairs: Pairs, *, examples: int = 5, k: int = 10,
-                     temperatures=(0.5, 1, 2, 4, 8)):
-    "A pair, a target position and T: top-k next-token bars of teacher and student, and the per-token KL (ipywidgets + altair)."
-    import altair as alt
-    import ipywidgets as w
-    from autoglm_workbench.panels import LiveChart, Panel
-    cached = [pair_logits(teacher, student, tokenizer, p, t) for p, t in zip(pairs.prompts[:examples], pairs.targets[:examples])]
-    pick = w.Dropdown(options=[(t[:60], i) for i, t in enumerate(pairs.targets[:examples])], value=0, description="pair")
-    pos = w.IntSlider(value=0, min=0, max=len(cached[0]["tokens"]) - 1, description="position")
-    temp = w.SelectionSlider(options=[float(t) for t in temperatures], value=2.0 if 2 in temperatures else float(temperatures[0]), description="T")
-    frames = dict(bars=next_token_frame(cached[0], 0, temp.value, tokenizer, k), kl=token_kl_frame(cached[0], temp.value))
-    P, T = alt.param(name="position", value=0), alt.param(name="T", value=temp.value)
-    spec = alt.hconcat(next_token_chart(alt.NamedData("bars"), P, T), token_kl_chart(alt.NamedData("kl"), P)).add_params(P, T)
-    live = LiveChart(spec, frames, params=dict(position=0, T=temp.value))
-    def redraw(change=None):
-        c = cached[pick.value]
-        if pos.max != len(c["tokens"]) - 1: pos.max = len(c["tokens"]) - 1
-        frames.update(bars=next_token_frame(c, pos.value, temp.value, tokenizer, k), kl=token_kl_frame(c, temp.value))
-        live.update(**frames); live.set(position=pos.value, T=temp.value)
-    for c in (pick, pos, temp): c.observe(redraw, "value")
-    return Panel("decoder-kd", [w.HBox([pick, pos, temp]), live], dict(pair=pick, position=pos, T=temp), dict(decoder=live), frames)

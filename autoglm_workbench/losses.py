@@ -19,8 +19,7 @@ from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, InputError
 # %% auto #0
 __all__ = ['SCHEDULES', 'TEMPERATURES', 'TERM_NAMES', 'GRADIENT_NAMES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss',
            'soft_gradient_norm', 'TrainState', 'Constant', 'Linear', 'Cosine', 'Step', 'AccuracyTrigger', 'as_schedule',
-           'softened_frame', 'kd_terms_frame', 'kd_gradient_frame', 'softened_chart', 'terms_chart', 'gradient_chart',
-           'kd_panel']
+           'softened_frame', 'kd_terms_frame', 'kd_gradient_frame']
 
 # %% ../nbs/10_kd_loss.ipynb #b8497ae6
 def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels=None, *, alpha: float = KD_ALPHA,
@@ -198,74 +197,3 @@ def _renamed(field: str, names: dict) -> str:
     expr = q(field)
     for k, v in reversed(names.items()): expr = f"datum.{field} == {q(k)} ? {q(v)} : ({expr})"
     return expr.replace(f"({json.dumps(field)})", f"datum.{field}")
-
-def softened_chart(data,  # `softened_frame` output, or `alt.NamedData` in a live panel
-                   temperature):  # a number, or the panel's `T` parameter
-    "Bars of the softened teacher distribution, one panel per example (titled on top, unrotated)."
-    import altair as alt
-    from autoglm_workbench.panels import live_title
-    return alt.Chart(data).mark_bar().encode(
-        x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=-30)),
-        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), title="p"),
-        color=alt.Color("label:N", legend=None),
-        row=alt.Row("example:N", title=None, header=alt.Header(labelAngle=0, labelOrient="top", labelAlign="left",
-                                                               labelAnchor="start", labelLimit=300, labelFontWeight="bold")),
-        tooltip=["example:N", "label:N", alt.Tooltip("probability:Q", format=".3f")]
-    ).properties(width=220, height=45, name="softened", title=live_title("teacher softmax(z / T), T = ", temperature))
-
-def _t_axis(temperatures):
-    import altair as alt
-    return alt.X("T:Q", scale=alt.Scale(type="log", domain=[min(temperatures), max(temperatures)], nice=False),
-                 axis=alt.Axis(values=list(temperatures)))
-
-def terms_chart(data, temperature, alpha, temperatures=TEMPERATURES):
-    "CE, T²·KL and the total against T (legend), with the current T marked."
-    import altair as alt
-    from autoglm_workbench.panels import live_datum, live_title
-    long = alt.Chart(data).transform_fold(list(TERM_NAMES), as_=["term", "loss"]).transform_calculate(term=_renamed("term", TERM_NAMES))
-    lines = long.mark_line(point=True).encode(
-        x=_t_axis(temperatures), y=alt.Y("loss:Q"),
-        color=alt.Color("term:N", title="term", sort=list(TERM_NAMES.values()), legend=alt.Legend(orient="right")),
-        tooltip=["T:Q", "term:N", alt.Tooltip("loss:Q", format=".4f")]).properties(name="terms")
-    rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
-    return (lines + rule).properties(width=260, height=150, title=live_title("loss terms, alpha = ", alpha))
-
-def gradient_chart(data, temperature, temperatures=TEMPERATURES):
-    "Norm of the soft term's gradient on the student logits against T, with and without the T² factor (legend)."
-    import altair as alt
-    from autoglm_workbench.panels import live_datum
-    long = alt.Chart(data).transform_fold(list(GRADIENT_NAMES), as_=["scaling", "grad_norm"]).transform_calculate(
-        scaling=_renamed("scaling", GRADIENT_NAMES))
-    lines = long.mark_line(point=True).encode(
-        x=_t_axis(temperatures), y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm"),
-        color=alt.Color("scaling:N", title="soft term", scale=alt.Scale(scheme="dark2"), legend=alt.Legend(orient="right")),
-        tooltip=["T:Q", "scaling:N", alt.Tooltip("grad_norm:Q", format=".3g")]).properties(name="gradients")
-    rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
-    return (lines + rule).properties(width=260, height=150, title="soft-term gradient size")
-
-def kd_panel(student_logits, teacher_logits, labels, label_names, example_names=None, temperatures=TEMPERATURES):
-    "Sliders for alpha and T over cached logits; one live chart whose data follow them (needs ipywidgets and altair)."
-    import altair as alt
-    import ipywidgets as w
-    from autoglm_workbench.panels import LiveChart, Panel
-    temps = sorted(float(t) for t in temperatures)
-    alpha = w.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="alpha")
-    temp = w.SelectionSlider(options=temps, value=2.0 if 2.0 in temps else temps[0], description="T")
-    frames = dict(gradients=kd_gradient_frame(student_logits, teacher_logits, temps),   # depends on no knob
-                  terms=kd_terms_frame(student_logits, teacher_logits, labels, temps, alpha.value),
-                  softened=softened_frame(teacher_logits, temp.value, label_names, example_names))
-    T, A = alt.param(name="T", value=temp.value), alt.param(name="kd_alpha", value=alpha.value)
-    spec = alt.hconcat(softened_chart(alt.NamedData("softened"), T),
-                       alt.vconcat(terms_chart(alt.NamedData("terms"), T, A, temps),
-                                   gradient_chart(alt.NamedData("gradients"), T, temps)).resolve_scale(color="independent")
-                       ).resolve_scale(color="independent").add_params(T, A)
-    live = LiveChart(spec, {k: frames[k] for k in ("softened", "terms", "gradients")}, params=dict(T=temp.value, kd_alpha=alpha.value))
-    def on_alpha(change):
-        frames["terms"] = kd_terms_frame(student_logits, teacher_logits, labels, temps, change["new"])
-        live.update(terms=frames["terms"]); live.set(kd_alpha=change["new"])
-    def on_temp(change):
-        frames["softened"] = softened_frame(teacher_logits, change["new"], label_names, example_names)
-        live.update(softened=frames["softened"]); live.set(T=change["new"])
-    alpha.observe(on_alpha, "value"); temp.observe(on_temp, "value")
-    return Panel("kd", [w.HBox([alpha, temp]), live], dict(alpha=alpha, T=temp), dict(kd=live), frames)
-

@@ -15,8 +15,7 @@ from .core import InputError
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'HEAD_REDUCTIONS', 'QKV_PROJECTIONS', 'ROLES', 'LEVELS', 'Segments', 'spans_to_ids', 'segment',
            'block_pool', 'special_block', 'log_attention', 'weighted_total', 'mgad_loss', 'tinybert_attention_loss',
-           'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'links_html', 'terms_axis_top',
-           'attention_heatmap', 'terms_chart', 'mgad_panel']
+           'capture_qkv', 'relation_loss', 'level_frame', 'terms_frame', 'top_links', 'links_html', 'terms_axis_top']
 
 # %% ../nbs/12_mgad.ipynb #3bd4c15c
 @dataclass
@@ -336,83 +335,3 @@ def links_html(links: pd.DataFrame) -> str:
 def terms_axis_top(terms: dict, max_weight: float = 2.0) -> float:
     "A fixed top for the terms chart: the total with every weight at `max_weight`, plus 10% room for the labels."
     return max_weight * sum(float(terms[k]) for k in LEVELS) * 1.1
-
-def attention_heatmap(data,  # `level_frame` output, or `alt.NamedData` in a live panel
-                      level: str | None = None):  # the title's level (default: the frame's)
-    "Teacher and student heatmaps side by side for one level."
-    import altair as alt
-    level = level or data["level"].iloc[0]
-    return alt.Chart(data).mark_rect().encode(
-        x=alt.X("key:O", title="key", axis=alt.Axis(labelOverlap=True)),
-        y=alt.Y("query:O", title="query", axis=alt.Axis(labelOverlap=True)),
-        color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues")), column=alt.Column("model:N", title=None),
-        tooltip=["model:N", "query:O", "key:O", alt.Tooltip("weight:Q", format=".3f")]
-    ).properties(width=220, height=220, name="attention", title=f"{level}-level attention (query rows, heads averaged)")
-
-def terms_chart(data,  # `terms_frame` output, or `alt.NamedData` in a live panel
-                ymax=None):  # a fixed top of the axis (number or parameter), so a bar's change looks like its size
-    "Bars of each term's weighted contribution and the total, labelled weight × value."
-    import altair as alt
-    y = alt.Y("weighted:Q", title="weighted loss",
-              scale=alt.Scale() if ymax is None else alt.Scale(domain=[0, alt.expr(ymax.name) if isinstance(ymax, alt.Parameter) else ymax]))
-    x = alt.X("term:N", sort=["token", "sentence", "paragraph", "total"], title=None, axis=alt.Axis(labelAngle=0))
-    base = alt.Chart(data).encode(x=x, y=y)
-    bars = base.mark_bar().encode(color=alt.Color("term:N", legend=None),
-                                  tooltip=["term:N", alt.Tooltip("value:Q", format=".4f"), "weight:Q"]).properties(name="terms")
-    labels = base.transform_calculate(label="datum.term == 'total' ? '= ' + format(datum.weighted, '.3f') : "
-                                            "format(datum.weight, '.2f') + ' × ' + format(datum.value, '.3f')"
-                                      ).mark_text(dy=-7, fontSize=10).encode(text="label:N")
-    return (bars + labels).properties(width=260, height=220, title="MGAD terms (weight × term)")
-
-def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict,
-               max_tokens: int = 50):  # the token-level heatmap shows the first `max_tokens` tokens (2 × 50² cells)
-    "Sliders for alpha, beta, gamma, T and the level over cached attentions of one example (batch of 1)."
-    import altair as alt
-    import ipywidgets as w
-    from autoglm_workbench.panels import LiveChart, Panel
-    sl = {k: w.FloatSlider(value=1.0, min=0, max=2, step=0.05, description=k) for k in ("alpha", "beta", "gamma")}
-    temp = w.FloatSlider(value=1.0, min=0.25, max=4, step=0.25, description="T")
-    level = w.ToggleButtons(options=list(LEVELS), value="sentence")
-    layer = w.Dropdown(options=[(f"student {s} ↔ teacher {t}", (s, t)) for s, t in layer_map.items()], description="layer")
-    message, links = w.HTML(), w.HTML()
-    frames, cache = {}, {}
-    def terms_for(s_i, t_i, T):   # the three terms do not depend on the weights: computed once per layer pair and T
-        if (s_i, t_i, T) not in cache:
-            cache[s_i, t_i, T] = mgad_loss(student_attn[s_i - 1], teacher_attn[t_i - 1], attention_mask, segments, temperature=T)
-        return cache[s_i, t_i, T]
-    def compute_terms():
-        (s_i, t_i), weights = layer.value, {k: x.value for k, x in sl.items()}
-        terms = terms_for(s_i, t_i, temp.value)
-        frames["ymax"] = terms_axis_top(terms, max_weight=sl["alpha"].max)
-        try: frames.update(error=None, terms=terms_frame(weighted_total(terms, **weights), **weights))
-        except InputError as err: frames["error"] = str(err)
-    def compute_attention():
-        (s_i, t_i) = layer.value
-        s, t = student_attn[s_i - 1][0], teacher_attn[t_i - 1][0]
-        ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
-        n = max_tokens if ids is None else s.shape[-1]
-        frames["attention"] = level_frame(s[..., :n, :n], t[..., :n, :n], ids, level.value)
-        frames["links"] = top_links(t, segments.sentence_ids[0], sentences, student_attn=s)
-    compute_terms(); compute_attention()
-    ymax = alt.param(name="mgad_ymax", value=frames["ymax"])
-    heat = LiveChart(attention_heatmap(alt.NamedData("attention"), "token / sentence / paragraph"),
-                     dict(attention=frames["attention"]))
-    bars = LiveChart(terms_chart(alt.NamedData("terms"), ymax).add_params(ymax), dict(terms=frames["terms"]),
-                     params=dict(mgad_ymax=frames["ymax"]))
-    def show():
-        message.value = "" if frames["error"] is None else f'<span style="color:#b00020">{html.escape(frames["error"])}</span>'
-        links.value = links_html(frames["links"])
-    def on_terms(change):
-        compute_terms()
-        if frames["error"] is None: bars.update(terms=frames["terms"]); bars.set(mgad_ymax=frames["ymax"])
-        show()
-    def on_view(change):
-        compute_attention(); heat.update(attention=frames["attention"])
-        if change["owner"] is layer: on_terms(change)
-        show()
-    for x in [*sl.values(), temp]: x.observe(on_terms, "value")
-    for x in (level, layer): x.observe(on_view, "value")
-    show()
-    return Panel("mgad", [w.HBox(list(sl.values())), w.HBox([temp, layer]), level, message, w.HBox([heat, bars]), links],
-                 dict(sl, T=temp, level=level, layer=layer), dict(attention=heat, terms=bars), frames)
-

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import html
 import json
 import os
 
@@ -15,12 +16,13 @@ import anywidget
 import ipywidgets as w
 import pandas as pd
 import traitlets
+from torch import nn
 
-from .core import InputError
+# the chapters' panels are exported after this toolkit (each chapter's `#| export panels` cells): what they share
+from .core import ConfigError, InputError, latency_column, timed_batch_sizes
 
 # %% auto #0
-__all__ = ['LIVE_NOTE', 'STATIC_ENV', 'vega_bundle', 'records', 'LiveChart', 'live_title', 'live_datum', 'chart_svg', 'Panel',
-           'offline_charts']
+__all__ = ['LIVE_NOTE', 'STATIC_ENV', 'vega_bundle', 'records', 'LiveChart', 'live_title', 'live_datum', 'chart_svg', 'Panel', 'offline_charts', 'softened_chart', 'kd_terms_chart', 'gradient_chart', 'kd_panel', 'cka_heatmap', 'alignment_panel', 'attention_heatmap', 'mgad_terms_chart', 'mgad_panel', 'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel', 'weight_error_chart', 'weight_histogram_chart', 'runtime_chart', 'deployment_panel', 'runs_chart', 'runs_panel', 'next_token_chart', 'token_kl_chart', 'decoder_kd_panel']
 
 # %% ../nbs/04_panels.ipynb #f7eae09a
 # The page side of a LiveChart. `vegaEmbed` comes from vl-convert's bundle (`vega_bundle`), not a CDN.
@@ -175,3 +177,455 @@ def offline_charts(static: bool | None = None):  # True: SVG pictures; False: li
     if static: alt.renderers.enable("svg")
     else: alt.renderers.enable("jupyter", offline=True)
     return alt.renderers.active
+
+# %% ../nbs/10_kd_loss.ipynb #af9e6687
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .losses import GRADIENT_NAMES, TEMPERATURES, TERM_NAMES, _renamed, kd_gradient_frame, kd_terms_frame, softened_frame
+
+def softened_chart(data,  # `softened_frame` output, or `alt.NamedData` in a live panel
+                   temperature):  # a number, or the panel's `T` parameter
+    "Bars of the softened teacher distribution, one panel per example (titled on top, unrotated)."
+    import altair as alt
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=-30)),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), title="p"),
+        color=alt.Color("label:N", legend=None),
+        row=alt.Row("example:N", title=None, header=alt.Header(labelAngle=0, labelOrient="top", labelAlign="left",
+                                                               labelAnchor="start", labelLimit=300, labelFontWeight="bold")),
+        tooltip=["example:N", "label:N", alt.Tooltip("probability:Q", format=".3f")]
+    ).properties(width=220, height=45, name="softened", title=live_title("teacher softmax(z / T), T = ", temperature))
+
+def _t_axis(temperatures):
+    import altair as alt
+    return alt.X("T:Q", scale=alt.Scale(type="log", domain=[min(temperatures), max(temperatures)], nice=False),
+                 axis=alt.Axis(values=list(temperatures)))
+
+def kd_terms_chart(data, temperature, alpha, temperatures=TEMPERATURES):
+    "CE, T²·KL and the total against T (legend), with the current T marked."
+    import altair as alt
+    long = alt.Chart(data).transform_fold(list(TERM_NAMES), as_=["term", "loss"]).transform_calculate(term=_renamed("term", TERM_NAMES))
+    lines = long.mark_line(point=True).encode(
+        x=_t_axis(temperatures), y=alt.Y("loss:Q"),
+        color=alt.Color("term:N", title="term", sort=list(TERM_NAMES.values()), legend=alt.Legend(orient="right")),
+        tooltip=["T:Q", "term:N", alt.Tooltip("loss:Q", format=".4f")]).properties(name="terms")
+    rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
+    return (lines + rule).properties(width=260, height=150, title=live_title("loss terms, alpha = ", alpha))
+
+def gradient_chart(data, temperature, temperatures=TEMPERATURES):
+    "Norm of the soft term's gradient on the student logits against T, with and without the T² factor (legend)."
+    import altair as alt
+    long = alt.Chart(data).transform_fold(list(GRADIENT_NAMES), as_=["scaling", "grad_norm"]).transform_calculate(
+        scaling=_renamed("scaling", GRADIENT_NAMES))
+    lines = long.mark_line(point=True).encode(
+        x=_t_axis(temperatures), y=alt.Y("grad_norm:Q", scale=alt.Scale(type="log"), title="gradient norm"),
+        color=alt.Color("scaling:N", title="soft term", scale=alt.Scale(scheme="dark2"), legend=alt.Legend(orient="right")),
+        tooltip=["T:Q", "scaling:N", alt.Tooltip("grad_norm:Q", format=".3g")]).properties(name="gradients")
+    rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
+    return (lines + rule).properties(width=260, height=150, title="soft-term gradient size")
+
+def kd_panel(student_logits, teacher_logits, labels, label_names, example_names=None, temperatures=TEMPERATURES):
+    "Sliders for alpha and T over cached logits; one live chart whose data follow them (needs ipywidgets and altair)."
+    import altair as alt
+    import ipywidgets as w
+    temps = sorted(float(t) for t in temperatures)
+    alpha = w.FloatSlider(value=0.5, min=0, max=1, step=0.05, description="alpha")
+    temp = w.SelectionSlider(options=temps, value=2.0 if 2.0 in temps else temps[0], description="T")
+    frames = dict(gradients=kd_gradient_frame(student_logits, teacher_logits, temps),   # depends on no knob
+                  terms=kd_terms_frame(student_logits, teacher_logits, labels, temps, alpha.value),
+                  softened=softened_frame(teacher_logits, temp.value, label_names, example_names))
+    T, A = alt.param(name="T", value=temp.value), alt.param(name="kd_alpha", value=alpha.value)
+    spec = alt.hconcat(softened_chart(alt.NamedData("softened"), T),
+                       alt.vconcat(kd_terms_chart(alt.NamedData("terms"), T, A, temps),
+                                   gradient_chart(alt.NamedData("gradients"), T, temps)).resolve_scale(color="independent")
+                       ).resolve_scale(color="independent").add_params(T, A)
+    live = LiveChart(spec, {k: frames[k] for k in ("softened", "terms", "gradients")}, params=dict(T=temp.value, kd_alpha=alpha.value))
+    def on_alpha(change):
+        frames["terms"] = kd_terms_frame(student_logits, teacher_logits, labels, temps, change["new"])
+        live.update(terms=frames["terms"]); live.set(kd_alpha=change["new"])
+    def on_temp(change):
+        frames["softened"] = softened_frame(teacher_logits, change["new"], label_names, example_names)
+        live.update(softened=frames["softened"]); live.set(T=change["new"])
+    alpha.observe(on_alpha, "value"); temp.observe(on_temp, "value")
+    return Panel("kd", [w.HBox([alpha, temp]), live], dict(alpha=alpha, T=temp), dict(kd=live), frames)
+
+# %% ../nbs/11_align.ipynb #7a4f9e43
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .align import layer_map_frame, map_score, parse_layer_map
+
+def cka_heatmap(cka,  # `cka_frame` output, or `alt.NamedData` in a live panel
+                layer_map=None,  # a map (dict), its `layer_map_frame`, or `alt.NamedData`: the pairs circled
+                score=None):  # the map's `map_score` (a number or a parameter), shown in the title
+    "Heatmap of CKA (student layers down, teacher layers across) with the mapped pairs circled."
+    import altair as alt
+    base = alt.Chart(cka).mark_rect().encode(
+        x=alt.X("teacher_layer:O", title="teacher hidden state"), y=alt.Y("student_layer:O", title="student hidden state"),
+        color=alt.Color("cka:Q", scale=alt.Scale(domain=[0, 1], scheme="viridis")),
+        tooltip=["student_layer:O", "teacher_layer:O", alt.Tooltip("cka:Q", format=".3f")])
+    text = base.mark_text(fontSize=10).encode(text=alt.Text("cka:Q", format=".2f"),
+                                              color=alt.condition("datum.cka > 0.6", alt.value("black"), alt.value("white")))
+    chart = base + text
+    if layer_map is not None:
+        pairs = layer_map_frame(layer_map) if isinstance(layer_map, dict) else layer_map
+        chart = chart + alt.Chart(pairs).mark_point(shape="circle", size=500, strokeWidth=3, color="red").encode(
+            x="teacher_layer:O", y="student_layer:O").properties(name="mapped")
+    title = "linear CKA, student vs teacher" if score is None else \
+        live_title("linear CKA, student vs teacher; mapped pairs' mean ", score, ".3f")
+    return chart.properties(width=alt.Step(40), height=alt.Step(40), title=title)
+
+def alignment_panel(cka: pd.DataFrame, n_student: int, n_teacher: int):
+    "Choose a layer map ('uniform', 'last-K' or a dict typed as text, applied on Enter) and see it over the CKA heatmap."
+    import altair as alt
+    import ipywidgets as w
+    choices = ["uniform"] + [f"last-{k}" for k in range(1, min(n_student, n_teacher) + 1)]
+    pick = w.Combobox(value="uniform", options=choices, description="layer map", ensure_option=False, continuous_update=False)
+    message = w.HTML()
+    first = parse_layer_map("uniform", n_student, n_teacher)
+    frames = dict(cka=cka, layer_map=layer_map_frame(first), score=map_score(cka, first), error=None)
+    score = alt.param(name="map_score", value=frames["score"])
+    live = LiveChart(cka_heatmap(alt.NamedData("cka"), alt.NamedData("layer_map"), score).add_params(score),
+                     dict(cka=cka, layer_map=frames["layer_map"]), params=dict(map_score=frames["score"]))
+    def draw(change):
+        try: layer_map = parse_layer_map(change["new"], n_student, n_teacher)
+        except ConfigError as err:
+            frames.update(error=str(err)); message.value = f'<span style="color:#b00020">{html.escape(str(err))}</span>'
+            return
+        frames.update(layer_map=layer_map_frame(layer_map), score=map_score(cka, layer_map), error=None)
+        message.value = ""
+        live.update(layer_map=frames["layer_map"]); live.set(map_score=frames["score"])
+    pick.observe(draw, "value")
+    return Panel("alignment", [pick, message, live], dict(layer_map=pick), dict(cka=live), frames)
+
+# %% ../nbs/12_mgad.ipynb #dbd34314
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .mgad import LEVELS, Segments, level_frame, links_html, mgad_loss, terms_axis_top, terms_frame, top_links, weighted_total
+
+def attention_heatmap(data,  # `level_frame` output, or `alt.NamedData` in a live panel
+                      level: str | None = None):  # the title's level (default: the frame's)
+    "Teacher and student heatmaps side by side for one level."
+    import altair as alt
+    level = level or data["level"].iloc[0]
+    return alt.Chart(data).mark_rect().encode(
+        x=alt.X("key:O", title="key", axis=alt.Axis(labelOverlap=True)),
+        y=alt.Y("query:O", title="query", axis=alt.Axis(labelOverlap=True)),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme="blues")), column=alt.Column("model:N", title=None),
+        tooltip=["model:N", "query:O", "key:O", alt.Tooltip("weight:Q", format=".3f")]
+    ).properties(width=220, height=220, name="attention", title=f"{level}-level attention (query rows, heads averaged)")
+
+def mgad_terms_chart(data,  # `terms_frame` output, or `alt.NamedData` in a live panel
+                ymax=None):  # a fixed top of the axis (number or parameter), so a bar's change looks like its size
+    "Bars of each term's weighted contribution and the total, labelled weight × value."
+    import altair as alt
+    y = alt.Y("weighted:Q", title="weighted loss",
+              scale=alt.Scale() if ymax is None else alt.Scale(domain=[0, alt.expr(ymax.name) if isinstance(ymax, alt.Parameter) else ymax]))
+    x = alt.X("term:N", sort=["token", "sentence", "paragraph", "total"], title=None, axis=alt.Axis(labelAngle=0))
+    base = alt.Chart(data).encode(x=x, y=y)
+    bars = base.mark_bar().encode(color=alt.Color("term:N", legend=None),
+                                  tooltip=["term:N", alt.Tooltip("value:Q", format=".4f"), "weight:Q"]).properties(name="terms")
+    labels = base.transform_calculate(label="datum.term == 'total' ? '= ' + format(datum.weighted, '.3f') : "
+                                            "format(datum.weight, '.2f') + ' × ' + format(datum.value, '.3f')"
+                                      ).mark_text(dy=-7, fontSize=10).encode(text="label:N")
+    return (bars + labels).properties(width=260, height=220, title="MGAD terms (weight × term)")
+
+def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict,
+               max_tokens: int = 50):  # the token-level heatmap shows the first `max_tokens` tokens (2 × 50² cells)
+    "Sliders for alpha, beta, gamma, T and the level over cached attentions of one example (batch of 1)."
+    import altair as alt
+    import ipywidgets as w
+    sl = {k: w.FloatSlider(value=1.0, min=0, max=2, step=0.05, description=k) for k in ("alpha", "beta", "gamma")}
+    temp = w.FloatSlider(value=1.0, min=0.25, max=4, step=0.25, description="T")
+    level = w.ToggleButtons(options=list(LEVELS), value="sentence")
+    layer = w.Dropdown(options=[(f"student {s} ↔ teacher {t}", (s, t)) for s, t in layer_map.items()], description="layer")
+    message, links = w.HTML(), w.HTML()
+    frames, cache = {}, {}
+    def terms_for(s_i, t_i, T):   # the three terms do not depend on the weights: computed once per layer pair and T
+        if (s_i, t_i, T) not in cache:
+            cache[s_i, t_i, T] = mgad_loss(student_attn[s_i - 1], teacher_attn[t_i - 1], attention_mask, segments, temperature=T)
+        return cache[s_i, t_i, T]
+    def compute_terms():
+        (s_i, t_i), weights = layer.value, {k: x.value for k, x in sl.items()}
+        terms = terms_for(s_i, t_i, temp.value)
+        frames["ymax"] = terms_axis_top(terms, max_weight=sl["alpha"].max)
+        try: frames.update(error=None, terms=terms_frame(weighted_total(terms, **weights), **weights))
+        except InputError as err: frames["error"] = str(err)
+    def compute_attention():
+        (s_i, t_i) = layer.value
+        s, t = student_attn[s_i - 1][0], teacher_attn[t_i - 1][0]
+        ids = dict(token=None, sentence=segments.sentence_ids[0], paragraph=segments.paragraph_ids[0])[level.value]
+        n = max_tokens if ids is None else s.shape[-1]
+        frames["attention"] = level_frame(s[..., :n, :n], t[..., :n, :n], ids, level.value)
+        frames["links"] = top_links(t, segments.sentence_ids[0], sentences, student_attn=s)
+    compute_terms(); compute_attention()
+    ymax = alt.param(name="mgad_ymax", value=frames["ymax"])
+    heat = LiveChart(attention_heatmap(alt.NamedData("attention"), "token / sentence / paragraph"),
+                     dict(attention=frames["attention"]))
+    bars = LiveChart(mgad_terms_chart(alt.NamedData("terms"), ymax).add_params(ymax), dict(terms=frames["terms"]),
+                     params=dict(mgad_ymax=frames["ymax"]))
+    def show():
+        message.value = "" if frames["error"] is None else f'<span style="color:#b00020">{html.escape(frames["error"])}</span>'
+        links.value = links_html(frames["links"])
+    def on_terms(change):
+        compute_terms()
+        if frames["error"] is None: bars.update(terms=frames["terms"]); bars.set(mgad_ymax=frames["ymax"])
+        show()
+    def on_view(change):
+        compute_attention(); heat.update(attention=frames["attention"])
+        if change["owner"] is layer: on_terms(change)
+        show()
+    for x in [*sl.values(), temp]: x.observe(on_terms, "value")
+    for x in (level, layer): x.observe(on_view, "value")
+    show()
+    return Panel("mgad", [w.HBox(list(sl.values())), w.HBox([temp, layer]), level, message, w.HBox([heat, bars]), links],
+                 dict(sl, T=temp, level=level, layer=layer), dict(attention=heat, terms=bars), frames)
+
+# %% ../nbs/20_prune.ipynb #6042c825
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .prune import COST_MEASURES, Importance, ffn_frame, head_frame, select, sweep_at, sweep_long
+
+def importance_charts(heads_df: pd.DataFrame, ffn_df: pd.DataFrame):
+    "Head heatmap (pruned heads crossed out) next to the neuron rank-bin heatmap (shaded by the fraction pruned)."
+    import altair as alt
+    base = alt.Chart(heads_df).encode(x=alt.X("head:O"), y=alt.Y("layer:O"))
+    heads = (base.mark_rect().encode(color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis"), title="importance"),
+                                     tooltip=["layer:O", "head:O", alt.Tooltip("score:Q", format=".3f"), "pruned:N"]) +
+             base.transform_filter("datum.pruned").mark_text(text="✕", color="white", fontSize=14).properties(name="pruned_heads")
+             ).properties(title="heads (✕ = pruned)", width=260, height=160)
+    ffn = alt.Chart(ffn_df).mark_rect().encode(
+        x=alt.X("rank_bin:O", title="neurons, most → least important", axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("layer:O"), color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis"), legend=None),
+        opacity=alt.Opacity("pruned_fraction:Q", scale=alt.Scale(domain=[0, 1], range=[1.0, 0.15]), title="pruned"),
+        tooltip=["layer:O", "rank_bin:O", alt.Tooltip("pruned_fraction:Q", format=".0%")]
+    ).properties(title="FFN neurons (faded = pruned)", width=260, height=160)
+    return alt.hconcat(heads, ffn).resolve_scale(color="independent")
+
+def cost_chart(sweep_rows,  # `sweep_long` output, or `alt.NamedData`
+               chosen,  # `sweep_at` output, or `alt.NamedData`
+               measures=tuple(COST_MEASURES)):  # which measures to draw (those the sweep has)
+    "One small chart per measure against head sparsity, one line per FFN sparsity; the chosen setting marked with its value."
+    import altair as alt
+    charts = []
+    for m in measures:
+        x = alt.X("heads:Q", title="head sparsity")
+        y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=m != "accuracy"))
+        lines = alt.Chart(sweep_rows).transform_filter(alt.datum.measure == m).mark_line(point=True).encode(
+            x=x, y=y, color=alt.Color("ffn:O", title="FFN sparsity"), tooltip=["heads:Q", "ffn:O", alt.Tooltip("value:Q", format=".3f")])
+        here = alt.Chart(chosen).transform_filter(alt.datum.measure == m)
+        dot = here.mark_point(size=160, color="red", filled=True).encode(x=x, y=y).properties(name=f"chosen_{m}")
+        label = here.transform_calculate(text="format(datum.value, '.3f') + (!datum.inside ? ' (edge of the sweep)' : "
+                                           "datum.exact ? '' : ' (interpolated)')").mark_text(
+            align="left", dx=9, dy=-9, color="red").encode(x=x, y=y, text="text:N")
+        charts.append((lines + dot + label).properties(width=180, height=120, title=COST_MEASURES[m]))
+    return alt.concat(*charts, columns=2)
+
+def accuracy_chart(acc: pd.DataFrame):
+    "Accuracy per pruning setting, before and after recovery (columns: setting, recovery, accuracy; optional model)."
+    import altair as alt
+    return alt.Chart(acc).mark_bar().encode(
+        x=alt.X("recovery:N", title=None), y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False)), color="recovery:N",
+        column=alt.Column("setting:N", title=None), tooltip=list(acc.columns)).properties(width=45, height=150)
+
+def prune_panel(model: nn.Module, importance: Importance, sweep: pd.DataFrame, accuracy: pd.DataFrame | None = None):
+    "Sliders for head and FFN sparsity over precomputed importance, a grid sweep (with accuracy if measured) and recovery results."
+    import altair as alt
+    import ipywidgets as w
+    hs = w.FloatSlider(value=0.5, min=0, max=0.9, step=0.05, description="heads")
+    fs = w.FloatSlider(value=0.3, min=0, max=0.9, step=0.05, description="FFN")
+    scope = w.ToggleButtons(options=["global", "layer"], value="global", description="rank")
+    frames = dict(sweep=sweep_long(sweep))
+    measures = frames["sweep"].measure.unique().tolist()
+    def compute():
+        plan = select(model, importance, {"heads": hs.value, "ffn": fs.value}, scope=scope.value)
+        frames.update(plan=plan, heads=head_frame(importance, plan), ffn=ffn_frame(importance, plan),
+                      chosen=sweep_at(sweep, hs.value, fs.value))
+    compute()
+    maps = LiveChart(importance_charts(alt.NamedData("heads"), alt.NamedData("ffn")), dict(heads=frames["heads"], ffn=frames["ffn"]))
+    costs = LiveChart(cost_chart(alt.NamedData("sweep"), alt.NamedData("chosen"), measures),
+                      dict(sweep=frames["sweep"], chosen=frames["chosen"]))
+    def draw(change):
+        compute()
+        maps.update(heads=frames["heads"], ffn=frames["ffn"]); costs.update(chosen=frames["chosen"])
+    for x in (hs, fs, scope): x.observe(draw, "value")
+    charts = dict(importance=maps, cost=costs)
+    children = [w.HBox([hs, fs, scope]), maps, costs]
+    if accuracy is not None:
+        charts["recovery"] = LiveChart(accuracy_chart(alt.NamedData("recovery")), dict(recovery=accuracy)); children.append(charts["recovery"])
+    return Panel("prune", children, dict(heads=hs, ffn=fs, scope=scope), charts, frames)
+
+# %% ../nbs/30_quant.ipynb #8643dc7b
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+def weight_error_chart(data,  # `weight_error_frame` output, or `alt.NamedData`
+                       chosen=None):  # a layer name (or a parameter holding one) to highlight
+    "Relative INT8 round-trip error of every quantized layer, full layer names, the chosen one highlighted."
+    import altair as alt
+    color = alt.value("#4c78a8") if chosen is None else alt.condition(
+        f"datum.layer == {chosen.name}" if isinstance(chosen, alt.Parameter) else alt.datum.layer == chosen,
+        alt.value("#e45756"), alt.value("#4c78a8"))
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("relative_error:Q", title="relative weight error ‖w − dq(q(w))‖ / ‖w‖"),
+        y=alt.Y("layer:N", sort=None, title=None, axis=alt.Axis(labelLimit=400)), color=color,
+        tooltip=["layer:N", alt.Tooltip("relative_error:Q", format=".2e"), alt.Tooltip("max_abs_error:Q", format=".2e")]
+    ).properties(width=260, name="errors", title="INT8 weight error per layer")
+
+def weight_histogram_chart(data):  # `weight_histogram_frame` output, or `alt.NamedData`
+    "One layer's weight histogram, fp32 above and INT8 below on a log count axis: the rare outlier bins stay visible."
+    import altair as alt
+    return alt.Chart(data).mark_bar(binSpacing=0).encode(
+        x=alt.X("left:Q", title="weight", bin="binned"), x2="right:Q",
+        y=alt.Y("count:Q", scale=alt.Scale(type="symlog"), title="count (log)"),
+        color=alt.Color("kind:N", title=None, legend=None), row=alt.Row("kind:N", title=None, sort=["fp32", "int8"]),
+        tooltip=["kind:N", alt.Tooltip("left:Q", format=".4f"), alt.Tooltip("right:Q", format=".4f"), "count:Q"]
+    ).properties(width=300, height=90, name="histogram", title="weights of the chosen layer: fp32 and after INT8")
+
+# %% ../nbs/31_export.ipynb #c761e18d
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .quant import weight_error_frame, weight_histogram_frame
+from .export import runtime_rows, table_batch_sizes
+
+def runtime_chart(table: pd.DataFrame | None = None,  # `runtime_table` output; or None with `data` given
+                  batch_size=32,  # a number, or the live panel's parameter
+                  data=None):  # `runtime_rows(table, batch_size)` output or `alt.NamedData`
+    "Size, latency (median, bar to p90) and accuracy (own axis, not from zero) per runtime, side by side."
+    import altair as alt
+    data = runtime_rows(table, batch_size) if data is None else data
+    y = alt.Y("runtime:N", sort=None, title=None, axis=alt.Axis(labelLimit=300))
+    base = alt.Chart(data).encode(y=y, color=alt.Color("runtime:N", legend=None))
+    size = base.mark_bar().encode(x=alt.X("size_mb:Q", title="MB on disk"),
+                                  tooltip=["runtime:N", alt.Tooltip("size_mb:Q", format=".1f")]).properties(title="size", name="size")
+    lat = (base.mark_bar().encode(x=alt.X("latency_ms:Q", title="ms per batch (median; line to p90)"),
+                                  tooltip=["runtime:N", alt.Tooltip("latency_ms:Q", format=".2f"),
+                                           alt.Tooltip("latency_p90_ms:Q", format=".2f"), alt.Tooltip("speedup:Q", format=".2f")])
+           + base.mark_rule(color="black").encode(x="latency_ms:Q", x2="latency_p90_ms:Q")
+           ).properties(title=live_title("latency, batch ", batch_size, "d"), name="latency")
+    acc = base.mark_point(filled=True, size=90).encode(
+        x=alt.X("accuracy:Q", scale=alt.Scale(zero=False, padding=10), title="accuracy"),
+        tooltip=["runtime:N", alt.Tooltip("accuracy:Q", format=".4f"), alt.Tooltip("top1_agreement:Q", format=".4f")]
+    ).properties(title="accuracy", name="accuracy")
+    return alt.hconcat(size.properties(width=150), lat.properties(width=190), acc.properties(width=150))
+
+def deployment_panel(table: pd.DataFrame, float_model: nn.Module, quantized: nn.Module):
+    "Pick runtimes and batch size: size / latency / accuracy; per-layer weight error; the chosen layer's weight histograms."
+    import altair as alt
+    import ipywidgets as w
+    errors = weight_error_frame(float_model, quantized)
+    pick = w.SelectMultiple(options=list(table.index), value=tuple(table.index), description="runtimes")
+    sizes = table_batch_sizes(table)
+    batch = w.ToggleButtons(options=sizes, value=sizes[-1], description="batch")
+    worst = errors.layer[errors.relative_error.idxmax()]
+    layer = w.Dropdown(options=list(errors.layer), value=worst, description="layer", layout=w.Layout(width="480px"))
+    frames = dict(errors=errors, runtimes=runtime_rows(table, batch.value), histogram=weight_histogram_frame(float_model, quantized, worst))
+    B, L = alt.param(name="batch_size", value=batch.value), alt.param(name="chosen_layer", value=worst)
+    runtimes = LiveChart(runtime_chart(data=alt.NamedData("runtimes"), batch_size=B).add_params(B),
+                         dict(runtimes=frames["runtimes"]), params=dict(batch_size=batch.value))
+    weights = LiveChart(alt.hconcat(weight_error_chart(alt.NamedData("errors"), L), weight_histogram_chart(alt.NamedData("histogram"))
+                                    ).resolve_scale(color="independent").add_params(L),
+                        dict(errors=errors, histogram=frames["histogram"]), params=dict(chosen_layer=worst))
+    def on_runtimes(change):
+        frames["runtimes"] = runtime_rows(table.loc[list(pick.value)], batch.value)
+        runtimes.update(runtimes=frames["runtimes"]); runtimes.set(batch_size=batch.value)
+    def on_layer(change):
+        frames["histogram"] = weight_histogram_frame(float_model, quantized, layer.value)
+        weights.update(histogram=frames["histogram"]); weights.set(chosen_layer=layer.value)
+    for x in (pick, batch): x.observe(on_runtimes, "value")
+    layer.observe(on_layer, "value")
+    return Panel("deployment", [w.HBox([pick, batch]), runtimes, layer, weights], dict(runtimes=pick, batch=batch, layer=layer),
+                 dict(runtimes=runtimes, weights=weights), frames)
+
+# %% ../nbs/45_store.ipynb #1259c522
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+def runs_chart(points,  # `runs_points` output, or `alt.NamedData` in the live panel
+               batch="1"):  # the batch size the latency was timed at (a value or a parameter), for the axis title
+    "Every stage of every run: accuracy against latency (log), size as colour, the Pareto front as a line."
+    import altair as alt
+    base = alt.Chart(points).encode(
+        x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log)"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False), title="test accuracy"))
+    points_ = base.mark_point(filled=True, size=90).encode(
+        color=alt.Color("size_mb:Q", title="size (MB)", scale=alt.Scale(scheme="viridis")),
+        shape=alt.Shape("stage:N", title="stage"),
+        tooltip=["run:N", "label:N", "stage:N", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("latency_ms:Q", format=".1f"),
+                 alt.Tooltip("size_mb:Q", format=".1f")]).properties(name="stages")
+    front = base.transform_filter("datum.pareto").mark_line(color="gray", strokeDash=[4, 3]).encode(order="latency_ms:Q")
+    title = live_title("every stage of every run: accuracy vs latency at batch ", batch, "")
+    return (front + points_).properties(width=520, height=320, title=title)
+
+# %% ../nbs/51_runs.ipynb #1c4e14af
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .store import runs_points
+from .store import RunStore
+
+def runs_panel(store: RunStore | None = None):
+    "Filter the run store by label and status; draw the Pareto chart of every stage of the runs left."
+    import altair as alt
+    import ipywidgets as W
+    store = store or RunStore()
+    stages = store.stages()
+    labels = ["(all)"] + sorted({l for l in stages.label.dropna()}) if len(stages) else ["(all)"]
+    label = W.Dropdown(options=labels, description="label")
+    status = W.Dropdown(options=["done", "(all)", "failed", "pruned", "running"], description="status")
+    latencies = [latency_column(b) for b in timed_batch_sizes(stages.columns)] if len(stages) else []
+    latency = W.Dropdown(options=latencies or ["latency_b1_ms"], description="latency")
+    batch_of = lambda column: str(timed_batch_sizes([column])[0])
+    def points():
+        if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"])
+        return runs_points(stages, latency.value, None if label.value == "(all)" else label.value,
+                           None if status.value == "(all)" else status.value)
+    frames = dict(points=points())
+    B = alt.param(name="batch", value=batch_of(latency.value))
+    view = LiveChart(runs_chart(alt.NamedData("points"), B).add_params(B), dict(points=frames["points"]), params=dict(batch=batch_of(latency.value)))
+    empty = W.HTML("" if len(stages) else f"<em>No runs in {html.escape(store.engine.url.render_as_string(hide_password=True))} yet: <code>autoglm run</code> adds one.</em>")
+    def redraw(_):
+        frames["points"] = points()
+        view.update(points=frames["points"]); view.set(batch=batch_of(latency.value))
+    for control in (label, status, latency): control.observe(redraw, names="value")
+    return Panel("runs", [W.HBox([label, status, latency]), empty, view], dict(label=label, status=status, latency=latency),
+                 dict(runs=view), frames)
+
+# %% ../nbs/70_lm.ipynb #7c442605
+# The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+
+from .data import Pairs
+from .lm import next_token_frame, pair_logits, token_kl_frame
+
+def next_token_chart(data, position, temperature):
+    import altair as alt
+    return alt.Chart(data).mark_bar().encode(
+        x=alt.X("probability:Q", title="probability at T"), y=alt.Y("token:N", sort=alt.EncodingSortField("rank"), title=None),
+        yOffset="model:N", color=alt.Color("model:N", scale=alt.Scale(domain=["teacher", "student"])),
+        tooltip=["model:N", "token:N", alt.Tooltip("probability:Q", format=".3f")]
+    ).properties(width=320, height=260, name="next_token", title=live_title("next token at target position ", position, "d"))
+
+def token_kl_chart(data, position):
+    import altair as alt
+    line = alt.Chart(data).properties(name="token_kl").mark_line(point=True).encode(
+        x=alt.X("position:Q", title="target position"), y=alt.Y("kl:Q", title="T²·KL(teacher ‖ student)"),
+        tooltip=["position:Q", "token:N", alt.Tooltip("kl:Q", format=".3f")])
+    rule = alt.Chart().mark_rule(color="gray", strokeDash=[4, 3]).encode(x=live_datum(position))
+    return (line + rule).properties(width=320, height=160, title="per-token KL along the target")
+
+def decoder_kd_panel(teacher, student, tokenizer, pairs: Pairs, *, examples: int = 5, k: int = 10,
+                     temperatures=(0.5, 1, 2, 4, 8)):
+    "A pair, a target position and T: top-k next-token bars of teacher and student, and the per-token KL (ipywidgets + altair)."
+    import altair as alt
+    import ipywidgets as w
+    cached = [pair_logits(teacher, student, tokenizer, p, t) for p, t in zip(pairs.prompts[:examples], pairs.targets[:examples])]
+    pick = w.Dropdown(options=[(t[:60], i) for i, t in enumerate(pairs.targets[:examples])], value=0, description="pair")
+    pos = w.IntSlider(value=0, min=0, max=len(cached[0]["tokens"]) - 1, description="position")
+    temp = w.SelectionSlider(options=[float(t) for t in temperatures], value=2.0 if 2 in temperatures else float(temperatures[0]), description="T")
+    frames = dict(bars=next_token_frame(cached[0], 0, temp.value, tokenizer, k), kl=token_kl_frame(cached[0], temp.value))
+    P, T = alt.param(name="position", value=0), alt.param(name="T", value=temp.value)
+    spec = alt.hconcat(next_token_chart(alt.NamedData("bars"), P, T), token_kl_chart(alt.NamedData("kl"), P)).add_params(P, T)
+    live = LiveChart(spec, frames, params=dict(position=0, T=temp.value))
+    def redraw(change=None):
+        c = cached[pick.value]
+        if pos.max != len(c["tokens"]) - 1: pos.max = len(c["tokens"]) - 1
+        frames.update(bars=next_token_frame(c, pos.value, temp.value, tokenizer, k), kl=token_kl_frame(c, temp.value))
+        live.update(**frames); live.set(position=pos.value, T=temp.value)
+    for c in (pick, pos, temp): c.observe(redraw, "value")
+    return Panel("decoder-kd", [w.HBox([pick, pos, temp]), live], dict(pair=pick, position=pos, T=temp), dict(decoder=live), frames)

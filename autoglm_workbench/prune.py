@@ -29,7 +29,7 @@ __all__ = ['CRITERIA', 'STRUCTURES', 'COST_MEASURES', 'prune_heads', 'prune_ffn'
            'default_loss', 'Magnitude', 'Taylor', 'MaskGradient', 'check_sparsity', 'select', 'prune_by_importance',
            'scoring_batches', 'prune_on_data', 'save_pruned', 'shrink_to', 'load_pruned', 'layer_influence',
            'prune_layers', 'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame',
-           'importance_charts', 'sweep_long', 'sweep_at', 'cost_chart', 'accuracy_chart', 'prune_panel']
+           'sweep_long', 'sweep_at']
 
 # %% ../nbs/20_prune.ipynb #e638faef
 def _sliced(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
@@ -564,22 +564,6 @@ def ffn_frame(importance: Importance, plan: dict, bins: int = 32) -> pd.DataFram
             rows.append(dict(layer=l, rank_bin=b, score=float(s[idx].mean()) / top, pruned_fraction=float(drop[idx].float().mean())))
     return pd.DataFrame(rows)
 
-def importance_charts(heads_df: pd.DataFrame, ffn_df: pd.DataFrame):
-    "Head heatmap (pruned heads crossed out) next to the neuron rank-bin heatmap (shaded by the fraction pruned)."
-    import altair as alt
-    base = alt.Chart(heads_df).encode(x=alt.X("head:O"), y=alt.Y("layer:O"))
-    heads = (base.mark_rect().encode(color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis"), title="importance"),
-                                     tooltip=["layer:O", "head:O", alt.Tooltip("score:Q", format=".3f"), "pruned:N"]) +
-             base.transform_filter("datum.pruned").mark_text(text="✕", color="white", fontSize=14).properties(name="pruned_heads")
-             ).properties(title="heads (✕ = pruned)", width=260, height=160)
-    ffn = alt.Chart(ffn_df).mark_rect().encode(
-        x=alt.X("rank_bin:O", title="neurons, most → least important", axis=alt.Axis(labels=False, ticks=False)),
-        y=alt.Y("layer:O"), color=alt.Color("score:Q", scale=alt.Scale(scheme="viridis"), legend=None),
-        opacity=alt.Opacity("pruned_fraction:Q", scale=alt.Scale(domain=[0, 1], range=[1.0, 0.15]), title="pruned"),
-        tooltip=["layer:O", "rank_bin:O", alt.Tooltip("pruned_fraction:Q", format=".0%")]
-    ).properties(title="FFN neurons (faded = pruned)", width=260, height=160)
-    return alt.hconcat(heads, ffn).resolve_scale(color="independent")
-
 COST_MEASURES = {"parameters_rel": "parameters (× unpruned)", "flops_rel": "FLOPs (× unpruned)",
                  "latency_ms_rel": "latency (× unpruned)", "accuracy": "accuracy, before recovery"}
 
@@ -608,58 +592,3 @@ def sweep_at(sweep: pd.DataFrame, heads: float, ffn: float) -> pd.DataFrame:
         rows.append(dict(measure=m, heads=heads, ffn=ffn, value=float(v), exact=exact,
                          inside=hs[0] <= heads <= hs[-1] and fs[0] <= ffn <= fs[-1]))
     return pd.DataFrame(rows)
-
-def cost_chart(sweep_rows,  # `sweep_long` output, or `alt.NamedData`
-               chosen,  # `sweep_at` output, or `alt.NamedData`
-               measures=tuple(COST_MEASURES)):  # which measures to draw (those the sweep has)
-    "One small chart per measure against head sparsity, one line per FFN sparsity; the chosen setting marked with its value."
-    import altair as alt
-    charts = []
-    for m in measures:
-        x = alt.X("heads:Q", title="head sparsity")
-        y = alt.Y("value:Q", title=None, scale=alt.Scale(zero=m != "accuracy"))
-        lines = alt.Chart(sweep_rows).transform_filter(alt.datum.measure == m).mark_line(point=True).encode(
-            x=x, y=y, color=alt.Color("ffn:O", title="FFN sparsity"), tooltip=["heads:Q", "ffn:O", alt.Tooltip("value:Q", format=".3f")])
-        here = alt.Chart(chosen).transform_filter(alt.datum.measure == m)
-        dot = here.mark_point(size=160, color="red", filled=True).encode(x=x, y=y).properties(name=f"chosen_{m}")
-        label = here.transform_calculate(text="format(datum.value, '.3f') + (!datum.inside ? ' (edge of the sweep)' : "
-                                           "datum.exact ? '' : ' (interpolated)')").mark_text(
-            align="left", dx=9, dy=-9, color="red").encode(x=x, y=y, text="text:N")
-        charts.append((lines + dot + label).properties(width=180, height=120, title=COST_MEASURES[m]))
-    return alt.concat(*charts, columns=2)
-
-def accuracy_chart(acc: pd.DataFrame):
-    "Accuracy per pruning setting, before and after recovery (columns: setting, recovery, accuracy; optional model)."
-    import altair as alt
-    return alt.Chart(acc).mark_bar().encode(
-        x=alt.X("recovery:N", title=None), y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False)), color="recovery:N",
-        column=alt.Column("setting:N", title=None), tooltip=list(acc.columns)).properties(width=45, height=150)
-
-def prune_panel(model: nn.Module, importance: Importance, sweep: pd.DataFrame, accuracy: pd.DataFrame | None = None):
-    "Sliders for head and FFN sparsity over precomputed importance, a grid sweep (with accuracy if measured) and recovery results."
-    import altair as alt
-    import ipywidgets as w
-    from autoglm_workbench.panels import LiveChart, Panel
-    hs = w.FloatSlider(value=0.5, min=0, max=0.9, step=0.05, description="heads")
-    fs = w.FloatSlider(value=0.3, min=0, max=0.9, step=0.05, description="FFN")
-    scope = w.ToggleButtons(options=["global", "layer"], value="global", description="rank")
-    frames = dict(sweep=sweep_long(sweep))
-    measures = frames["sweep"].measure.unique().tolist()
-    def compute():
-        plan = select(model, importance, {"heads": hs.value, "ffn": fs.value}, scope=scope.value)
-        frames.update(plan=plan, heads=head_frame(importance, plan), ffn=ffn_frame(importance, plan),
-                      chosen=sweep_at(sweep, hs.value, fs.value))
-    compute()
-    maps = LiveChart(importance_charts(alt.NamedData("heads"), alt.NamedData("ffn")), dict(heads=frames["heads"], ffn=frames["ffn"]))
-    costs = LiveChart(cost_chart(alt.NamedData("sweep"), alt.NamedData("chosen"), measures),
-                      dict(sweep=frames["sweep"], chosen=frames["chosen"]))
-    def draw(change):
-        compute()
-        maps.update(heads=frames["heads"], ffn=frames["ffn"]); costs.update(chosen=frames["chosen"])
-    for x in (hs, fs, scope): x.observe(draw, "value")
-    charts = dict(importance=maps, cost=costs)
-    children = [w.HBox([hs, fs, scope]), maps, costs]
-    if accuracy is not None:
-        charts["recovery"] = LiveChart(accuracy_chart(alt.NamedData("recovery")), dict(recovery=accuracy)); children.append(charts["recovery"])
-    return Panel("prune", children, dict(heads=hs, ffn=fs, scope=scope), charts, frames)
-

@@ -26,7 +26,7 @@ from .prune import shrink_to
 # %% auto #0
 __all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'quantize',
            'prepare_qat', 'save_quantized', 'load_quantized', 'weight_error_frame', 'weight_histogram_frame',
-           'weight_error_chart', 'weight_histogram_chart', 'gemm_floor']
+           'gemm_floor']
 
 # %% ../nbs/30_quant.ipynb #396a475a
 def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
@@ -232,30 +232,6 @@ def weight_histogram_frame(float_model: nn.Module, quantized: nn.Module, layer: 
         counts = torch.histc(v, bins=bins, min=lo, max=hi)
         rows += [dict(kind=kind, left=float(edges[i]), right=float(edges[i + 1]), count=int(c)) for i, c in enumerate(counts)]
     return pd.DataFrame(rows)
-
-def weight_error_chart(data,  # `weight_error_frame` output, or `alt.NamedData`
-                       chosen=None):  # a layer name (or a parameter holding one) to highlight
-    "Relative INT8 round-trip error of every quantized layer, full layer names, the chosen one highlighted."
-    import altair as alt
-    color = alt.value("#4c78a8") if chosen is None else alt.condition(
-        f"datum.layer == {chosen.name}" if isinstance(chosen, alt.Parameter) else alt.datum.layer == chosen,
-        alt.value("#e45756"), alt.value("#4c78a8"))
-    return alt.Chart(data).mark_bar().encode(
-        x=alt.X("relative_error:Q", title="relative weight error ‖w − dq(q(w))‖ / ‖w‖"),
-        y=alt.Y("layer:N", sort=None, title=None, axis=alt.Axis(labelLimit=400)), color=color,
-        tooltip=["layer:N", alt.Tooltip("relative_error:Q", format=".2e"), alt.Tooltip("max_abs_error:Q", format=".2e")]
-    ).properties(width=260, name="errors", title="INT8 weight error per layer")
-
-def weight_histogram_chart(data):  # `weight_histogram_frame` output, or `alt.NamedData`
-    "One layer's weight histogram, fp32 above and INT8 below on a log count axis: the rare outlier bins stay visible."
-    import altair as alt
-    return alt.Chart(data).mark_bar(binSpacing=0).encode(
-        x=alt.X("left:Q", title="weight", bin="binned"), x2="right:Q",
-        y=alt.Y("count:Q", scale=alt.Scale(type="symlog"), title="count (log)"),
-        color=alt.Color("kind:N", title=None, legend=None), row=alt.Row("kind:N", title=None, sort=["fp32", "int8"]),
-        tooltip=["kind:N", alt.Tooltip("left:Q", format=".4f"), alt.Tooltip("right:Q", format=".4f"), "count:Q"]
-    ).properties(width=300, height=90, name="histogram", title="weights of the chosen layer: fp32 and after INT8")
-
 
 # %% ../nbs/30_quant.ipynb #4ec3010c
 @torch.no_grad()

@@ -27,7 +27,7 @@ from .pipeline import RunPruned, check_recipe, run
 # %% auto #0
 __all__ = ['RUN_OPTIONS', 'RECIPE_NOTEBOOK', 'SWEEP_FIELDS', 'SEARCH_FIELDS', 'TEST_METRICS', 'MINIMIZED', 'parameters_source',
            'notebook_recipe', 'recipe_notebook', 'run_notebook', 'Sweep', 'load_sweep', 'run_sweep', 'sweep_table',
-           'Search', 'load_search', 'run_search', 'search_table', 'runs_panel']
+           'Search', 'load_search', 'run_search', 'search_table']
 
 # %% ../nbs/51_runs.ipynb #4aa48306
 RUN_OPTIONS = ("recipe_yaml", "run_dir", "run_label")   # notebook parameters besides the recipe's fields
@@ -398,31 +398,4 @@ def search_table(search: Search, url: str | None = None) -> pd.DataFrame:
     return df
 
 # %% ../nbs/51_runs.ipynb #1d63e2d0
-def runs_panel(store: RunStore | None = None):
-    "Filter the run store by label and status; draw the Pareto chart of every stage of the runs left."
-    import altair as alt
-    import ipywidgets as W
-    from autoglm_workbench.panels import LiveChart, Panel
-    from autoglm_workbench.store import runs_chart, runs_points
-    store = store or RunStore()
-    stages = store.stages()
-    labels = ["(all)"] + sorted({l for l in stages.label.dropna()}) if len(stages) else ["(all)"]
-    label = W.Dropdown(options=labels, description="label")
-    status = W.Dropdown(options=["done", "(all)", "failed", "pruned", "running"], description="status")
-    latencies = [latency_column(b) for b in timed_batch_sizes(stages.columns)] if len(stages) else []
-    latency = W.Dropdown(options=latencies or ["latency_b1_ms"], description="latency")
-    batch_of = lambda column: str(timed_batch_sizes([column])[0])
-    def points():
-        if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"])
-        return runs_points(stages, latency.value, None if label.value == "(all)" else label.value,
-                           None if status.value == "(all)" else status.value)
-    frames = dict(points=points())
-    B = alt.param(name="batch", value=batch_of(latency.value))
-    view = LiveChart(runs_chart(alt.NamedData("points"), B).add_params(B), dict(points=frames["points"]), params=dict(batch=batch_of(latency.value)))
-    empty = W.HTML("" if len(stages) else f"<em>No runs in {html.escape(store.engine.url.render_as_string(hide_password=True))} yet: <code>autoglm run</code> adds one.</em>")
-    def redraw(_):
-        frames["points"] = points()
-        view.update(points=frames["points"]); view.set(batch=batch_of(latency.value))
-    for w in (label, status, latency): w.observe(redraw, names="value")
-    return Panel("runs", [W.HBox([label, status, latency]), empty, view], dict(label=label, status=status, latency=latency),
-                 dict(runs=view), frames)
+#| export

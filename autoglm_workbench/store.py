@@ -21,7 +21,7 @@ from .core import (ConfigError, InputError, Recipe, WorkbenchError, did_you_mean
 
 # %% auto #0
 __all__ = ['STORE_ENV', 'STATUSES', 'RUNS', 'STAGE_ROWS', 'recipe_hash', 'store_url', 'StoreError', 'RunStore', 'pareto_front',
-           'runs_points', 'runs_chart']
+           'runs_points']
 
 # %% ../nbs/45_store.ipynb #602c9146
 STORE_ENV = "AUTOGLM_RUN_STORE"   # a SQLAlchemy URL or a file path; default: runs.db in the runs folder
@@ -213,21 +213,3 @@ def runs_points(stages: pd.DataFrame, latency: str = "latency_b1_ms", label: str
     df = df.dropna(subset=[latency, "accuracy"]).rename(columns={latency: "latency_ms"})
     df = df.assign(pareto=pareto_front(df, "latency_ms", "accuracy"), run=df["run"].str[:8])
     return df[["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"]].reset_index(drop=True)
-
-def runs_chart(points,  # `runs_points` output, or `alt.NamedData` in the live panel
-               batch="1"):  # the batch size the latency was timed at (a value or a parameter), for the axis title
-    "Every stage of every run: accuracy against latency (log), size as colour, the Pareto front as a line."
-    import altair as alt
-    from autoglm_workbench.panels import live_title
-    base = alt.Chart(points).encode(
-        x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False), title="test accuracy"))
-    points_ = base.mark_point(filled=True, size=90).encode(
-        color=alt.Color("size_mb:Q", title="size (MB)", scale=alt.Scale(scheme="viridis")),
-        shape=alt.Shape("stage:N", title="stage"),
-        tooltip=["run:N", "label:N", "stage:N", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("latency_ms:Q", format=".1f"),
-                 alt.Tooltip("size_mb:Q", format=".1f")]).properties(name="stages")
-    front = base.transform_filter("datum.pareto").mark_line(color="gray", strokeDash=[4, 3]).encode(order="latency_ms:Q")
-    title = live_title("every stage of every run: accuracy vs latency at batch ", batch, "")
-    return (front + points_).properties(width=520, height=320, title=title)
-
