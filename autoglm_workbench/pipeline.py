@@ -47,23 +47,28 @@ __all__ = ['STAGE_RUNNERS', 'recipe_data', 'split_seed', 'recipe_teacher', 'reci
            'write_report', 'load_report', 'run', 'DemoModels', 'demo_recipes', 'demo_models', 'DemoResult', 'run_demo']
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
-def recipe_data(recipe: Recipe) -> TextClassificationData:
+def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                ) -> TextClassificationData:
     "The recipe's data set in its seeded, stratified splits (at most `data.limit` examples a split)."
     d = recipe.data
     return load_dataset(d.name, seed=split_seed(recipe), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                         text_column=d.text_column, label_column=d.label_column).limited(d.limit)
 
-def split_seed(recipe: Recipe) -> int:
+def split_seed(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+               ) -> int:
     "The seed of the recipe's split and teacher: `data.split_seed`, or the recipe's seed."
     return recipe.seed if recipe.data.split_seed is None else recipe.data.split_seed
 
-def recipe_teacher(recipe: Recipe, data: TextClassificationData | None = None, device: str = "cpu"):
+def recipe_teacher(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                   data: TextClassificationData | None = None,  # its data, when already loaded (default: `recipe_data`)
+                   device: str = "cpu",  # where the teacher trains and is returned
+                   ):
     "The recipe's fine-tuned teacher (`models.teacher_classifier`): trained once per split, then loaded from the cache."
     return teacher_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
                               max_length=recipe.data.max_length, seed=split_seed(recipe), device=device,
                               **dataclasses.asdict(recipe.teacher.train))
 
-def recipe_stage(recipe: Recipe,
+def recipe_stage(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                  epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
                  hidden: bool = True,  # add the feature terms: hidden-state alignment and MGAD (when their weights are positive)
                  ) -> Stage:
@@ -76,7 +81,8 @@ def recipe_stage(recipe: Recipe,
     return Stage("all", terms=terms, epochs=train.epochs if epochs is None else epochs, lr=train.lr,
                  batch_size=train.batch_size, warmup_ratio=train.warmup_ratio, weight_decay=train.weight_decay)
 
-def recipe_stages(recipe: Recipe) -> list[Stage]:
+def recipe_stages(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                  ) -> list[Stage]:
     "The distill stage's plan: `distill.plan` (a method's own stages), or the one stage of `recipe_stage`."
     if recipe.distill.plan is None: return [recipe_stage(recipe)]
     train, stages = recipe.distill.train, []
@@ -87,7 +93,9 @@ def recipe_stages(recipe: Recipe) -> list[Stage]:
         except ConfigError as e: raise ConfigError(f"recipe.distill.plan[{i}]: {e}") from None
     return stages
 
-def recipe_student(recipe: Recipe, teacher: nn.Module) -> nn.Module:
+def recipe_student(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                   teacher: nn.Module,  # the model whose layers a layer-copied student starts from
+                   ) -> nn.Module:
     "The untrained student: `student.model` with a fresh head, or teacher layers copied, or a narrower fresh model."
     s = recipe.student
     seed_everything(recipe.seed)       # a fresh student's weights: the same after a resume
@@ -100,7 +108,8 @@ def _prunable(total: int, share: float, layers: int) -> float:
     "The largest share of `total` units that pruning can remove while every one of `layers` layers keeps one."
     return (total - layers) / total
 
-def check_recipe(recipe: Recipe) -> list[Stage]:
+def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                 ) -> list[Stage]:
     "What the recipe asks of its model that the model's config cannot give, found before any work (`ConfigError`); returns the distill stage's plan, built once."
     from transformers import AutoConfig
     teacher = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model), local_files_only=True)
@@ -153,9 +162,15 @@ def check_recipe(recipe: Recipe) -> list[Stage]:
 
 
 # %% ../nbs/50_pipeline.ipynb #1b21416e
-def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: TextClassificationData, recipe: Recipe, *,
+def distill_student(teacher: nn.Module,  # the model distilled from (frozen)
+                    student: nn.Module,  # the model trained; returned trained
+                    tokenizer,  # shared by both models
+                    data: TextClassificationData,  # train split to learn from, validation split to choose the checkpoint on
+                    recipe: Recipe,  # `distill.*` settings: terms, weights, layer map, evaluation, seed
+                    *,
                     stages: list[Stage] | None = None,  # default: `[recipe_stage(recipe, epochs, hidden)]`
-                    epochs: float | None = None, hidden: bool = True,
+                    epochs: float | None = None,  # default: the recipe's `distill.train.epochs`
+                    hidden: bool = True,  # add hidden-state alignment and MGAD when their weights are positive
                     callbacks=(),  # e.g. a `prune.PruningCallback`
                     evaluate: bool = True,  # evaluate every `recipe.distill.eval_steps` and keep the best checkpoint
                     output_dir=None,  # checkpoints and step log; default: a temporary folder
@@ -172,11 +187,14 @@ def distill_student(teacher: nn.Module, student: nn.Module, tokenizer, data: Tex
 
 # %% ../nbs/50_pipeline.ipynb #b699829b
 def compare_models(models: dict,  # name -> model; the first is the reference of every ratio
-                   tokenizer, data: TextClassificationData, *,
+                   tokenizer,  # shared by every model
+                   data: TextClassificationData,  # the split named by `split` is measured and timed on
+                   *,
                    max_length: int = 128,  # tokens per example, also the padded length of timed batches
                    batch_sizes=(1, 32),  # batch sizes to time
                    rounds: int = 6,  # timing rounds; each times every model `repeats` times in turn
-                   repeats: int = 5, warmup: int = 2,
+                   repeats: int = 5,  # timed calls of each model in a turn
+                   warmup: int = 2,  # untimed calls of each model before timing
                    split: str = "test",  # the split measured for accuracy (and timed on)
                    ) -> pd.DataFrame:
     "Accuracy, parameters, size and latency (timed in turns) of each named model; ratios against the first."
@@ -213,7 +231,12 @@ def _weight_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in Path(folder).rglob("*")
                if f.suffix in (".safetensors", ".onnx", ".engine", ".data", ".bin") and f.is_file())
 
-def measure_stage(model, teacher: nn.Module, tokenizer, data: TextClassificationData, recipe: Recipe, *,
+def measure_stage(model,  # the stage's model as saved and loaded back (torch, INT8 or a runtime's model)
+                  teacher: nn.Module,  # the reference of agreement and of every speed-up (FP32, fastest attention)
+                  tokenizer,
+                  data: TextClassificationData,  # validation and test splits
+                  recipe: Recipe,  # `data.max_length` and the `bench` settings
+                  *,
                   name: str,  # names the model in the timing table
                   float_model: nn.Module | None = None,  # the float model FLOPs and parameters are read from (INT8, ONNX)
                   size_bytes: int | None = None,  # bytes on disk (default: saved to a temporary folder and measured)
@@ -291,7 +314,8 @@ def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
     save_quantized(quantize(state.float_model, q.scheme, per_channel=q.per_channel), out / "model", ctx.tokenizer)
     return {}
 
-def export_precision(recipe: Recipe) -> str:
+def export_precision(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                     ) -> str:
     "The export stage's precision: as asked, or for 'auto' int8 after a quantize stage and fp32 otherwise."
     p = recipe.export.precision
     return p if p != "auto" else ("int8" if "quantize" in recipe.stages else "fp32")
@@ -323,7 +347,10 @@ def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
 
 STAGE_RUNNERS = {"distill": _distill, "prune": _prune, "quantize": _quantize, "export": _export}
 
-def load_stage(name: str, folder, state: StageState) -> StageState:
+def load_stage(name: str,  # the stage that saved the folder: distill, prune, quantize or export
+               folder,  # the stage's folder in a run (`stages/<n>-<name>`)
+               state: StageState,  # what the previous stage passed on (its tokenizer and last float model)
+               ) -> StageState:
     "The model a finished stage saved in `folder` (checksums checked), as the next stage receives it."
     m = Path(folder) / "model"
     if name in ("distill", "prune"):
@@ -344,7 +371,9 @@ class RunReport:
     table: pd.DataFrame
     files: dict
 
-def report_chart(table: pd.DataFrame, batch_size: int | None = None):
+def report_chart(table: pd.DataFrame,  # a run's report table, one row per stage
+                 batch_size: int | None = None,  # the latency plotted (default: the largest batch timed)
+                 ):
     "Accuracy against latency (log) at `batch_size` (default: the largest timed), one point per stage sized by its size on disk."
     import altair as alt
     bs = batch_size or max(timed_batch_sizes(table.columns))
@@ -366,12 +395,16 @@ def report_chart(table: pd.DataFrame, batch_size: int | None = None):
                             dy=alt.expr("datum.position % 2 ? 16 : -12")).encode(text="label:N")
     return (path + points + labels).properties(width=480, height=300, title="each stage: accuracy vs latency vs size")
 
-def summary_columns(table: pd.DataFrame) -> list[str]:
+def summary_columns(table: pd.DataFrame,  # a run's report table
+                    ) -> list[str]:
     "The columns of a report table a person reads first: quality, size, cost, then latency and speed-up at each batch size."
     cols = [c for c in ("accuracy", "agreement", "parameters", "size_mb", "flops") if c in table]
     return cols + [c for b in timed_batch_sizes(table.columns) for c in (latency_column(b), f"speedup_b{b}") if c in table]
 
-def write_report(run_dir, rows: list[dict], recipe: Recipe) -> RunReport:
+def write_report(run_dir,  # the run's folder
+                 rows: list[dict],  # one per stage, the teacher first: its name and metrics
+                 recipe: Recipe,  # written beside the rows
+                 ) -> RunReport:
     "`report.json` (recipe and every stage's metrics) and the Pareto chart as interactive HTML and PNG, in the run folder."
     run_dir = Path(run_dir)
     table = pd.DataFrame(rows).set_index("stage")
@@ -389,7 +422,8 @@ def write_report(run_dir, rows: list[dict], recipe: Recipe) -> RunReport:
         warnings.warn(f"report chart not drawn ({e}); install autoglm-workbench[panels]")
     return RunReport(run_dir, table, files)
 
-def load_report(run_dir) -> RunReport:
+def load_report(run_dir,  # a finished run's folder
+                ) -> RunReport:
     "The report of a finished run folder."
     path = Path(run_dir) / "report.json"
     if not path.exists():
@@ -428,12 +462,12 @@ def _open_store(store, recipe: Recipe):
     if isinstance(store, RunStore): return store
     return RunStore(store or store_url(recipe.output_dir))
 
-def run(recipe: Recipe | None = None,
+def run(recipe: Recipe | None = None,  # default: the built-in recipe
         *, run_dir=None,  # a folder to run in; one holding a run of this recipe is resumed (default: a new folder)
         store=None,  # a RunStore, a URL or path, False for none (default: `store.store_url(recipe.output_dir)`)
         label: str | None = None,  # groups runs in the store (a sweep's or a study's name)
         callbacks=(),  # TrainerCallbacks for the training stages (a search's pruner)
-        log: Callable = print,
+        log: Callable = print,  # receives a line per stage (`lambda *a: None` for quiet)
         ) -> RunReport:
     "Run the recipe's stages in order, each from the previous one's model; save, measure and record each; resume where a run stopped."
     recipe = recipe or Recipe()
@@ -506,7 +540,8 @@ class DemoModels:
     distilled: CachedClassifier
     seconds: dict = field(default_factory=dict)   # wall-clock time of each step, loading included
 
-def demo_recipes(recipe: Recipe) -> dict[str, Recipe]:
+def demo_recipes(recipe: Recipe,  # the demo's recipe: its distill settings make the distilled student
+                 ) -> dict[str, Recipe]:
     "The demo as recipes: 'ce', the cross-entropy baseline, and 'distilled', the recipe's distill stage alone."
     distilled = with_fields(recipe, {"stages": ["distill"]})
     d = DistillConfig()     # a plan carries its own terms: the KD fields go back to their defaults
@@ -523,9 +558,9 @@ def _stage_classifier(report: RunReport, tokenizer, from_cache: bool) -> CachedC
     return CachedClassifier(load_stage("distill", folder, StageState(None, None, tokenizer)).model, tokenizer, folder,
                             metrics, from_cache)
 
-def demo_models(recipe: Recipe | None = None,
+def demo_models(recipe: Recipe | None = None,  # default: the built-in recipe
                 store=None,  # the run store of the two runs (`run`'s `store`; False: none)
-                log: Callable = print,
+                log: Callable = print,  # receives the runs' progress lines
                 ) -> DemoModels:
     "The recipe's teacher, cross-entropy student and distilled student: each run by `run` once, then loaded."
     recipe = recipe or Recipe()
@@ -552,9 +587,9 @@ class DemoResult:
     run: RunFolder
     seconds: dict
 
-def run_demo(recipe: Recipe | None = None,
+def run_demo(recipe: Recipe | None = None,  # default: the built-in recipe
              store=None,  # the run store of the two training runs (`run`'s `store`; False: none)
-             log: Callable = print,
+             log: Callable = print,  # receives the runs' progress lines
              ) -> DemoResult:
     "Teacher vs the layer-dropped student trained on labels (CE) and distilled: run (or load), measure in turns, record."
     recipe = recipe or Recipe()
