@@ -643,7 +643,8 @@ def provenance(script,  # the script writing the results (its `__file__`): the c
     script = Path(script).resolve()
     top = _git(script.parent, "rev-parse", "--show-toplevel")
     where = script.relative_to(top).as_posix() if top else script.name    # no machine path in a results file
-    dirty = _git(script.parent, "status", "--porcelain", "--untracked-files=no") if top else None
+    # code that differs from the commit; results files other runs rewrote are not the code
+    dirty = _git(script.parent, "status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(exclude,top)bench/results") if top else None
     argv = sys.argv[1:] if argv is None else argv
     return dict(commit=_git(script.parent, "rev-parse", "HEAD") if top else None, dirty=bool(dirty) if top else None,
                 command=" ".join(["python", where, *argv]), environment=environment_info())

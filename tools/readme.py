@@ -241,6 +241,7 @@ def fill(text: str) -> str:
             if path not in TABLES: sys.exit(f"README placeholder {{{{table:{path}}}}}: no such table ({', '.join(TABLES)})")
             return TABLES[path]()
         value = lookup(name, path)
+        if isinstance(value, list): return ", ".join(format(v, fmt) if fmt else str(v) for v in value)
         return format(value, fmt) if fmt else str(value)
     return PLACEHOLDER.sub(one, text)
 
