@@ -601,7 +601,9 @@ def run_demo(recipe: Recipe | None = None,  # default: the built-in recipe
     log(f"data {data.name}: {len(data.train)} train / {len(data.validation)} validation / {len(data.test)} test, "
         f"{data.num_labels} labels, {ml} tokens per example ({data.stats['duplicates']} repeated texts dropped)")
     for name, c in (("teacher", m.teacher), ("CE-only student", m.ce), ("distilled student", m.distilled)):
-        log(f"{name}: {'loaded' if c.from_cache else 'trained'} at {c.path} (validation accuracy {c.metrics['val_accuracy']:.3f})")
+        where = ("loaded from cache" if c.from_cache else "trained and cached") if c is m.teacher else \
+                ("loaded from its run" if c.from_cache else "trained in its run")
+        log(f"{name}: {where} at {c.path} (validation accuracy {c.metrics['val_accuracy']:.3f})")
     atomic_write_text(report.path / "distill" / "steps.jsonl", "".join(json.dumps(r) + "\n" for r in m.distilled.metrics["steps"]))
     t0 = time.time()
     models = {"teacher": m.teacher.model.cpu(), f"student ({n} layers, CE)": m.ce.model.cpu(),

@@ -26,23 +26,29 @@ def test_demo_end_to_end_then_from_cache(tmp_path):
     (tmp_path / "quick.yaml").write_text(QUICK)
     first = autoglm("demo", "--config", "quick.yaml", "--set", "output_dir=runs", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "teacher: trained and cached" in first.stdout
+    assert "teacher: trained and cached" in first.stdout and "distilled student: trained in its run" in first.stdout
     assert "student (2 layers, CE)" in first.stdout and "b8 speed-up" in first.stdout
-    runs = sorted((tmp_path / "runs").iterdir())
-    assert len(runs) == 1
-    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    reports = sorted((tmp_path / "runs").glob("*-demo-*"))
+    assert len(reports) == 1
+    metrics = json.loads((reports[0] / "metrics.json").read_text())
     assert [m["model"] for m in metrics["models"]] == ["teacher", "student (2 layers, CE)", "student (2 layers, distilled)"]
     assert metrics["test_examples"] == 48
     student, teacher = metrics["models"][1], metrics["models"][0]
     assert student["parameters"] < teacher["parameters"]
-    assert (runs[0] / "student" / "model.safetensors").exists()
-    env = json.loads((runs[0] / "environment.json").read_text())
+    env = json.loads((reports[0] / "environment.json").read_text())
     assert env["packages"]["transformers"].startswith("5.")
+    # the students are two pipeline runs, in the run store like any other
+    runs = {p.name.split("-")[0]: p for p in (tmp_path / "runs" / "demo").iterdir()}
+    assert set(runs) == {"ce", "distilled"}
+    for run in runs.values(): assert (run / "stages" / "1-distill" / "model" / "model.safetensors").exists()
+    store = subprocess.run([str(Path(sys.executable).with_name("autoglm")), "runs", "--label", "demo"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert store.returncode == 0 and sum(" done" in line for line in store.stdout.splitlines()[1:]) == 2, store.stdout
 
     second = autoglm("demo", "--config", "quick.yaml", "--set", "output_dir=runs", cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "loaded from cache" in second.stdout
-    assert len(list((tmp_path / "runs").iterdir())) == 2
+    assert "teacher: loaded from cache" in second.stdout and "distilled student: loaded from its run" in second.stdout
+    assert len(list((tmp_path / "runs").glob("*-demo-*"))) == 2
 
 
 @pytest.mark.parametrize("override, message", [
