@@ -59,7 +59,7 @@ PRESETS = {p.name: p for p in (
            "A quality-control box on a factory line classifying short operator notes (stand-in: TREC's 6 coarse "
            "question classes) on a small CPU with little disk and memory: the model must fit in 10 MB and the serving "
            "process (ONNX Runtime, no PyTorch) in a fixed memory budget. The run tries each student shape of the "
-           "search, keeps those within the budget and picks the most accurate. Technique mix of the seed article: "
+           "search, keeps those within the budget and picks the most accurate on the validation split. Technique mix of the seed article: "
            "architecture search and quantization (claimed 2.8x).",
            dict(data=dict(name="trec", max_length=32), stages=["distill", "quantize", "export"],
                 student=dict(init="truncated"), distill=dict(train=dict(epochs=4.0, lr=5e-4), hidden_weight=1.0),

@@ -6,7 +6,7 @@ The same as `autoglm run --preset NAME` for each preset: the pipeline (distil, t
 measurements its budget reads (risk recall at the fixed false-positive rate, p99 latency at batch 1, throughput at
 batch 32 per core, peak memory of a fresh serving process, size), and whether the budget was met, with the
 measured speed-up against the teacher beside the seed article's claim. edge-qc tries every student shape of its
-search and keeps the most accurate one within the budget.
+search and keeps the one most accurate on the validation split within the budget (test figures are reported).
 """
 import argparse
 import json
