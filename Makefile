@@ -57,7 +57,7 @@ lint: install
 	$(BIN)/ruff check --no-cache autoglm_workbench bench tests tools
 
 # Chapters that train nothing, run in a few seconds each.
-QUICK_NBS := ^(00_core|03_arch|10_kd_loss)\.ipynb$$
+QUICK_NBS := ^(00_core|00a_recipe|00b_files|00c_metrics|03_arch|10_kd_loss|49a_report)\.ipynb$$
 
 # The inner loop: sync, architecture, lint, the fast tests (not marked slow) and the quick chapters.
 check: sync-check lint

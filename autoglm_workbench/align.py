@@ -20,18 +20,26 @@ __all__ = ['uniform_layer_map', 'last_k_layer_map', 'resolve_layer_map', 'parse_
            'layer_map_frame', 'map_score']
 
 # %% ../nbs/11_align.ipynb #6fcd7eb3
-def uniform_layer_map(n_student: int, n_teacher: int) -> dict[int, int]:
+def uniform_layer_map(n_student: int,  # the student's number of layers
+                      n_teacher: int,  # the teacher's number of layers
+                      ) -> dict[int, int]:
     "Student layer `s` (1..S) ↔ teacher layer `round(s·T/S)`: the student's layers spread over the teacher's depth."
     return {s: round(s * n_teacher / n_student) for s in range(1, n_student + 1)}
 
-def last_k_layer_map(n_student: int, n_teacher: int, k: int) -> dict[int, int]:
+def last_k_layer_map(n_student: int,  # the student's number of layers
+                     n_teacher: int,  # the teacher's number of layers
+                     k: int,  # student and teacher layers paired, counted from the top
+                     ) -> dict[int, int]:
     "The last `k` student layers ↔ the last `k` teacher layers."
     if not 1 <= k <= min(n_student, n_teacher):
         raise ConfigError(f"layer map last-{k}: k must be in [1, {min(n_student, n_teacher)}] for a {n_student}-layer "
                           f"student and a {n_teacher}-layer teacher")
     return {n_student - k + 1 + j: n_teacher - k + 1 + j for j in range(k)}
 
-def resolve_layer_map(spec, n_student: int, n_teacher: int) -> dict[int, int]:
+def resolve_layer_map(spec,  # 'uniform', 'last-K' or `{student_layer: teacher_layer}`
+                      n_student: int,  # the student's number of layers
+                      n_teacher: int,  # the teacher's number of layers
+                      ) -> dict[int, int]:
     "A validated layer map from 'uniform', 'last-K' or an explicit `{student_layer: teacher_layer}` dict."
     if isinstance(spec, str):
         if spec == "uniform": return uniform_layer_map(n_student, n_teacher)
@@ -51,7 +59,10 @@ def resolve_layer_map(spec, n_student: int, n_teacher: int) -> dict[int, int]:
     return dict(sorted(out.items()))
 
 # %% ../nbs/11_align.ipynb #855f78d0
-def parse_layer_map(text: str, n_student: int, n_teacher: int) -> dict[int, int]:
+def parse_layer_map(text: str,  # 'uniform', 'last-K' or a mapping such as '{1: 2, 3: 6}'
+                    n_student: int,  # the student's number of layers
+                    n_teacher: int,  # the teacher's number of layers
+                    ) -> dict[int, int]:
     "A validated layer map from text: 'uniform', 'last-K' or a mapping such as '{1: 2, 3: 6}'."
     import yaml
     text = text.strip()
@@ -62,10 +73,13 @@ def parse_layer_map(text: str, n_student: int, n_teacher: int) -> dict[int, int]
 # %% ../nbs/11_align.ipynb #9c72a128
 class LinearAdapter(nn.Module):
     "Maps hidden states `[B, L, H_s]` to the teacher's width `[B, L, H_t]`."
-    def __init__(self, student_dim: int, teacher_dim: int):
+    def __init__(self, student_dim: int,  # the student's hidden size
+                 teacher_dim: int,  # the teacher's hidden size
+                 ):
         super().__init__()
         self.proj = nn.Linear(student_dim, teacher_dim)
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor,  # student features `[..., student_dim]`
+               ) -> torch.Tensor:
         if x.ndim != 3 or x.shape[-1] != self.proj.in_features:
             raise InputError(f"LinearAdapter({self.proj.in_features} → {self.proj.out_features}) got shape "
                              f"{tuple(x.shape)}: expected [B, L, {self.proj.in_features}]")
@@ -73,27 +87,38 @@ class LinearAdapter(nn.Module):
 
 class Conv1x1Adapter(nn.Module):
     "Maps feature maps `[B, C_s, H, W]` to the teacher's channels `[B, C_t, H, W]` with a 1×1 convolution."
-    def __init__(self, student_channels: int, teacher_channels: int):
+    def __init__(self, student_channels: int,  # the student's channels
+                 teacher_channels: int,  # the teacher's channels
+                 ):
         super().__init__()
         self.conv = nn.Conv2d(student_channels, teacher_channels, kernel_size=1)
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor,  # student feature maps `[B, C, H, W]`
+               ) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.conv.in_channels:
             raise InputError(f"Conv1x1Adapter({self.conv.in_channels} → {self.conv.out_channels}) got shape "
                              f"{tuple(x.shape)}: expected [B, {self.conv.in_channels}, H, W]")
         return self.conv(x)
 
-def interpolate_spatial(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def interpolate_spatial(x: torch.Tensor,  # feature maps `[B, C, H, W]`
+                        size: tuple[int, int],  # target `(H, W)`
+                        ) -> torch.Tensor:
     "Resize feature maps `[B, C, H, W]` to `size` bilinearly (`align_corners=False`)."
     if x.ndim != 4: raise InputError(f"interpolate_spatial expects [B, C, H, W], got shape {tuple(x.shape)}")
     return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
-def interpolate_sequence(x: torch.Tensor, length: int) -> torch.Tensor:
+def interpolate_sequence(x: torch.Tensor,  # hidden states `[B, L, H]`
+                         length: int,  # target number of positions
+                         ) -> torch.Tensor:
     "Resample hidden states `[B, L, H]` to `length` positions by linear interpolation along the sequence."
     if x.ndim != 3: raise InputError(f"interpolate_sequence expects [B, L, H], got shape {tuple(x.shape)}")
     if x.shape[1] == length: return x
     return F.interpolate(x.transpose(1, 2), size=length, mode="linear", align_corners=False).transpose(1, 2)
 
-def make_adapters(layer_map: dict, student_dim: int, teacher_dim: int, kind: str = "linear") -> nn.ModuleDict:
+def make_adapters(layer_map: dict,  # student layer (1-based) -> teacher layer it copies
+                  student_dim: int,  # the student's hidden size
+                  teacher_dim: int,  # the teacher's hidden size
+                  kind: str = "linear",  # 'linear' or 'conv1x1'
+                  ) -> nn.ModuleDict:
     "One adapter per mapped student layer (identity when the widths already match)."
     cls = {"linear": LinearAdapter, "conv1x1": Conv1x1Adapter}.get(kind)
     if cls is None: raise ConfigError(f"adapter kind = {kind!r}: must be 'linear' or 'conv1x1'")
@@ -115,7 +140,8 @@ def _features_loss(s: torch.Tensor, t: torch.Tensor, kind: str, mask: torch.Tens
     m = mask.to(per_pos.dtype)
     return (per_pos * m).sum() / m.sum().clamp_min(1)
 
-def hidden_loss(student_hidden, teacher_hidden,  # per-layer features: [B, L, H] or [B, C, H, W]
+def hidden_loss(student_hidden,  # the student's hidden states, one `[B, L, H]` tensor per layer (embeddings first)
+                teacher_hidden,  # per-layer features: [B, L, H] or [B, C, H, W]
                 layer_map: dict,  # student index -> teacher index (hidden-state indices, embeddings = 0)
                 adapters: nn.ModuleDict | None = None,  # width adapters by student index (`make_adapters`)
                 kind: str = "mse",  # 'mse' or 'cosine' distance per position
@@ -144,7 +170,9 @@ def hidden_loss(student_hidden, teacher_hidden,  # per-layer features: [B, L, H]
     return torch.stack(losses).mean()
 
 # %% ../nbs/11_align.ipynb #9e108e36
-def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+def linear_cka(x: torch.Tensor,  # features `[N, D1]`
+               y: torch.Tensor,  # features `[N, D2]` of the same N inputs
+               ) -> float:
     "Linear CKA between features `x` `[N, D1]` and `y` `[N, D2]` of the same N inputs."
     if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
         raise InputError(f"linear_cka needs [N, D1] and [N, D2] with the same N, got {tuple(x.shape)} and {tuple(y.shape)}")
@@ -154,7 +182,10 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     den = (x.T @ x).pow(2).sum().sqrt() * (y.T @ y).pow(2).sum().sqrt()
     return (num / den).item() if den > 0 else 0.0
 
-def cka_frame(student_hidden, teacher_hidden, mask: torch.Tensor | None = None) -> pd.DataFrame:
+def cka_frame(student_hidden,  # the student's hidden states, one `[B, L, H]` tensor per layer (embeddings first)
+              teacher_hidden,  # the teacher's hidden states, one `[B, L, H]` tensor per layer (embeddings first)
+              mask: torch.Tensor | None = None,  # `[B, L]` attention mask: 1 for real tokens (padding excluded)
+              ) -> pd.DataFrame:
     "Linear CKA of every (student layer, teacher layer) pair over the unpadded token positions."
     keep = mask.reshape(-1).bool() if mask is not None else None
     flat = lambda h: h.detach().reshape(-1, h.shape[-1])[keep] if keep is not None else h.detach().reshape(-1, h.shape[-1])
@@ -163,12 +194,15 @@ def cka_frame(student_hidden, teacher_hidden, mask: torch.Tensor | None = None) 
                          for i, s in enumerate(S) for j, t in enumerate(T)])
 
 # %% ../nbs/11_align.ipynb #aaa7542f
-def layer_map_frame(layer_map: dict) -> pd.DataFrame:
+def layer_map_frame(layer_map: dict,  # student layer -> teacher layer
+                   ) -> pd.DataFrame:
     "A layer map as rows `(student_layer, teacher_layer)`, for overlaying on a heatmap."
     return pd.DataFrame([dict(student_layer=s, teacher_layer=t) for s, t in layer_map.items()],
                         columns=["student_layer", "teacher_layer"])
 
-def map_score(cka: pd.DataFrame, layer_map: dict) -> float:
+def map_score(cka: pd.DataFrame,  # CKA of every (student layer, teacher layer) pair (`cka_frame`)
+              layer_map: dict,  # student layer (1-based) -> teacher layer it copies
+              ) -> float:
     "Mean CKA of the mapped (student layer, teacher layer) pairs: a number to compare layer maps by."
     pairs = cka.set_index(["student_layer", "teacher_layer"]).cka
     return float(sum(pairs[s, t] for s, t in layer_map.items()) / len(layer_map))

@@ -15,7 +15,8 @@ from .core import ModelError
 __all__ = ['FAMILIES', 'layer_stack', 'UnsupportedArchitecture', 'Family', 'LayerView', 'layer_views']
 
 # %% ../nbs/03_arch.ipynb #0fcea562
-def layer_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
+def layer_stack(model: nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
+               ) -> tuple[str, nn.ModuleList]:
     "Name and module of the `nn.ModuleList` holding the model's transformer layers."
     n = model.config.num_hidden_layers
     found = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n]
@@ -51,8 +52,13 @@ class LayerView:
     layer: nn.Module
     family: Family
 
-    def get(self, name: str) -> nn.Linear: return self.layer.get_submodule(name)
-    def put(self, name: str, module: nn.Module) -> None: self.layer.set_submodule(name, module)
+    def get(self, name: str,  # a projection's role: 'q', 'k', 'v', 'o', 'up', 'down' or 'gate'
+           ) -> nn.Linear:
+        return self.layer.get_submodule(name)
+    def put(self, name: str,  # a projection's role: 'q', 'k', 'v', 'o', 'up', 'down' or 'gate'
+            module: nn.Module,  # the new module for that role
+            ) -> None:
+        self.layer.set_submodule(name, module)
     @property
     def attention(self) -> nn.Module: return self.get(self.family.q.rpartition(".")[0])
     @property
@@ -68,7 +74,9 @@ class LayerView:
     @property
     def ffn(self) -> int: return self.get(self.family.down).in_features
 
-def layer_views(model: nn.Module) -> list[LayerView]:
+# %% ../nbs/03_arch.ipynb #c4822c93
+def layer_views(model: nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
+               ) -> list[LayerView]:
     "A view of every transformer layer of `model`; `UnsupportedArchitecture` when its layout is unknown."
     try: _, stack = layer_stack(model)
     except (ModelError, AttributeError) as e:

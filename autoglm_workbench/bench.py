@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .core import atomic_write_text, provenance, recipes_folder
+from .files import atomic_write_text, provenance, recipes_folder
 from .data import tokenize
 from .models import attention_implementation
 
@@ -28,7 +28,8 @@ __all__ = ['RESULTS', 'count_parameters', 'size_on_disk', 'count_flops', 'measur
            'interleaved_latency', 'results_path', 'write_results', 'file_bytes']
 
 # %% ../nbs/40_bench.ipynb #f43d74fa
-def count_parameters(model: torch.nn.Module) -> int:
+def count_parameters(model: torch.nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
+                    ) -> int:
     "Number of distinct parameters (shared tensors counted once), packed INT8 weights of quantized layers included."
     n = sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
     for m in model.modules():   # torch's dynamic INT8 Linear keeps weight and bias packed, outside .parameters()
@@ -38,21 +39,28 @@ def count_parameters(model: torch.nn.Module) -> int:
             n += w.numel() + (0 if b is None else b.numel())
     return n
 
-def size_on_disk(model) -> int:
+def size_on_disk(model,  # the model (saved to a temporary folder and measured)
+                ) -> int:
     "Bytes of the weight files `save_pretrained` writes (safetensors)."
     with tempfile.TemporaryDirectory() as d:
         model.save_pretrained(d)
         return sum(f.stat().st_size for f in Path(d).glob("*.safetensors"))
 
 # %% ../nbs/40_bench.ipynb #1656e392
-def count_flops(model: torch.nn.Module, batch: dict) -> int:
+def count_flops(model: torch.nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
+                batch: dict,  # a tokenized batch: one forward pass is counted
+                ) -> int:
     "Floating-point operations of one forward pass of `model` on `batch` (matmuls and convolutions)."
     from torch.utils.flop_counter import FlopCounterMode
     with torch.no_grad(), FlopCounterMode(display=False) as counter: model(**batch)
     return int(counter.get_total_flops())
 
 # %% ../nbs/40_bench.ipynb #4d18fa1f
-def measure_latency(fn: Callable[[], object], *, warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0) -> dict:
+def measure_latency(fn: Callable[[], object],  # the call to time
+                    *, warmup: int = 3,  # untimed calls before timing
+                    repeats: int = 15,  # timed calls of each model in a turn
+                    min_seconds: float = 0.0,  # time for at least this long
+                    ) -> dict:
     "Call `fn` `warmup` times untimed, then at least `repeats` times (and `min_seconds`) timed; median, p90, min in ms."
     if repeats < 1: raise ValueError(f"repeats = {repeats}: must be >= 1")
     for _ in range(warmup): fn()
@@ -64,8 +72,15 @@ def measure_latency(fn: Callable[[], object], *, warmup: int = 3, repeats: int =
     return dict(median_ms=statistics.median(times), p90_ms=p90, min_ms=times[0], repeats=len(times))
 
 @torch.no_grad()
-def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, max_length: int = 128,
-                  warmup: int = 3, repeats: int = 15, min_seconds: float = 0.0) -> dict:
+def model_latency(model,  # the model (a transformers model in eval mode unless said otherwise)
+                  tokenizer,  # the model's tokenizer
+                  texts: list[str],  # real texts the batch is made of
+                  *, batch_size: int = 1,  # examples a batch
+                  max_length: int = 128,  # tokens per example (truncated; padded where batched)
+                  warmup: int = 3,  # untimed calls before timing
+                  repeats: int = 15,  # timed calls of each model in a turn
+                  min_seconds: float = 0.0,  # time for at least this long
+                  ) -> dict:
     "Latency of one forward pass of `model` (with its fastest attention) on `batch_size` real texts padded to `max_length` tokens."
     if len(texts) < batch_size: texts = (texts * (batch_size // max(1, len(texts)) + 1))
     enc = tokenize(tokenizer, texts[:batch_size], max_length, pad_to_max=True)
@@ -79,11 +94,12 @@ def model_latency(model, tokenizer, texts: list[str], *, batch_size: int = 1, ma
 # %% ../nbs/40_bench.ipynb #6b4be5fc
 @torch.no_grad()
 def interleaved_latency(models: dict,  # name -> model-like; the first is the reference of `speedup`
-                        tokenizer, texts: list[str],  # real texts; the first `batch_size` form the timed batch
-                        *, batch_size: int = 1,
+                        tokenizer,  # shared by every model
+                        texts: list[str],  # real texts; the first `batch_size` form the timed batch
+                        *, batch_size: int = 1,  # examples a call
                         max_length: int = 128,  # the batch is padded to this many tokens
                         rounds: int = 5,  # each round times every model `repeats` times, in turn
-                        repeats: int = 5,
+                        repeats: int = 5,  # timed calls of each model in a turn
                         warmup: int = 2,  # untimed calls per model first
                         pause: float = 0.05,  # seconds of idle before each turn, so the previous runtime's threads go quiet
                         ) -> pd.DataFrame:
@@ -127,11 +143,16 @@ def results_path(script,  # the benchmark script (its `__file__`)
     name = f"{Path(script).stem}.json"
     return Path(tempfile.mkdtemp(prefix="smoke-")) / name if smoke else RESULTS / name
 
-def write_results(path, results: dict, script, argv: list[str] | None = None) -> Path:
+def write_results(path,  # the results JSON to write
+                  results: dict,  # the benchmark's figures
+                  script,  # the benchmark script (its `__file__`)
+                  argv: list[str] | None = None,  # its command-line arguments (default: `sys.argv[1:]`)
+                  ) -> Path:
     "Write a benchmark's results JSON atomically, with the commit, the command line and the environment that made it."
     return atomic_write_text(Path(path), json.dumps(results | provenance(script, argv), indent=1, default=float))
 
-def file_bytes(path, suffixes: tuple | None = None,  # count only files with these suffixes (e.g. weight files)
+def file_bytes(path,  # a file or a folder
+               suffixes: tuple | None = None,  # count only files with these suffixes (e.g. weight files)
                ) -> int:
     "Bytes on disk of a file, or of every file under a folder."
     path = Path(path)

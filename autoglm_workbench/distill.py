@@ -24,7 +24,9 @@ from transformers import (DataCollatorWithPadding, EarlyStoppingCallback, Progre
                           TrainingArguments)
 
 from .align import hidden_loss, make_adapters, resolve_layer_map
-from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, ModelError, atomic_write_text
+from .core import ConfigError, ModelError
+from .recipe import KD_ALPHA, KD_TEMPERATURE
+from .files import atomic_write_text
 from .data import PairData, Pairs, Split, TextClassificationData
 from .losses import TrainState, as_schedule, kd_loss
 from .mgad import Segments, capture_qkv, mgad_loss, relation_loss, segment, tinybert_attention_loss
@@ -68,7 +70,9 @@ class Wiring:
     needs: tuple
     compute: Callable
 
-def next_token(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def next_token(logits: torch.Tensor,  # a causal LM's logits `[B, L, V]`
+               labels: torch.Tensor,  # token ids `[B, L]`
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     "A causal LM's logits at position i predict token i + 1: logits without the last position, labels without the first."
     return logits[:, :-1], labels[:, 1:]
 
@@ -90,6 +94,8 @@ def _mgad(s, t, batch, ctx, **p):
     return mgad_loss(s.attentions, t.attentions, batch["attention_mask"], segs, layer_map=ctx.layer_map, **p)   # levels logged
 def _tinybert(s, t, batch, ctx):
     return tinybert_attention_loss(s.attentions, t.attentions, batch["attention_mask"], layer_map=ctx.layer_map)
+
+# %% ../nbs/13_distill.ipynb #3100dc8f
 def _relation(s, t, batch, ctx, layers="last", **p):
     "MiniLM transfers the last layer's relations (`layers='last'`); `layers='mapped'` uses the stage's layer map."
     if layers not in ("last", "mapped"): raise ConfigError(f"relation: layers = {layers!r}: must be 'last' or 'mapped'")
@@ -154,13 +160,18 @@ class Stage:
     @property
     def needs(self) -> set: return {n for t in self.terms for n in LOSSES[t.loss].needs}
 
-    def layer_map_of(self, layer_map: dict) -> dict:
+    def layer_map_of(self, layer_map: dict,  # the whole run's layer map
+                    ) -> dict:
         "The part of `layer_map` this stage aligns: student layers up to `align_layers` (all when it is None)."
         return dict(layer_map) if self.align_layers is None else {s: t for s, t in layer_map.items() if s <= self.align_layers}
 
 # %% ../nbs/13_distill.ipynb #603f917c
-def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int = 32, temperature: float = KD_TEMPERATURE,
-                     hidden_weight: float = 1.0) -> list[Stage]:
+def three_stage_plan(epochs=(0.5, 2.0, 0.5),  # epochs of the head, all and finetune stages
+                     lr: float = 2e-4,  # learning rate of every stage
+                     batch_size: int = 32,  # examples a batch in every stage
+                     temperature: float = KD_TEMPERATURE,  # the KD temperature T
+                     hidden_weight: float = 1.0,  # weight of the hidden-state alignment term
+                     ) -> list[Stage]:
     "`head` → `all` → `finetune` stages with the usual weights; `epochs` gives each stage's budget."
     kd = lambda alpha: Term("kd", params=dict(alpha=alpha, temperature=temperature))
     return [Stage("head", terms=[kd(0.5)], epochs=epochs[0], lr=lr * 5, batch_size=batch_size),
@@ -170,7 +181,11 @@ def three_stage_plan(epochs=(0.5, 2.0, 0.5), lr: float = 2e-4, batch_size: int =
 # %% ../nbs/13_distill.ipynb #3520d184
 class TokenizedSplit(torch.utils.data.Dataset):
     "A split tokenized once (truncated to `max_length`), items as dicts with `labels` (and segment ids if asked)."
-    def __init__(self, split: Split, tokenizer, max_length: int = 128, segments: bool = False):
+    def __init__(self, split: Split,  # the labelled split to tokenize
+                 tokenizer,  # the model's tokenizer
+                 max_length: int = 128,  # tokens per example (truncated; padded where batched)
+                 segments: bool = False,  # also locate sentences and paragraphs (MGAD)
+                 ):
         if segments:
             self.items = []
             for i in tqdm(range(0, len(split), 256), desc="segment sentences and paragraphs", leave=False):
@@ -189,7 +204,9 @@ SEGMENT_KEYS = ("sentence_ids", "paragraph_ids")
 
 class SegmentCollator:
     "Pads model inputs with the tokenizer's collator and segment ids with -1 (no segment)."
-    def __init__(self, tokenizer): self.inner = DataCollatorWithPadding(tokenizer)
+    def __init__(self, tokenizer,  # the model's tokenizer
+                ):
+        self.inner = DataCollatorWithPadding(tokenizer)
     def __call__(self, items):
         segs = {k: [it[k] for it in items] for k in SEGMENT_KEYS if k in items[0]}
         batch = self.inner([{k: v for k, v in it.items() if k not in SEGMENT_KEYS} for it in items])
@@ -199,7 +216,10 @@ class SegmentCollator:
         return batch
 
 # %% ../nbs/13_distill.ipynb #96f69fb8
-def prompt_ids(tokenizer, prompt: str, max_prompt_tokens: int | None = None) -> list[int]:
+def prompt_ids(tokenizer,  # the model's tokenizer
+               prompt: str,  # the prompt
+               max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+               ) -> list[int]:
     "Token ids of a prompt as the model expects it: its chat template (if it has one) up to the assistant's turn."
     if max_prompt_tokens is not None:      # the prompt's own text is cut, never the template around it
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -215,7 +235,11 @@ def _end_id(tokenizer) -> int:
 
 class TokenizedPairs(torch.utils.data.Dataset):
     "Prompt + target + end token per example, at most `max_length` tokens; `labels` are -100 on the prompt (not learned)."
-    def __init__(self, pairs: Pairs, tokenizer, max_length: int = 256, max_target_tokens: int = 32):
+    def __init__(self, pairs: Pairs,  # (prompt, target) pairs
+                 tokenizer,  # the model's tokenizer
+                 max_length: int = 256,  # tokens per pair (prompt and target)
+                 max_target_tokens: int = 32,  # target tokens kept
+                 ):
         overhead = len(prompt_ids(tokenizer, ""))
         if max_length < overhead + max_target_tokens + 8:
             raise ConfigError(f"max_length = {max_length}: too short for the prompt template ({overhead} tokens), "
@@ -230,7 +254,8 @@ class TokenizedPairs(torch.utils.data.Dataset):
 
 class PairCollator:
     "Pads on the right: input ids with the pad token, attention with 0, labels with -100."
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer,  # the model's tokenizer
+                ):
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else _end_id(tokenizer)
     def __call__(self, items):
         L = max(len(it["input_ids"]) for it in items)
@@ -240,12 +265,18 @@ class PairCollator:
 # %% ../nbs/13_distill.ipynb #03581132
 class StudentWithAdapters(nn.Module):
     "The student plus the adapters of its alignment terms, trained and checkpointed together."
-    def __init__(self, student: nn.Module, adapters: nn.ModuleDict):
+    def __init__(self, student: nn.Module,  # the student model
+                 adapters: nn.ModuleDict,  # one adapter per mapped student layer
+                 ):
         super().__init__()
         self.student, self.adapters = student, adapters
-    def forward(self, **inputs): return self.student(**inputs)
+    def forward(self, **inputs,  # the student's inputs (hidden states are returned)
+                ):
+        return self.student(**inputs)
 
-def set_trainable(module: StudentWithAdapters, stage: str) -> list[str]:
+def set_trainable(module: StudentWithAdapters,  # the student and its adapters
+                  stage: str,  # 'head' freezes all but the head and adapters; anything else trains everything
+                  ) -> list[str]:
     "Freeze for a stage: 'head' leaves only the student's head and the adapters trainable. Returns trainable names."
     body = module.student.base_model_prefix + "."
     for name, p in module.named_parameters():
@@ -282,11 +313,17 @@ def _accuracy_metrics(p) -> dict:
         return {"accuracy": float((p.predictions[keep] == p.label_ids[keep]).mean())}
     return {"accuracy": float((np.argmax(p.predictions, -1) == p.label_ids).mean())}
 
+# %% ../nbs/13_distill.ipynb #4c8af66e
 class DistillTrainer(Trainer):
     "A `Trainer` whose loss is the weighted sum of a stage's distillation terms; the teacher is frozen."
     loss_is_scaled_for_ga = False   # terms are per-batch means: the Trainer divides by accumulation steps
 
-    def __init__(self, *args, teacher: nn.Module, stage: Stage, layer_map: dict, **kwargs):
+    def __init__(self, *args,  # passed to `transformers.Trainer`
+                 teacher: nn.Module,  # the teacher model (frozen)
+                 stage: Stage,  # the stage's loss terms and budget
+                 layer_map: dict,  # student layer (1-based) -> teacher layer it copies
+                 **kwargs,  # passed to `transformers.Trainer`
+                 ):
         super().__init__(*args, **kwargs)
         self.teacher = teacher.eval().requires_grad_(False).to(self.args.device)
         self.stage = stage
@@ -302,7 +339,11 @@ class DistillTrainer(Trainer):
                        for t in stage.terms]
         self.add_callback(ScheduleCheckpoint(self))
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def compute_loss(self, model,  # the student (with its adapters)
+                     inputs,  # the collated batch
+                     return_outputs=False,  # also return the student's outputs (Trainer API)
+                     num_items_in_batch=None,  # tokens or examples in the batch (Trainer API; unused)
+                     ):
         needs = self.stage.needs
         flags = dict(output_hidden_states="hidden_states" in needs, output_attentions="attentions" in needs)
         model_inputs = {k: v for k, v in inputs.items() if k != "labels" and k not in SEGMENT_KEYS}
@@ -347,7 +388,11 @@ class DistillTrainer(Trainer):
                                      f"{self.state.global_step}; lower the learning rate ({self.args.learning_rate})")
         return (total, s_out) if return_outputs else total
 
-    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+    def prediction_step(self, model,  # the student (with its adapters)
+                        inputs,  # the collated batch
+                        prediction_loss_only,  # return only the loss (Trainer API)
+                        ignore_keys=None,  # output keys to ignore (Trainer API; unused)
+                        ):
         "Evaluation reads the student alone: cross-entropy and logits against the labels (no teacher pass)."
         inputs = self._prepare_inputs(inputs)
         model_inputs = {k: v for k, v in inputs.items() if k != "labels" and k not in SEGMENT_KEYS}
@@ -371,7 +416,10 @@ class DistillTrainer(Trainer):
         super()._issue_warnings_after_load(type(load_result)([k for k in load_result.missing_keys if k not in twins],
                                                              load_result.unexpected_keys))
 
-    def log(self, logs: dict, *args, **kwargs):
+    def log(self, logs: dict,  # the values the Trainer logs
+            *args,  # passed to `Trainer.log`
+            **kwargs,  # passed to `Trainer.log`
+            ):
         if "loss" in logs and self._term_count:
             logs.update({f"loss_{k}": v / self._term_count for k, v in self._term_sums.items()})
             logs.update(self._current)
@@ -385,7 +433,8 @@ class DistillTrainer(Trainer):
         return dict(metrics=self.latest_metrics, scales=self.scales, weights=[_schedule_state(s) for s in self.weights],
                     params=[{k: _schedule_state(v) for k, v in p.items() if callable(v)} for p in self.params])
 
-    def load_schedule_state(self, state: dict) -> None:
+    def load_schedule_state(self, state: dict,  # what `schedule_state` returned
+                           ) -> None:
         "Restore what `schedule_state` saved."
         self.latest_metrics = dict(state["metrics"])
         self.scales = state.get("scales")
@@ -394,25 +443,42 @@ class DistillTrainer(Trainer):
         for schedule, fields in saved:
             for k, v in (fields or {}).items(): setattr(schedule, k, v)
 
+# %% ../nbs/13_distill.ipynb #a4f73173
 class ScheduleCheckpoint(TrainerCallback):
     "Writes the trainer's schedule state into each checkpoint folder (`schedules.json`)."
     file = "schedules.json"
-    def __init__(self, trainer: DistillTrainer): self.trainer = trainer
-    def on_save(self, args, state, control, **kwargs):
+    def __init__(self, trainer: DistillTrainer,  # the `DistillTrainer` whose schedule state is saved
+                ):
+        self.trainer = trainer
+    def on_save(self, args,  # the Trainer's `TrainingArguments`
+                state,  # the Trainer's `TrainerState`
+                control,  # the Trainer's `TrainerControl`
+                **kwargs,  # the Trainer's other callback arguments (unused)
+                ):
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             atomic_write_text(folder / self.file, json.dumps(self.trainer.schedule_state(), default=str))
 
 class StageProgress(ProgressCallback):
     "The Trainer's progress bar, named after the stage, with the latest losses and accuracy in its postfix."
-    def __init__(self, desc: str):
+    def __init__(self, desc: str,  # the progress bar's label
+                ):
         super().__init__()
         self.desc = desc
-    def on_train_begin(self, args, state, control, **kwargs):
+    def on_train_begin(self, args,  # the Trainer's `TrainingArguments`
+                       state,  # the Trainer's `TrainerState`
+                       control,  # the Trainer's `TrainerControl`
+                       **kwargs,  # the Trainer's other callback arguments (unused)
+                       ):
         # opened with its name: a bar renamed after opening leaves a nameless first line in logs
         if state.is_world_process_zero: self.training_bar = tqdm(total=state.max_steps, dynamic_ncols=True, desc=self.desc)
         self.current_step = 0
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def on_log(self, args,  # the Trainer's `TrainingArguments`
+               state,  # the Trainer's `TrainerState`
+               control,  # the Trainer's `TrainerControl`
+               logs=None,  # the values the Trainer logs
+               **kwargs,  # the Trainer's other callback arguments (unused)
+               ):
         "Losses and accuracy into the postfix; the Trainer's own bar prints every log dictionary instead."
         if not (state.is_world_process_zero and self.training_bar is not None and logs): return
         shown = {k.removeprefix("loss_"): f"{v:.3g}" for k, v in logs.items()
@@ -421,30 +487,37 @@ class StageProgress(ProgressCallback):
 
 class JsonlLogger(TrainerCallback):
     "Appends every log record (step, stage, loss terms, weights, evaluation) to a JSON-lines file in the run folder."
-    def __init__(self, path): self.path = Path(path)
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def __init__(self, path,  # the JSONL file a line per log is appended to
+                ):
+        self.path = Path(path)
+    def on_log(self, args,  # the Trainer's `TrainingArguments`
+               state,  # the Trainer's `TrainerState`
+               control,  # the Trainer's `TrainerControl`
+               logs=None,  # the values the Trainer logs
+               **kwargs,  # the Trainer's other callback arguments (unused)
+               ):
         if state.is_world_process_zero and logs:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a") as f: f.write(json.dumps(dict(step=state.global_step) | logs, default=str) + "\n")
 
 # %% ../nbs/13_distill.ipynb #83da89a4
-def last_complete_checkpoint(folder) -> str | None:
+def last_complete_checkpoint(folder,  # a Trainer output folder
+                            ) -> str | None:
     "The newest Trainer checkpoint in `folder` that was written to the end (its trainer_state.json, saved last, exists)."
     done = [p for p in Path(folder).glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
     return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
 
+# %% ../nbs/13_distill.ipynb #e12fb227
 class Distiller:
     "Distil `teacher` into `student` through a list of stages; adapters are built from the layer map as needed."
-    def __init__(self,
-                 teacher: nn.Module,  # the trained model, frozen during distillation
+    def __init__(self, teacher: nn.Module,  # the trained model, frozen during distillation
                  student: nn.Module,  # the model to train; shares the teacher's vocabulary
                  tokenizer,  # tokenizes the splits for both models
                  stages: list[Stage],  # trained in order, each from where the previous one ended
                  output_dir,  # checkpoints, per-stage results and `steps.jsonl`
-                 *,
-                 layer_map="uniform",  # student layer -> teacher layer for alignment terms (see `resolve_layer_map`)
+                 *, layer_map="uniform",  # student layer -> teacher layer for alignment terms (see `resolve_layer_map`)
                  max_length: int = 128,  # tokens per example
-                 seed: int = 0,
+                 seed: int = 0,  # seeds the student's training
                  logging_steps: int = 10,  # optimizer steps between step-log records
                  save_steps: int = 50,  # optimizer steps between checkpoints
                  shuffle: bool = True,  # draw training batches in a seeded random order
@@ -496,7 +569,9 @@ class Distiller:
             train_sampling_strategy="random" if self.shuffle else "sequential", disable_tqdm=False,
             per_device_eval_batch_size=64, **evaluation)
 
-    def train(self, data: TextClassificationData | PairData, resume: bool = False) -> nn.Module:
+    def train(self, data: TextClassificationData | PairData,  # training and validation splits (classification or pairs)
+              resume: bool = False,  # continue from the last complete checkpoint
+              ) -> nn.Module:
         "Run every stage on `data.train` (continuing an interrupted run when `resume`); returns the student."
         segments = any("segments" in s.needs for s in self.stages)
         if isinstance(data, PairData):      # a causal LM task: prompt -> target pairs

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from .arch import layer_views
-from .core import InputError, WorkbenchError, timed_batch_sizes
+from .core import InputError, WorkbenchError
+from .metrics import latency_column, speedup_column, timed_batch_sizes
 from .data import Split, tokenize
 from .models import attention_implementation, label_ids, predict_logits
 from .bench import interleaved_latency
@@ -29,7 +30,7 @@ from .bench import interleaved_latency
 __all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
            'ort_optimize', 'OnnxModel', 'validate', 'ort_quantize_dynamic', 'calibration_batches', 'qdq_quantize',
            'graph_ops', 'tensorrt_missing', 'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel', 'runtime_table',
-           'runtime_rows', 'table_batch_sizes']
+           'runtime_rows']
 
 # %% ../nbs/31_export.ipynb #99771a43
 class ExportError(WorkbenchError, RuntimeError):
@@ -90,6 +91,7 @@ def _quiet():
     finally:
         for l, level in zip(loggers, levels): l.setLevel(level)
 
+# %% ../nbs/31_export.ipynb #c27c66d0
 def to_onnx(model: nn.Module,  # a transformers model (its logits are exported)
             path,  # the .onnx file to write (atomically)
             sample_inputs: dict,  # a real tokenized batch: input_ids, attention_mask (and token_type_ids)
@@ -129,6 +131,7 @@ def _check_graph(path: Path, wrapped: nn.Module, sample: dict, atol: float) -> N
 # model_type -> the model type of ONNX Runtime's transformer optimizer whose fusions fit it
 ORT_OPTIMIZER_TYPES = {"bert": "bert"}
 
+# %% ../nbs/31_export.ipynb #ab7344d3
 def ort_optimize(model: nn.Module,  # a BERT-family transformers model (its logits are exported)
                  path,  # the fused .onnx file to write (atomically)
                  sample_inputs: dict,  # a real tokenized batch, as for `to_onnx`
@@ -172,7 +175,9 @@ class OnnxModel:
     training = False
     device = torch.device("cpu")
 
-    def __init__(self, path, threads: int | None = None):
+    def __init__(self, path,  # the `.onnx` file
+                 threads: int | None = None,  # intra-op threads (default: the runtime's own choice)
+                 ):
         import onnxruntime as ort
         self.path = Path(path)
         if not self.path.exists(): raise InputError(f"{self.path}: no such ONNX file")
@@ -200,12 +205,17 @@ class OnnxModel:
         return SimpleNamespace(logits=torch.from_numpy(out).float())
 
     def eval(self): return self
-    def train(self, mode: bool = True): return self
+    def train(self, mode: bool = True,  # ignored: a deployed model only runs inference
+             ):
+        return self
     def size_bytes(self) -> int: return self.path.stat().st_size
 
+# %% ../nbs/31_export.ipynb #17848d7a
 def validate(candidate,  # any model-like with the transformers calling convention (OnnxModel, TensorRTModel, INT8)
              reference: nn.Module,  # the PyTorch model the artifact was made from
-             tokenizer, split: Split, *, max_length: int = 128,
+             tokenizer,  # the model's tokenizer
+             split: Split,  # labelled validation data
+             *, max_length: int = 128,  # tokens per example (truncated; padded where batched)
              max_accuracy_drop: float = 0.01,  # accuracy on the labelled split may fall by at most this (1 point)
              min_agreement: float = 0.95,  # share of examples whose top-1 class must equal the reference's
              atol: float | None = None,  # max abs logit difference, for float artifacts that should match closely
@@ -243,7 +253,10 @@ def _scratch():
     "Run ONNX Runtime's quantizers in a scratch folder: they leave temporary model files in the working directory."
     with tempfile.TemporaryDirectory() as d, contextlib.chdir(d), _quiet(): yield
 
-def ort_quantize_dynamic(onnx_path, out_path, per_channel: bool = True) -> Path:
+def ort_quantize_dynamic(onnx_path,  # the ONNX graph
+                         out_path,  # where the quantized graph is written
+                         per_channel: bool = True,  # INT8 weight scales per output channel (else per tensor)
+                         ) -> Path:
     "ONNX Runtime dynamic INT8: int8 weights (per output channel), activations quantized per call; fused attention becomes QAttention."
     from onnxruntime.quantization import QuantType, quantize_dynamic
     src, out = Path(onnx_path).resolve(), Path(out_path).resolve()
@@ -252,7 +265,11 @@ def ort_quantize_dynamic(onnx_path, out_path, per_channel: bool = True) -> Path:
                                       extra_options={"DefaultTensorType": 1})   # 1: onnx.TensorProto.FLOAT
     return out
 
-def calibration_batches(tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 16) -> list[dict]:
+def calibration_batches(tokenizer,  # the model's tokenizer
+                        texts: list[str],  # training texts to calibrate on
+                        max_length: int = 128,  # tokens per example (truncated; padded where batched)
+                        batch_size: int = 16,  # examples a batch
+                        ) -> list[dict]:
     "Real inputs for calibration, padded to `max_length`."
     if not texts: raise InputError("calibration needs at least one text")
     return [tokenize(tokenizer, texts[i:i + batch_size], max_length, pad_to_max=True) for i in range(0, len(texts), batch_size)]
@@ -265,7 +282,7 @@ def _activation_matmuls(onnx_path) -> list[str]:
     return [n.name for n in g.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
 
 def qdq_quantize(onnx_path,  # an FP32 graph from `to_onnx`
-                 out_path,
+                 out_path,  # where the quantized graph is written
                  calibration: list[dict],  # real batches (`calibration_batches`) that fix every activation's scale
                  per_channel: bool = True,  # one weight scale per output channel
                  ) -> Path:
@@ -286,7 +303,9 @@ def qdq_quantize(onnx_path,  # an FP32 graph from `to_onnx`
                         extra_options=dict(ActivationSymmetric=True, WeightSymmetric=True))
     return out
 
-def graph_ops(onnx_path) -> dict:
+# %% ../nbs/31_export.ipynb #46b694e5
+def graph_ops(onnx_path,  # an ONNX graph
+             ) -> dict:
     "How many nodes of each operator type the graph has."
     import onnx
     from collections import Counter
@@ -310,7 +329,12 @@ def _require_tensorrt():
     import tensorrt as trt
     return trt
 
-def tensorrt_onnx(model: nn.Module, path, sample_inputs: dict, precision: str, calibration: list[dict] | None = None) -> Path:
+def tensorrt_onnx(model: nn.Module,  # the float model to export
+                  path,  # where the ONNX graph is written
+                  sample_inputs: dict,  # a tokenized batch to trace the graph with
+                  precision: str,  # 'fp16' or 'int8'
+                  calibration: list[dict] | None = None,  # real input batches to calibrate activation ranges on (training data)
+                  ) -> Path:
     "The ONNX graph a strongly typed TensorRT engine of `precision` is built from: half-precision, or Q/DQ INT8."
     if precision == "fp16":
         return to_onnx(copy.deepcopy(model).half(), path, {k: v for k, v in sample_inputs.items()}, validate=False)
@@ -327,10 +351,13 @@ def _graph_precision(onnx_path) -> str:
     if any(t.data_type == onnx.TensorProto.FLOAT16 for t in g.initializer): return "fp16"
     return "fp32"
 
+# %% ../nbs/31_export.ipynb #debaee69
 def build_tensorrt_engine(onnx_path,  # a graph from `tensorrt_onnx` (half precision, or Q/DQ INT8)
                           precision: str = "fp16",  # 'fp16' or 'int8'; must match the graph
                           *, engine_path=None,  # default: next to the graph, `.engine`
-                          min_shape=(1, 2), opt_shape=(32, 128), max_shape=(64, 512),  # (batch, tokens) the engine accepts
+                          min_shape=(1, 2),  # smallest (batch, length) the engine accepts
+                          opt_shape=(32, 128),  # (batch, length) the engine is tuned for
+                          max_shape=(64, 512),  # (batch, tokens) the engine accepts
                           workspace_gb: float = 4.0,  # builder memory limit
                           ) -> Path:
     "Build a serialized TensorRT engine (strongly typed) from a graph made by `tensorrt_onnx`; dynamic batch and length."
@@ -364,11 +391,13 @@ def build_tensorrt_engine(onnx_path,  # a graph from `tensorrt_onnx` (half preci
     engine_path.write_bytes(bytes(plan))
     return engine_path
 
+# %% ../nbs/31_export.ipynb #f8a89d9b
 class TensorRTModel:
     "A TensorRT engine called like a transformers model: `m(**batch).logits` (inputs moved to the GPU)."
     training = False
 
-    def __init__(self, engine_path):
+    def __init__(self, engine_path,  # the serialized TensorRT engine
+                ):
         trt = _require_tensorrt()
         self.device = torch.device("cuda")
         self.path = Path(engine_path)
@@ -398,17 +427,22 @@ class TensorRTModel:
         return SimpleNamespace(logits=outs[self.outputs[0]].float())
 
     def eval(self): return self
-    def train(self, mode: bool = True): return self
+    def train(self, mode: bool = True,  # ignored: a deployed model only runs inference
+             ):
+        return self
 
 # %% ../nbs/31_export.ipynb #aed2c238
 def runtime_table(runtimes: dict,  # name -> model-like; the first is the reference of every speed-up
                   reference: nn.Module,  # the PyTorch model the runtimes are validated against
-                  tokenizer, split: Split,  # labelled examples: validation and the timed batch
+                  tokenizer,  # the model's tokenizer
+                  split: Split,  # labelled examples: validation and the timed batch
                   *, sizes: dict,  # name -> bytes on disk
-                  max_length: int = 128, batch_sizes=(1, 32),
+                  max_length: int = 128,  # tokens per example
+                  batch_sizes=(1, 32),  # batch sizes to time
                   min_agreement: dict | None = None,  # name -> threshold, for runtimes that need another than the default
                   max_accuracy_drop: dict | None = None,  # likewise
-                  rounds: int = 5, repeats: int = 5,  # timing in turns (`bench.interleaved_latency`)
+                  rounds: int = 5,  # timing rounds
+                  repeats: int = 5,  # timing in turns (`bench.interleaved_latency`)
                   references: dict | None = None,  # name -> its own reference, for runtimes of other models in the same table
                   ) -> pd.DataFrame:
     "Validate every runtime `{name: model-like}` (thresholds per name, else `validate`'s), then time them all in turns."
@@ -423,18 +457,17 @@ def runtime_table(runtimes: dict,  # name -> model-like; the first is the refere
     for b in batch_sizes:
         lat = interleaved_latency(runtimes, tokenizer, split.texts, batch_size=b, max_length=max_length, rounds=rounds,
                                   repeats=repeats)
-        df[f"latency_b{b}_ms"], df[f"latency_b{b}_p90_ms"], df[f"speedup_b{b}"] = lat.median_ms, lat.p90_ms, lat.speedup
+        df[latency_column(b)], df[latency_column(b, "p90")], df[speedup_column(b)] = lat.median_ms, lat.p90_ms, lat.speedup
     df.attrs.update(threads=torch.get_num_threads(), max_length=max_length, examples=len(split))
     return df
 
-def runtime_rows(table: pd.DataFrame, batch_size: int) -> pd.DataFrame:
+def runtime_rows(table: pd.DataFrame,  # a `runtime_table`
+                 batch_size: int,  # the batch size whose latencies are kept
+                 ) -> pd.DataFrame:
     "One row per runtime with the latency columns of one batch size, for `runtime_chart`."
-    if f"latency_b{batch_size}_ms" not in table:
-        raise InputError(f"batch size {batch_size}: the table was timed at {sorted(table_batch_sizes(table))}")
+    if latency_column(batch_size) not in table:
+        raise InputError(f"batch size {batch_size}: the table was timed at {timed_batch_sizes(table.columns)}")
     return pd.DataFrame(dict(runtime=table.index, size_mb=table.size_mb.values, accuracy=table.accuracy.values,
-                             top1_agreement=table.top1_agreement.values, latency_ms=table[f"latency_b{batch_size}_ms"].values,
-                             latency_p90_ms=table[f"latency_b{batch_size}_p90_ms"].values,
-                             speedup=table[f"speedup_b{batch_size}"].values))
-
-def table_batch_sizes(table: pd.DataFrame) -> list[int]:
-    return timed_batch_sizes(table.columns)
+                             top1_agreement=table.top1_agreement.values, latency_ms=table[latency_column(batch_size)].values,
+                             latency_p90_ms=table[latency_column(batch_size, "p90")].values,
+                             speedup=table[speedup_column(batch_size)].values))

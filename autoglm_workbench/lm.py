@@ -19,7 +19,8 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
-from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, InputError, ModelError
+from .core import ConfigError, InputError, ModelError
+from .recipe import KD_ALPHA, KD_TEMPERATURE
 from .data import PairData, Pairs
 from .distill import Distiller, PairCollator, Stage, Term, TokenizedPairs, next_token, prompt_ids
 from .export import ExportError, ValidationError, _quiet
@@ -40,7 +41,8 @@ def _part(name: str) -> str:
     if "mlp" in name: return "MLP"
     return "norms"
 
-def parameter_shares(model: nn.Module) -> pd.DataFrame:
+def parameter_shares(model: nn.Module,  # a causal LM
+                    ) -> pd.DataFrame:
     "Parameters per part (input / output embeddings, attention, MLP, norms), a tied matrix counted once, and each part's share."
     counts: dict = {}
     for name, p in model.named_parameters():      # named_parameters yields a shared tensor once
@@ -70,7 +72,10 @@ def _pad_id(tokenizer) -> int:
     if pad is None: raise ModelError(f"{type(tokenizer).__name__} has neither a pad nor an end token")
     return pad
 
-def left_padded(tokenizer, prompts: list[str], max_prompt_tokens: int | None = None) -> dict:
+def left_padded(tokenizer,  # the model's tokenizer
+                prompts: list[str],  # the prompts (plain text; the chat template is applied)
+                max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+                ) -> dict:
     "Chat-framed prompts as one batch, padded on the left: `input_ids` and `attention_mask`."
     if not prompts: raise InputError("prompts is empty")
     ids = [prompt_ids(tokenizer, p, max_prompt_tokens) for p in prompts]
@@ -79,15 +84,26 @@ def left_padded(tokenizer, prompts: list[str], max_prompt_tokens: int | None = N
                 attention_mask=torch.tensor([[0] * (L - len(x)) + [1] * len(x) for x in ids]))
 
 @torch.no_grad()
-def generate_ids(model, batch: dict, tokenizer, *, max_new_tokens: int = 24, min_new_tokens: int = 0) -> torch.Tensor:
+def generate_ids(model,  # a causal LM (torch or ONNX Runtime)
+                 batch: dict,  # a left-padded batch (`left_padded`)
+                 tokenizer,  # the model's tokenizer
+                 *, max_new_tokens: int = 24,  # tokens generated at most
+                 min_new_tokens: int = 0,  # tokens generated at least
+                 ) -> torch.Tensor:
     "Greedy continuation ids `[B, new]` of a left-padded batch (end token and padding after it included)."
     config = GenerationConfig(max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, do_sample=False, use_cache=True,
                               pad_token_id=_pad_id(tokenizer), eos_token_id=tokenizer.eos_token_id)
     out = model.generate(**batch, generation_config=config)
     return out[:, batch["input_ids"].shape[1]:]
 
-def generate(model, tokenizer, prompts: list[str], *, batch_size: int = 8, max_new_tokens: int = 24,
-             max_prompt_tokens: int | None = None, progress: bool = True) -> list[str]:
+def generate(model,  # a causal LM (torch or ONNX Runtime)
+             tokenizer,  # the model's tokenizer
+             prompts: list[str],  # the prompts (plain text; the chat template is applied)
+             *, batch_size: int = 8,  # examples a batch
+             max_new_tokens: int = 24,  # tokens generated at most
+             max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+             progress: bool = True,  # show a progress bar
+             ) -> list[str]:
     "Greedy generations for `prompts`, in order, batch by batch."
     if batch_size < 1: raise InputError(f"batch_size = {batch_size}: must be >= 1")
     out = []
@@ -98,14 +114,18 @@ def generate(model, tokenizer, prompts: list[str], *, batch_size: int = 8, max_n
     return out
 
 # %% ../nbs/70_lm.ipynb #bdc6bfed
-def rouge_l(predictions: list[str], references: list[str]) -> float:
+def rouge_l(predictions: list[str],  # generated texts
+            references: list[str],  # reference texts, one per prediction
+            ) -> float:
     "Mean ROUGE-L F1 × 100 (rouge-score, stemmed)."
     from rouge_score import rouge_scorer
     _check_pairs(predictions, references)
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
     return 100 * float(np.mean([scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references)]))
 
-def bleu4(predictions: list[str], references: list[str]) -> float:
+def bleu4(predictions: list[str],  # generated texts
+          references: list[str],  # reference texts, one per prediction
+          ) -> float:
     "Corpus BLEU-4 (sacrebleu, its default 13a tokenization)."
     import sacrebleu
     _check_pairs(predictions, references)
@@ -117,7 +137,9 @@ def _check_pairs(predictions, references):
 
 class SentenceEncoder:
     "Sentence-BERT embeddings: a bundled or local encoder, mean pooling over real tokens, L2-normalised."
-    def __init__(self, name_or_path="minilm-l6", max_length: int = 64):
+    def __init__(self, name_or_path="minilm-l6",  # a bundled sentence-transformers model or a local folder
+                 max_length: int = 64,  # tokens per sentence
+                 ):
         self.model, self.tokenizer = load_pretrained(name_or_path, task="base")
         self.model.eval(); self.max_length = max_length
     @torch.no_grad()
@@ -130,18 +152,30 @@ class SentenceEncoder:
             out.append(torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1))
         return torch.cat(out)
 
-def sbert_similarity(predictions: list[str], references: list[str], encoder: SentenceEncoder) -> float:
+def sbert_similarity(predictions: list[str],  # generated texts
+                     references: list[str],  # reference texts, one per prediction
+                     encoder: SentenceEncoder,  # the sentence encoder (`SentenceEncoder`)
+                     ) -> float:
     "Mean cosine × 100 between the sentence embeddings of each prediction and its reference."
     _check_pairs(predictions, references)
     return 100 * float((encoder(predictions) * encoder(references)).sum(-1).mean())
 
-def headline_scores(predictions: list[str], references: list[str], encoder: SentenceEncoder) -> dict:
+def headline_scores(predictions: list[str],  # generated texts
+                    references: list[str],  # reference texts, one per prediction
+                    encoder: SentenceEncoder,  # the sentence encoder (`SentenceEncoder`)
+                    ) -> dict:
     "ROUGE-L, BLEU-4 and SBERT similarity of generated against reference texts."
     return dict(rouge_l=rouge_l(predictions, references), bleu4=bleu4(predictions, references),
                 sbert=sbert_similarity(predictions, references, encoder))
 
+# %% ../nbs/70_lm.ipynb #79dbce7a
 @torch.no_grad()
-def perplexity(model, tokenizer, pairs: Pairs, *, max_length: int = 256, batch_size: int = 8) -> float:
+def perplexity(model,  # a causal LM
+               tokenizer,  # the model's tokenizer
+               pairs: Pairs,  # the pairs whose target tokens are scored
+               *, max_length: int = 256,  # tokens per pair
+               batch_size: int = 8,  # examples a batch
+               ) -> float:
     "exp(mean negative log-likelihood of the target tokens given the prompt), over every target token of `pairs`."
     data = TokenizedPairs(pairs, tokenizer, max_length)
     collate, nll, n = PairCollator(tokenizer), 0.0, 0
@@ -156,8 +190,13 @@ def perplexity(model, tokenizer, pairs: Pairs, *, max_length: int = 256, batch_s
 
 # %% ../nbs/70_lm.ipynb #379a3cfe
 def generation_latency(models: dict,  # name -> model with `generate`; the first is the reference of `speedup`
-                       tokenizer, prompts: list[str], *, batch_sizes=(1, 8), new_tokens: int = 16, rounds: int = 3,
-                       max_prompt_tokens: int | None = None) -> pd.DataFrame:
+                       tokenizer,  # the model's tokenizer
+                       prompts: list[str],  # prompts the timed batches are made of
+                       *, batch_sizes=(1, 8),  # batch sizes to time
+                       new_tokens: int = 16,  # tokens generated per timed call
+                       rounds: int = 3,  # timing rounds
+                       max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+                       ) -> pd.DataFrame:
     "Time to first token, batch wall time, ms per headline, tokens/s and speed-up per model and batch size; models in turns."
     if not models: raise InputError("models is empty")
     if len(prompts) < max(batch_sizes): raise InputError(f"{len(prompts)} prompts: batch size {max(batch_sizes)} needs as many")
@@ -183,8 +222,14 @@ def generation_latency(models: dict,  # name -> model with `generate`; the first
 # %% ../nbs/70_lm.ipynb #85c6fb2d
 DECODER_METHODS = ("shrink-fine-tune", "kd", "pseudo-labels")
 
-def decoder_stages(method: str, *, epochs: float = 1.0, lr: float = 1e-4, batch_size: int = 8,
-                   alpha: float = KD_ALPHA, temperature: float = KD_TEMPERATURE, hidden_weight: float = 1.0) -> list[Stage]:
+def decoder_stages(method: str,  # one of `DECODER_METHODS`
+                   *, epochs: float = 1.0,  # training epochs
+                   lr: float = 1e-4,  # learning rate
+                   batch_size: int = 8,  # examples a batch
+                   alpha: float = KD_ALPHA,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
+                   temperature: float = KD_TEMPERATURE,  # the softmax temperature T
+                   hidden_weight: float = 1.0,  # weight of the hidden-state alignment term (KD only)
+                   ) -> list[Stage]:
     "One Distiller stage per method: CE on references, KD + hidden-state alignment, or CE on the teacher's outputs."
     if method not in DECODER_METHODS: raise ConfigError(f"method = {method!r}: must be one of {', '.join(DECODER_METHODS)}")
     kw = dict(epochs=epochs, lr=lr, batch_size=batch_size)
@@ -193,8 +238,14 @@ def decoder_stages(method: str, *, epochs: float = 1.0, lr: float = 1e-4, batch_
                                     Term("hidden", weight=hidden_weight, params=dict(kind="cosine"))], **kw)]
     return [Stage("all", terms=[Term("ce")], **kw)]    # shrink-and-fine-tune; pseudo-labels differ in their data
 
-def sequence_kd_data(teacher, tokenizer, data: PairData, *, keep_references: bool = False, batch_size: int = 8,
-                     max_new_tokens: int = 24, max_prompt_tokens: int | None = None) -> PairData:
+def sequence_kd_data(teacher,  # the decoder whose greedy outputs become targets
+                     tokenizer,  # the model's tokenizer
+                     data: PairData,  # the pairs; their training targets are replaced
+                     *, keep_references: bool = False,  # keep the reference targets beside the teacher's outputs
+                     batch_size: int = 8,  # examples a batch
+                     max_new_tokens: int = 24,  # tokens generated at most
+                     max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+                     ) -> PairData:
     "The data with training targets replaced by the teacher's greedy outputs (or added beside the references)."
     made = generate(teacher, tokenizer, data.train.prompts, batch_size=batch_size, max_new_tokens=max_new_tokens,
                     max_prompt_tokens=max_prompt_tokens)
@@ -203,10 +254,18 @@ def sequence_kd_data(teacher, tokenizer, data: PairData, *, keep_references: boo
     if keep_references: train = Pairs(data.train.prompts + train.prompts, data.train.targets + train.targets)
     return PairData(data.name, train, data.validation, data.test, data.stats | dict(pseudo_labels=len(kept)))
 
-def distill_decoder(teacher, tokenizer, data: PairData, method: str, output_dir, *,
-                    student: nn.Module | None = None,  # default: `decoder_student(teacher, num_layers)`
-                    num_layers: int = 10, max_length: int = 256, seed: int = 0, resume: bool = False,
-                    **stage_kw) -> nn.Module:
+def distill_decoder(teacher,  # the fine-tuned decoder (frozen)
+                    tokenizer,  # the model's tokenizer
+                    data: PairData,  # train and validation pairs
+                    method: str,  # one of `DECODER_METHODS`
+                    output_dir,  # where checkpoints and logs are written
+                    *, student: nn.Module | None = None,  # default: `decoder_student(teacher, num_layers)`
+                    num_layers: int = 10,  # the student's depth when `student` is not given
+                    max_length: int = 256,  # tokens per pair
+                    seed: int = 0,  # random seed
+                    resume: bool = False,  # continue from the last complete checkpoint in `output_dir`
+                    **stage_kw,  # passed to `decoder_stages` (epochs, lr, batch_size, ...)
+                    ) -> nn.Module:
     "Train a decoder student by one of `DECODER_METHODS` (for 'pseudo-labels', pass `sequence_kd_data` output as `data`)."
     stages = decoder_stages(method, **stage_kw)
     student = student if student is not None else decoder_student(teacher, num_layers)
@@ -215,14 +274,22 @@ def distill_decoder(teacher, tokenizer, data: PairData, method: str, output_dir,
     return distiller.train(data, resume=resume).eval()
 
 # %% ../nbs/70_lm.ipynb #5196a509
-def prune_batches(tokenizer, pairs: Pairs, *, examples: int = 32, batch_size: int = 8, max_length: int = 256) -> list[dict]:
+def prune_batches(tokenizer,  # the model's tokenizer
+                  pairs: Pairs,  # (prompt, target) pairs
+                  *, examples: int = 32,  # pairs scored
+                  batch_size: int = 8,  # examples a batch
+                  max_length: int = 256,  # tokens per pair
+                  ) -> list[dict]:
     "Labelled batches (prompt masked) of the first `examples` pairs, for importance scores: the model's own loss reads them."
     data = TokenizedPairs(pairs.subset(min(examples, len(pairs))), tokenizer, max_length)
     collate = PairCollator(tokenizer)
     return [collate([data[j] for j in range(i, min(i + batch_size, len(data)))]) for i in range(0, len(data), batch_size)]
 
 # %% ../nbs/70_lm.ipynb #28bd2fb4
-def int8_keep_float(model: nn.Module, first: int = 2, last: int = 1) -> tuple:
+def int8_keep_float(model: nn.Module,  # a causal LM
+                    first: int = 2,  # first layers kept in float
+                    last: int = 1,  # last layers kept in float
+                    ) -> tuple:
     "Names for `quant.quantize(model, skip=...)`: every MLP down projection, and the first `first` and last `last` layers."
     prefix, stack = layer_stack(model)
     down = layer_views(model)[0].family.down
@@ -283,10 +350,13 @@ def export_decoder(model: nn.Module,  # a causal LM (`is_causal_lm`)
         raise ExportError(f"ONNX export of {type(model).__name__} with its KV cache failed: {type(e).__name__}: {str(e)[:500]}") from e
     return path
 
+# %% ../nbs/70_lm.ipynb #664f925f
 class OnnxCausalLM:
     "An exported decoder in ONNX Runtime (CPU) with a greedy `generate` in the transformers calling convention."
     training = False
-    def __init__(self, path, threads: int | None = None):
+    def __init__(self, path,  # the folder holding the exported decoder
+                 threads: int | None = None,  # intra-op threads (default: the runtime's own choice)
+                 ):
         import onnxruntime as ort
         self.path = Path(path)
         if not self.path.exists(): raise InputError(f"{self.path}: no such ONNX file")
@@ -298,7 +368,11 @@ class OnnxCausalLM:
         if shape is None: raise ExportError(f"{self.path.name} has no past_keys input: not a graph from export_decoder")
         self.layers, self.kv, self.head_dim = shape[0], shape[2], shape[4]
 
-    def generate(self, input_ids, attention_mask=None, generation_config=None, **kw) -> torch.Tensor:
+    def generate(self, input_ids,  # prompt token ids `[B, L]`
+                 attention_mask=None,  # `[B, L]` attention mask: 1 for real tokens
+                 generation_config=None,  # ignored: decoding is greedy
+                 **kw,  # other generation options (ignored: greedy, `max_new_tokens` read)
+                 ) -> torch.Tensor:
         "Greedy decoding with the cache: the prompt ids followed by the new ids, as transformers returns them."
         g = generation_config or GenerationConfig(**kw)
         if attention_mask is None: attention_mask = torch.ones_like(input_ids)
@@ -322,9 +396,16 @@ class OnnxCausalLM:
     def eval(self): return self
     def size_bytes(self) -> int: return self.path.stat().st_size
 
-def validate_generation(candidate, reference: nn.Module, tokenizer, prompts: list[str], *, max_new_tokens: int = 24,
-                        batch_size: int = 8, min_exact: float = 1.0,  # share of prompts whose tokens must all equal the reference's
-                        name: str = "artifact") -> dict:
+# %% ../nbs/70_lm.ipynb #8a9b0786
+def validate_generation(candidate,  # the artifact under test (a runtime's model)
+                        reference: nn.Module,  # the PyTorch model it was made from
+                        tokenizer,  # the model's tokenizer
+                        prompts: list[str],  # the prompts (plain text; the chat template is applied)
+                        *, max_new_tokens: int = 24,  # tokens generated at most
+                        batch_size: int = 8,  # prompts a batch
+                        min_exact: float = 1.0,  # share of prompts whose tokens must all equal the reference's
+                        name: str = "artifact",  # the artifact's name in messages
+                        ) -> dict:
     "Greedy tokens of `candidate` against `reference` on real prompts; raise `ValidationError` below `min_exact`."
     if not prompts: raise InputError("prompts is empty: validation needs at least one real prompt")
     exact, tokens, same, first = 0, 0, 0, None
@@ -350,7 +431,13 @@ def validate_generation(candidate, reference: nn.Module, tokenizer, prompts: lis
 
 # %% ../nbs/70_lm.ipynb #e5275945
 @torch.no_grad()
-def pair_logits(teacher, student, tokenizer, prompt: str, target: str, max_length: int = 256) -> dict:
+def pair_logits(teacher,  # the teacher model (frozen)
+                student,  # the student model
+                tokenizer,  # the model's tokenizer
+                prompt: str,  # the prompt
+                target: str,  # the target text
+                max_length: int = 256,  # tokens of prompt and target
+                ) -> dict:
     "Both models' next-token logits over the target positions of one (prompt, target) pair, and the target's tokens."
     item = TokenizedPairs(Pairs([prompt], [target]), tokenizer, max_length)[0]
     ids = torch.tensor([item["input_ids"]])
@@ -359,7 +446,12 @@ def pair_logits(teacher, student, tokenizer, prompt: str, target: str, max_lengt
     return dict(teacher=teacher(input_ids=ids).logits[0, span].float(), student=student(input_ids=ids).logits[0, span].float(),
                 tokens=[tokenizer.decode([t]) for t in item["input_ids"][start:]])
 
-def next_token_frame(logits: dict, position: int, temperature: float, tokenizer, k: int = 10) -> pd.DataFrame:
+def next_token_frame(logits: dict,  # what `pair_logits` returns
+                     position: int,  # target position (0-based)
+                     temperature: float,  # the softmax temperature T
+                     tokenizer,  # the model's tokenizer
+                     k: int = 10,  # next tokens shown
+                     ) -> pd.DataFrame:
     "The teacher's top-k next tokens at `position` of the target, with both models' probabilities at temperature T."
     if not 0 <= position < len(logits["tokens"]):
         raise InputError(f"position = {position}: the target has positions 0..{len(logits['tokens']) - 1}")
@@ -368,7 +460,9 @@ def next_token_frame(logits: dict, position: int, temperature: float, tokenizer,
     return pd.DataFrame([dict(model=m, token=repr(tokenizer.decode([t])), rank=r, probability=float(p[m][t]))
                          for m in ("teacher", "student") for r, t in enumerate(top)])
 
-def token_kl_frame(logits: dict, temperature: float) -> pd.DataFrame:
+def token_kl_frame(logits: dict,  # what `pair_logits` returns
+                   temperature: float,  # the softmax temperature T
+                   ) -> pd.DataFrame:
     "T²·KL(teacher_T ‖ student_T) at every target position: what token-level KD sums."
     T = temperature
     lt, ls = (logits["teacher"] / T).log_softmax(-1), (logits["student"] / T).log_softmax(-1)

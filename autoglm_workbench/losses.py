@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .core import KD_ALPHA, KD_TEMPERATURE, ConfigError, InputError
+from .core import ConfigError, InputError
+from .recipe import KD_ALPHA, KD_TEMPERATURE
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'TEMPERATURES', 'TERM_NAMES', 'GRADIENT_NAMES', 'check_kd_inputs', 'kd_loss_terms', 'kd_loss',
@@ -22,8 +23,13 @@ __all__ = ['SCHEDULES', 'TEMPERATURES', 'TERM_NAMES', 'GRADIENT_NAMES', 'check_k
            'softened_frame', 'kd_terms_frame', 'kd_gradient_frame']
 
 # %% ../nbs/10_kd_loss.ipynb #b8497ae6
-def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels=None, *, alpha: float = KD_ALPHA,
-                    temperature: float = KD_TEMPERATURE, mask=None) -> None:
+def check_kd_inputs(student_logits: torch.Tensor,  # the student's logits `[B, C]`
+                    teacher_logits: torch.Tensor,  # the teacher's logits `[B, C]`, same shape as the student's
+                    labels=None,  # gold class ids `[B]` (None with alpha = 0)
+                    *, alpha: float = KD_ALPHA,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
+                    temperature: float = KD_TEMPERATURE,  # the softmax temperature T
+                    mask=None,  # positions counted (causal LMs), else None
+                    ) -> None:
     "Raise `InputError` unless the arguments of `kd_loss` are consistent."
     if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
         raise InputError(f"temperature = {temperature!r}: must be a finite number > 0")
@@ -50,8 +56,13 @@ def check_kd_inputs(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
         raise InputError(f"mask has shape {tuple(mask.shape)}: expected {tuple(s.shape[:-1])}")
 
 # %% ../nbs/10_kd_loss.ipynb #6097298a
-def kd_loss_terms(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None = None, *,
-                  alpha: float = KD_ALPHA, temperature: float = KD_TEMPERATURE, mask: torch.Tensor | None = None) -> dict:
+def kd_loss_terms(student_logits: torch.Tensor,  # the student's logits `[B, C]`
+                  teacher_logits: torch.Tensor,  # the teacher's logits `[B, C]`, same shape as the student's
+                  labels: torch.Tensor | None = None,  # gold class ids `[B]` (None with alpha = 0)
+                  *, alpha: float = KD_ALPHA,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
+                  temperature: float = KD_TEMPERATURE,  # the softmax temperature T
+                  mask: torch.Tensor | None = None,  # positions counted (causal LMs), else None
+                  ) -> dict:
     "The hard (`ce`), soft (`kl`, already times T²) and weighted (`total`) terms of the distillation loss."
     check_kd_inputs(student_logits, teacher_logits, labels, alpha=alpha, temperature=temperature, mask=mask)
     C = student_logits.shape[-1]
@@ -82,8 +93,11 @@ def kd_loss(student_logits: torch.Tensor,  # [B, C] class logits, or [B, L, V] t
     return kd_loss_terms(student_logits, teacher_logits, labels, alpha=alpha, temperature=temperature, mask=mask)["total"]
 
 # %% ../nbs/10_kd_loss.ipynb #7758749a
-def soft_gradient_norm(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
-                       scale_t2: bool = True) -> float:
+def soft_gradient_norm(student_logits: torch.Tensor,  # the student's logits `[B, C]`
+                       teacher_logits: torch.Tensor,  # the teacher's logits `[B, C]`, same shape as the student's
+                       temperature: float,  # the softmax temperature T
+                       scale_t2: bool = True,  # multiply the soft term by T² (as the loss does)
+                       ) -> float:
     "Norm of the gradient of the soft KD term on the student logits (with or without the T² factor)."
     s = student_logits.detach().clone().requires_grad_(True)
     kl = kd_loss(s, teacher_logits, temperature=temperature)
@@ -150,9 +164,11 @@ class AccuracyTrigger:
             self.fired_at = state.step
         return self.before if self.fired_at is None else self.after
 
+# %% ../nbs/10_kd_loss.ipynb #8f9b141c
 SCHEDULES = {"constant": Constant, "linear": Linear, "cosine": Cosine, "step": Step, "accuracy-trigger": AccuracyTrigger}
 
-def as_schedule(x) -> Callable[[TrainState], float]:
+def as_schedule(x,  # a number, a schedule or `{'kind': name, ...}`
+               ) -> Callable[[TrainState], float]:
     "A schedule from a number, a schedule, or a dict `{'kind': name, ...}` naming one of `SCHEDULES`."
     if isinstance(x, (int, float)) and not isinstance(x, bool): return Constant(float(x))
     if callable(x): return x
@@ -164,15 +180,23 @@ def as_schedule(x) -> Callable[[TrainState], float]:
     raise ConfigError(f"schedule = {x!r}: expected a number, a schedule or a dict with 'kind'")
 
 # %% ../nbs/10_kd_loss.ipynb #b960fb92
-def softened_frame(teacher_logits: torch.Tensor, temperature: float, label_names: list[str],
-                   example_names: list[str] | None = None) -> pd.DataFrame:
+def softened_frame(teacher_logits: torch.Tensor,  # the teacher's logits `[B, C]`, same shape as the student's
+                   temperature: float,  # T, or several
+                   label_names: list[str],  # class names in id order
+                   example_names: list[str] | None = None,  # a name per example (default: its index)
+                   ) -> pd.DataFrame:
     "Long table of the teacher's softened class probabilities: example, label, T, probability."
     p = F.softmax(teacher_logits.float() / temperature, dim=-1)
     names = example_names or [f"example {i}" for i in range(len(p))]
     return pd.DataFrame([dict(example=names[i], label=label_names[c], T=temperature, probability=p[i, c].item())
                          for i in range(len(p)) for c in range(p.shape[1])])
 
-def kd_terms_frame(student_logits, teacher_logits, labels, temperatures, alpha: float) -> pd.DataFrame:
+def kd_terms_frame(student_logits,  # the student's logits `[B, C]`
+                   teacher_logits,  # the teacher's logits `[B, C]`, same shape as the student's
+                   labels,  # gold class ids `[B]`
+                   temperatures,  # the temperatures T to evaluate
+                   alpha: float,  # weight of the hard term
+                   ) -> pd.DataFrame:
     "CE, T²·KL and the total at each temperature for one alpha."
     rows = []
     for T in temperatures:
@@ -180,7 +204,10 @@ def kd_terms_frame(student_logits, teacher_logits, labels, temperatures, alpha: 
         rows.append(dict(T=float(T), alpha=alpha, ce=terms["ce"].item(), kl=terms["kl"].item(), total=terms["total"].item()))
     return pd.DataFrame(rows)
 
-def kd_gradient_frame(student_logits, teacher_logits, temperatures) -> pd.DataFrame:
+def kd_gradient_frame(student_logits,  # the student's logits `[B, C]`
+                      teacher_logits,  # the teacher's logits `[B, C]`, same shape as the student's
+                      temperatures,  # the temperatures T to evaluate
+                      ) -> pd.DataFrame:
     "Norm of the soft term's gradient on the student logits at each temperature, with and without T² (alpha-free)."
     return pd.DataFrame([dict(T=float(T), grad_with_t2=soft_gradient_norm(student_logits, teacher_logits, float(T)),
                               grad_without_t2=soft_gradient_norm(student_logits, teacher_logits, float(T), scale_t2=False))

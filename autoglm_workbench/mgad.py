@@ -24,7 +24,10 @@ class Segments:
     sentence_ids: torch.Tensor
     paragraph_ids: torch.Tensor
 
-def spans_to_ids(spans: list, length: int, what: str = "span") -> torch.Tensor:
+def spans_to_ids(spans: list,  # per example, a list of `(start, end)` token spans (end exclusive)
+                 length: int,  # sequence length
+                 what: str = "span",  # what the spans are (named in errors)
+                 ) -> torch.Tensor:
     "Segment ids `[B, length]` from per-example lists of `(start, end)` token spans (end exclusive); validated."
     ids = torch.full((len(spans), length), -1, dtype=torch.long)
     for b, ex in enumerate(spans):
@@ -61,7 +64,11 @@ def _token_spans(char_spans, offsets):
         if toks: out.append((toks[0], toks[-1] + 1))
     return out
 
-def segment(texts: list[str], tokenizer, max_length: int = 128) -> tuple[dict, Segments]:
+# %% ../nbs/12_mgad.ipynb #40af4c5c
+def segment(texts: list[str],  # the input texts
+            tokenizer,  # the model's tokenizer
+            max_length: int = 128,  # tokens per text
+            ) -> tuple[dict, Segments]:
     "Tokenize `texts` (padded, truncated) and locate their sentences and paragraphs in token positions."
     enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt",
                     return_offsets_mapping=True)
@@ -75,7 +82,9 @@ def segment(texts: list[str], tokenizer, max_length: int = 128) -> tuple[dict, S
     return dict(enc), Segments(spans_to_ids(sent, L, "sentence span"), spans_to_ids(para, L, "paragraph span"))
 
 # %% ../nbs/12_mgad.ipynb #f5e70284
-def block_pool(attn: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def block_pool(attn: torch.Tensor,  # attention probabilities `[B, H, L, L]`
+               ids: torch.Tensor,  # segment ids `[B, L]` (-1 outside every segment)
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     "Attention `[B, H, L, L]` pooled to segment blocks `[B, H, S, S]` (rows renormalized) and valid rows `[B, S]`."
     S = int(ids.max().item()) + 1 if ids.numel() and ids.max() >= 0 else 0
     if S == 0: raise InputError("no token belongs to any segment: nothing to pool")
@@ -87,7 +96,9 @@ def block_pool(attn: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, tor
 
 SPECIAL_TOKENS = ("drop", "block")
 
-def special_block(ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def special_block(ids: torch.Tensor,  # segment ids `[B, L]` (-1 outside every segment)
+                  attention_mask: torch.Tensor,  # `[B, L]` attention mask: 1 for real tokens
+                  ) -> torch.Tensor:
     "Segment ids in which the real tokens of no segment ([CLS], [SEP]) form one more block, after every segment."
     extra = (ids < 0) & attention_mask.bool()
     return torch.where(extra, ids.max().clamp_min(-1) + 1, ids)
@@ -124,7 +135,8 @@ def _reduce_heads(s, t, head_reduce):
                          f"teacher {t.shape[1]}; use head_reduce='mean'")
     return s, t
 
-def log_attention(p: torch.Tensor) -> torch.Tensor:
+def log_attention(p: torch.Tensor,  # attention probabilities
+                 ) -> torch.Tensor:
     "log of attention probabilities in float32, floored only at float32's smallest normal number (exp(-87.3))."
     return torch.log(p.float().clamp_min(torch.finfo(torch.float32).tiny))
 
@@ -140,7 +152,12 @@ def _divergence(p_s, p_t, valid_rows, kind, temperature):
     w = valid_rows[:, None, :].to(per_row.dtype).expand_as(per_row)
     return (per_row * w).sum() / w.sum().clamp_min(1)
 
-def weighted_total(terms: dict, alpha: float, beta: float, gamma: float) -> dict:
+# %% ../nbs/12_mgad.ipynb #1a8e7bf6
+def weighted_total(terms: dict,  # the token, sentence and paragraph terms
+                   alpha: float,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
+                   beta: float,  # weight of the sentence-level term
+                   gamma: float,  # weight of the paragraph-level term
+                   ) -> dict:
     "The token, sentence and paragraph `terms` with `total = alpha*token + beta*sentence + gamma*paragraph`; weights checked."
     weights = dict(alpha=alpha, beta=beta, gamma=gamma)
     for k, v in weights.items():
@@ -148,10 +165,13 @@ def weighted_total(terms: dict, alpha: float, beta: float, gamma: float) -> dict
     if sum(weights.values()) == 0: raise InputError("alpha, beta and gamma are all 0: at least one level must count")
     return dict(terms, total=alpha * terms["token"] + beta * terms["sentence"] + gamma * terms["paragraph"])
 
-def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tuples paired by `layer_map`
+def mgad_loss(student_attn,  # the student's attention maps, one `[B, H, L, L]` tensor per layer
+              teacher_attn,  # [B, H, L, L] maps, or per-layer tuples paired by `layer_map`
               attention_mask: torch.Tensor,  # [B, L]: padding neither queries nor is attended to
               segments: Segments,  # sentence and paragraph ids of every token (`segment`)
-              *, alpha: float = 1.0, beta: float = 1.0, gamma: float = 1.0,  # weights of token, sentence, paragraph
+              *, alpha: float = 1.0,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
+              beta: float = 1.0,  # weight of the sentence-level term
+              gamma: float = 1.0,  # weights of token, sentence, paragraph
               layer_map: dict | None = None,  # student layer -> teacher layer (1-based), for per-layer tuples
               head_reduce: str = "mean",  # 'mean' averages heads (any head counts); 'none' compares head by head
               kind: str = "kl",  # 'kl': KL(teacher ‖ student) per row; 'mse': squared distance summed over keys
@@ -184,7 +204,8 @@ def mgad_loss(student_attn, teacher_attn,  # [B, H, L, L] maps, or per-layer tup
     return weighted_total({k: v / len(pairs) for k, v in terms.items()}, alpha, beta, gamma)
 
 # %% ../nbs/12_mgad.ipynb #2827d2a7
-def tinybert_attention_loss(student_attn, teacher_attn,  # [B, H, L, L] maps (same heads), or per-layer tuples
+def tinybert_attention_loss(student_attn,  # the student's attention maps, one `[B, H, L, L]` tensor per layer
+                            teacher_attn,  # [B, H, L, L] maps (same heads), or per-layer tuples
                             attention_mask: torch.Tensor,  # [B, L]: padding excluded from rows and keys
                             layer_map: dict | None = None,  # student layer -> teacher layer (1-based), for tuples
                             ) -> torch.Tensor:
@@ -228,7 +249,8 @@ def _projection_names(layer) -> tuple:
                      f"{', '.join('/'.join(c) for c in QKV_PROJECTIONS)})")
 
 @contextlib.contextmanager
-def capture_qkv(model: torch.nn.Module):
+def capture_qkv(model: torch.nn.Module,  # a model whose layers `arch.layer_views` knows
+               ):
     "Inside the block, forward passes record each layer's query, key and value projections: a list of dicts, one per layer."
     _, layers = layer_stack(model)
     names = _projection_names(layers[0])
@@ -257,7 +279,8 @@ def _log_relations(x: torch.Tensor, heads: int, keys: torch.Tensor, what: str) -
     scores = x @ x.transpose(-1, -2) / math.sqrt(d // heads)
     return torch.log_softmax(scores.masked_fill(~keys, torch.finfo(scores.dtype).min), -1)
 
-def relation_loss(student_qkv: list, teacher_qkv: list,  # per layer, {'q', 'k', 'v'} projections [B, L, d] (`capture_qkv`)
+def relation_loss(student_qkv: list,  # the student's query, key and value per layer (`capture_qkv`)
+                  teacher_qkv: list,  # per layer, {'q', 'k', 'v'} projections [B, L, d] (`capture_qkv`)
                   attention_mask: torch.Tensor,  # [B, L]: padded keys excluded, padded rows not counted
                   layer_map: dict,  # student layer -> teacher layer, 1-based (MiniLM: last to last)
                   *, relations: tuple = ROLES,  # which of q-q, k-k, v-v relations to transfer
@@ -292,7 +315,11 @@ import pandas as pd
 
 LEVELS = ("token", "sentence", "paragraph")
 
-def level_frame(student_attn: torch.Tensor, teacher_attn: torch.Tensor, ids: torch.Tensor | None, level: str) -> pd.DataFrame:
+def level_frame(student_attn: torch.Tensor,  # the student's attention of one layer `[1, H, L, L]`
+                teacher_attn: torch.Tensor,  # the teacher's attention of one layer `[1, H, L, L]`
+                ids: torch.Tensor | None,  # segment ids to pool by (None: tokens)
+                level: str,  # 'token', 'sentence' or 'paragraph'
+                ) -> pd.DataFrame:
     "Tidy heatmap data for one example: model, query, key, weight (heads averaged; `ids` pools to segments)."
     parts = []
     for model, a in (("teacher", teacher_attn), ("student", student_attn)):
@@ -304,13 +331,20 @@ def level_frame(student_attn: torch.Tensor, teacher_attn: torch.Tensor, ids: tor
                                        weight=m.flatten().numpy())))
     return pd.concat(parts, ignore_index=True)
 
-def terms_frame(terms: dict, alpha: float, beta: float, gamma: float) -> pd.DataFrame:
+def terms_frame(terms: dict,  # the token, sentence and paragraph terms
+                alpha: float,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
+                beta: float,  # weight of the sentence-level term
+                gamma: float,  # weight of the paragraph-level term
+                ) -> pd.DataFrame:
     "The three MGAD terms, their weights and weighted contributions, plus the total."
     w = dict(token=alpha, sentence=beta, paragraph=gamma)
     rows = [dict(term=k, value=float(terms[k]), weight=w[k], weighted=w[k] * float(terms[k])) for k in w]
     return pd.DataFrame(rows + [dict(term="total", value=float(terms["total"]), weight=1.0, weighted=float(terms["total"]))])
 
-def top_links(teacher_attn: torch.Tensor, sentence_ids: torch.Tensor, sentences: list[str], k: int = 5,
+def top_links(teacher_attn: torch.Tensor,  # the teacher's attention `[1, H, L, L]`
+              sentence_ids: torch.Tensor,  # sentence ids `[B, L]` (-1 outside every sentence)
+              sentences: list[str],  # the example's sentences, in order
+              k: int = 5,  # links shown
               student_attn: torch.Tensor | None = None,  # the same links' weights in the student, beside the teacher's
               ) -> pd.DataFrame:
     "The `k` strongest links between different sentences in the teacher's pooled attention (heads averaged)."
@@ -323,7 +357,8 @@ def top_links(teacher_attn: torch.Tensor, sentence_ids: torch.Tensor, sentences:
                               weight=v.item(), **({} if s is None else dict(student_weight=s[i // n, i % n].item())))
                          for v, i in zip(flat.values, flat.indices.tolist())])
 
-def links_html(links: pd.DataFrame) -> str:
+def links_html(links: pd.DataFrame,  # the table `top_links` returns
+              ) -> str:
     "The top links as an HTML table, sentences numbered as on the sentence-level heatmap (query → key)."
     rows = "".join(f"<tr><td>{r.query} → {r.key}</td><td>{r.weight:.3f}</td>"
                    + (f"<td>{r.student_weight:.3f}</td>" if "student_weight" in links else "")
@@ -332,6 +367,9 @@ def links_html(links: pd.DataFrame) -> str:
     return (f"<table class='autoglm-links'><caption>strongest links between sentences (teacher)</caption>"
             f"<tr>{head}<th>from (query)</th><th>to (key)</th></tr>{rows}</table>")
 
-def terms_axis_top(terms: dict, max_weight: float = 2.0) -> float:
+# %% ../nbs/12_mgad.ipynb #f319fdf2
+def terms_axis_top(terms: dict,  # the token, sentence and paragraph terms
+                   max_weight: float = 2.0,  # the largest weight a slider allows
+                   ) -> float:
     "A fixed top for the terms chart: the total with every weight at `max_weight`, plus 10% room for the labels."
     return max_weight * sum(float(terms[k]) for k in LEVELS) * 1.1

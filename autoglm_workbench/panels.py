@@ -19,7 +19,8 @@ import traitlets
 from torch import nn
 
 # the chapters' panels are exported after this toolkit (each chapter's `#| export panels` cells): what they share
-from .core import ConfigError, InputError, latency_column, timed_batch_sizes
+from .core import ConfigError, InputError
+from .metrics import latency_column, timed_batch_sizes
 
 # %% auto #0
 __all__ = ['LIVE_NOTE', 'STATIC_ENV', 'vega_bundle', 'records', 'LiveChart', 'live_title', 'live_datum', 'chart_svg', 'Panel', 'offline_charts', 'softened_chart', 'kd_terms_chart', 'gradient_chart', 'kd_panel', 'cka_heatmap', 'alignment_panel', 'attention_heatmap', 'mgad_terms_chart', 'mgad_panel', 'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel', 'weight_error_chart', 'weight_histogram_chart', 'runtime_chart', 'deployment_panel', 'runs_chart', 'runs_panel', 'next_token_chart', 'token_kl_chart', 'decoder_kd_panel']
@@ -73,7 +74,8 @@ def vega_bundle() -> str:
     from altair.utils._importers import vl_version_for_vl_convert
     return vlc.javascript_bundle(_VIEW_JS, vl_version=vl_version_for_vl_convert())
 
-def records(df: pd.DataFrame) -> list[dict]:
+def records(df: pd.DataFrame,  # the chart's data
+           ) -> list[dict]:
     "A DataFrame as JSON-safe records (NaN becomes null), as a chart's data set."
     return json.loads(df.to_json(orient="records", double_precision=6))
 
@@ -107,14 +109,16 @@ class LiveChart(anywidget.AnyWidget):
         spec = chart.properties(datasets=rows, autosize=alt.AutoSizeParams(type="pad", resize=True)).to_dict()
         super().__init__(spec=spec, data=rows, params=dict(params or {}))
 
-    def update(self, **frames):
+    def update(self, **frames,  # data set name -> DataFrame
+               ):
         "Replace named data sets; the page swaps their rows into the running view."
         unknown = set(frames) - set(self.frames)
         if unknown: raise InputError(f"data sets {sorted(unknown)}: this chart draws {sorted(self.frames)}")
         self.frames.update(frames)
         self.data = {**self.data, **{k: records(v) for k, v in frames.items()}}
 
-    def set(self, **params):
+    def set(self, **params,  # parameter name -> value
+            ):
         "Set parameters (a rule's position, a title's number): the page updates the signals, nothing is recomputed."
         unknown = set(params) - set(self.params)
         if unknown: raise InputError(f"parameters {sorted(unknown)}: this chart has {sorted(self.params)}")
@@ -132,17 +136,23 @@ class LiveChart(anywidget.AnyWidget):
 # %% ../nbs/04_panels.ipynb #929de089
 def _is_param(value) -> bool: return isinstance(value, alt.Parameter)
 
-def live_title(prefix: str, value, fmt: str = ".2f", suffix: str = ""):
+def live_title(prefix: str,  # text before the number
+               value,  # a number, or the name of a live chart's parameter
+               fmt: str = ".2f",  # d3 / Python number format
+               suffix: str = "",  # text after the number
+               ):
     "A title ending in a number: formatted now, or an expression that follows the parameter `value` in a live chart."
     if _is_param(value): return alt.Title(alt.expr(f"{json.dumps(prefix)} + format({value.name}, '{fmt}') + {json.dumps(suffix)}"))
     return alt.Title(f"{prefix}{format(value, fmt)}{suffix}")
 
-def live_datum(value):
+def live_datum(value,  # a number, or the name of a live chart's parameter
+              ):
     "A position on a quantitative axis: a number, or the current value of a parameter."
     return alt.datum(alt.expr(value.name), type="quantitative") if _is_param(value) else alt.datum(value, type="quantitative")
 
 # %% ../nbs/04_panels.ipynb #83e4c048
-def chart_svg(chart) -> str:
+def chart_svg(chart,  # an altair chart
+             ) -> str:
     "An altair chart as SVG text, rendered by vl-convert (no browser, no network)."
     import vl_convert as vlc
     return vlc.vegalite_to_svg(chart.to_dict())
@@ -152,7 +162,11 @@ LIVE_NOTE = "A still at the panel's current settings: run this notebook in Jupyt
 class Panel(w.VBox):
     "A panel: controls, the frames it last drew from, live charts; a still picture where no kernel runs."
     def __init__(self, name: str,  # short name: the box gets the CSS class `autoglm-<name>`
-                 children: list, controls: dict, charts: dict, frames: dict):
+                 children: list,  # the panel's widgets, top to bottom
+                 controls: dict,  # name -> control widget
+                 charts: dict,  # name -> chart widget
+                 frames: dict,  # data set name -> DataFrame
+                 ):
         super().__init__(children)
         self.name, self.controls, self.charts, self.frames = name, controls, charts, frames
         self.add_class("autoglm-panel"); self.add_class(f"autoglm-{name}")
@@ -201,7 +215,11 @@ def _t_axis(temperatures):
     return alt.X("T:Q", scale=alt.Scale(type="log", domain=[min(temperatures), max(temperatures)], nice=False),
                  axis=alt.Axis(values=list(temperatures)))
 
-def kd_terms_chart(data, temperature, alpha, temperatures=TEMPERATURES):
+def kd_terms_chart(data,  # `kd_terms_frame` at every alpha
+                   temperature,  # the current T (marked)
+                   alpha,  # the current alpha
+                   temperatures=TEMPERATURES,  # the temperatures T to evaluate
+                   ):
     "CE, T²·KL and the total against T (legend), with the current T marked."
     import altair as alt
     long = alt.Chart(data).transform_fold(list(TERM_NAMES), as_=["term", "loss"]).transform_calculate(term=_renamed("term", TERM_NAMES))
@@ -212,7 +230,10 @@ def kd_terms_chart(data, temperature, alpha, temperatures=TEMPERATURES):
     rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
     return (lines + rule).properties(width=260, height=150, title=live_title("loss terms, alpha = ", alpha))
 
-def gradient_chart(data, temperature, temperatures=TEMPERATURES):
+def gradient_chart(data,  # `kd_gradient_frame`
+                   temperature,  # the current T (marked)
+                   temperatures=TEMPERATURES,  # the temperatures T to evaluate
+                   ):
     "Norm of the soft term's gradient on the student logits against T, with and without the T² factor (legend)."
     import altair as alt
     long = alt.Chart(data).transform_fold(list(GRADIENT_NAMES), as_=["scaling", "grad_norm"]).transform_calculate(
@@ -224,7 +245,14 @@ def gradient_chart(data, temperature, temperatures=TEMPERATURES):
     rule = alt.Chart(alt.Data(values=[{}])).mark_rule(strokeDash=[4, 4]).encode(x=live_datum(temperature))
     return (lines + rule).properties(width=260, height=150, title="soft-term gradient size")
 
-def kd_panel(student_logits, teacher_logits, labels, label_names, example_names=None, temperatures=TEMPERATURES):
+# %% ../nbs/10_kd_loss.ipynb #4da32268
+def kd_panel(student_logits,  # the student's logits `[B, C]`
+             teacher_logits,  # the teacher's logits `[B, C]`, same shape as the student's
+             labels,  # gold class ids
+             label_names,  # class names in id order
+             example_names=None,  # a name per example (default: its index)
+             temperatures=TEMPERATURES,  # the temperatures T to evaluate
+             ):
     "Sliders for alpha and T over cached logits; one live chart whose data follow them (needs ipywidgets and altair)."
     import altair as alt
     import ipywidgets as w
@@ -274,7 +302,10 @@ def cka_heatmap(cka,  # `cka_frame` output, or `alt.NamedData` in a live panel
         live_title("linear CKA, student vs teacher; mapped pairs' mean ", score, ".3f")
     return chart.properties(width=alt.Step(40), height=alt.Step(40), title=title)
 
-def alignment_panel(cka: pd.DataFrame, n_student: int, n_teacher: int):
+def alignment_panel(cka: pd.DataFrame,  # CKA of every (student layer, teacher layer) pair (`cka_frame`)
+                    n_student: int,  # the student's number of layers
+                    n_teacher: int,  # the teacher's number of layers
+                    ):
     "Choose a layer map ('uniform', 'last-K' or a dict typed as text, applied on Enter) and see it over the CKA heatmap."
     import altair as alt
     import ipywidgets as w
@@ -329,8 +360,15 @@ def mgad_terms_chart(data,  # `terms_frame` output, or `alt.NamedData` in a live
                                       ).mark_text(dy=-7, fontSize=10).encode(text="label:N")
     return (bars + labels).properties(width=260, height=220, title="MGAD terms (weight × term)")
 
-def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, sentences: list[str], layer_map: dict,
-               max_tokens: int = 50):  # the token-level heatmap shows the first `max_tokens` tokens (2 × 50² cells)
+# %% ../nbs/12_mgad.ipynb #ba2492c0
+def mgad_panel(student_attn,  # the student's attention maps of one example, one `[1, H, L, L]` per layer
+               teacher_attn,  # the teacher's attention maps of one example, one `[1, H, L, L]` per layer
+               attention_mask,  # `[1, L]` attention mask
+               segments: Segments,  # sentence and paragraph ids of the example (`segment`)
+               sentences: list[str],  # the example's sentences
+               layer_map: dict,  # student layer (1-based) -> teacher layer it copies
+               max_tokens: int = 50,  # the token-level heatmap shows the first `max_tokens` tokens (2 × 50² cells)
+               ):
     "Sliders for alpha, beta, gamma, T and the level over cached attentions of one example (batch of 1)."
     import altair as alt
     import ipywidgets as w
@@ -380,12 +418,15 @@ def mgad_panel(student_attn, teacher_attn, attention_mask, segments: Segments, s
     return Panel("mgad", [w.HBox(list(sl.values())), w.HBox([temp, layer]), level, message, w.HBox([heat, bars]), links],
                  dict(sl, T=temp, level=level, layer=layer), dict(attention=heat, terms=bars), frames)
 
-# %% ../nbs/20_prune.ipynb #6042c825
+# %% ../nbs/21_importance.ipynb #6042c825
 # The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
 
-from .prune import COST_MEASURES, Importance, ffn_frame, head_frame, select, sweep_at, sweep_long
+from .importance import (COST_MEASURES, ffn_frame, head_frame, Importance, select, sweep_at,
+                                          sweep_long)
 
-def importance_charts(heads_df: pd.DataFrame, ffn_df: pd.DataFrame):
+def importance_charts(heads_df: pd.DataFrame,  # one row per head (`head_frame`)
+                      ffn_df: pd.DataFrame,  # neuron rank bins (`ffn_frame`)
+                      ):
     "Head heatmap (pruned heads crossed out) next to the neuron rank-bin heatmap (shaded by the fraction pruned)."
     import altair as alt
     base = alt.Chart(heads_df).encode(x=alt.X("head:O"), y=alt.Y("layer:O"))
@@ -420,14 +461,20 @@ def cost_chart(sweep_rows,  # `sweep_long` output, or `alt.NamedData`
         charts.append((lines + dot + label).properties(width=180, height=120, title=COST_MEASURES[m]))
     return alt.concat(*charts, columns=2)
 
-def accuracy_chart(acc: pd.DataFrame):
+def accuracy_chart(acc: pd.DataFrame,  # columns setting, recovery, accuracy (optional model)
+                  ):
     "Accuracy per pruning setting, before and after recovery (columns: setting, recovery, accuracy; optional model)."
     import altair as alt
     return alt.Chart(acc).mark_bar().encode(
         x=alt.X("recovery:N", title=None), y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False)), color="recovery:N",
         column=alt.Column("setting:N", title=None), tooltip=list(acc.columns)).properties(width=45, height=150)
 
-def prune_panel(model: nn.Module, importance: Importance, sweep: pd.DataFrame, accuracy: pd.DataFrame | None = None):
+# %% ../nbs/21_importance.ipynb #c2b6c365
+def prune_panel(model: nn.Module,  # the model the importance was measured on
+                importance: Importance,  # head and neuron scores (`Importance`)
+                sweep: pd.DataFrame,  # a grid `sparsity_sweep`
+                accuracy: pd.DataFrame | None = None,  # accuracy per pruning setting (`accuracy_chart`'s table)
+                ):
     "Sliders for head and FFN sparsity over precomputed importance, a grid sweep (with accuracy if measured) and recovery results."
     import altair as alt
     import ipywidgets as w
@@ -484,7 +531,7 @@ def weight_histogram_chart(data):  # `weight_histogram_frame` output, or `alt.Na
 # The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
 
 from .quant import weight_error_frame, weight_histogram_frame
-from .export import runtime_rows, table_batch_sizes
+from .export import runtime_rows
 
 def runtime_chart(table: pd.DataFrame | None = None,  # `runtime_table` output; or None with `data` given
                   batch_size=32,  # a number, or the live panel's parameter
@@ -507,13 +554,16 @@ def runtime_chart(table: pd.DataFrame | None = None,  # `runtime_table` output; 
     ).properties(title="accuracy", name="accuracy")
     return alt.hconcat(size.properties(width=150), lat.properties(width=190), acc.properties(width=150))
 
-def deployment_panel(table: pd.DataFrame, float_model: nn.Module, quantized: nn.Module):
+def deployment_panel(table: pd.DataFrame,  # a `runtime_table`
+                     float_model: nn.Module,  # the float model
+                     quantized: nn.Module,  # its quantized copy
+                     ):
     "Pick runtimes and batch size: size / latency / accuracy; per-layer weight error; the chosen layer's weight histograms."
     import altair as alt
     import ipywidgets as w
     errors = weight_error_frame(float_model, quantized)
     pick = w.SelectMultiple(options=list(table.index), value=tuple(table.index), description="runtimes")
-    sizes = table_batch_sizes(table)
+    sizes = timed_batch_sizes(table.columns)
     batch = w.ToggleButtons(options=sizes, value=sizes[-1], description="batch")
     worst = errors.layer[errors.relative_error.idxmax()]
     layer = w.Dropdown(options=list(errors.layer), value=worst, description="layer", layout=w.Layout(width="480px"))
@@ -560,7 +610,8 @@ def runs_chart(points,  # `runs_points` output, or `alt.NamedData` in the live p
 from .store import runs_points
 from .store import RunStore
 
-def runs_panel(store: RunStore | None = None):
+def runs_panel(store: RunStore | None = None,  # the run store (default: this process's)
+              ):
     "Filter the run store by label and status; draw the Pareto chart of every stage of the runs left."
     import altair as alt
     import ipywidgets as W
@@ -570,7 +621,7 @@ def runs_panel(store: RunStore | None = None):
     label = W.Dropdown(options=labels, description="label")
     status = W.Dropdown(options=["done", "(all)", "failed", "pruned", "running"], description="status")
     latencies = [latency_column(b) for b in timed_batch_sizes(stages.columns)] if len(stages) else []
-    latency = W.Dropdown(options=latencies or ["latency_b1_ms"], description="latency")
+    latency = W.Dropdown(options=latencies or [latency_column(1)], description="latency")
     batch_of = lambda column: str(timed_batch_sizes([column])[0])
     def points():
         if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"])
@@ -593,7 +644,10 @@ def runs_panel(store: RunStore | None = None):
 from .data import Pairs
 from .lm import next_token_frame, pair_logits, token_kl_frame
 
-def next_token_chart(data, position, temperature):
+def next_token_chart(data,  # `next_token_frame`
+                     position,  # the target position shown
+                     temperature,  # T
+                     ):
     import altair as alt
     return alt.Chart(data).mark_bar().encode(
         x=alt.X("probability:Q", title="probability at T"), y=alt.Y("token:N", sort=alt.EncodingSortField("rank"), title=None),
@@ -601,7 +655,9 @@ def next_token_chart(data, position, temperature):
         tooltip=["model:N", "token:N", alt.Tooltip("probability:Q", format=".3f")]
     ).properties(width=320, height=260, name="next_token", title=live_title("next token at target position ", position, "d"))
 
-def token_kl_chart(data, position):
+def token_kl_chart(data,  # `token_kl_frame`
+                   position,  # the target position marked
+                   ):
     import altair as alt
     line = alt.Chart(data).properties(name="token_kl").mark_line(point=True).encode(
         x=alt.X("position:Q", title="target position"), y=alt.Y("kl:Q", title="T²·KL(teacher ‖ student)"),
@@ -609,8 +665,14 @@ def token_kl_chart(data, position):
     rule = alt.Chart().mark_rule(color="gray", strokeDash=[4, 3]).encode(x=live_datum(position))
     return (line + rule).properties(width=320, height=160, title="per-token KL along the target")
 
-def decoder_kd_panel(teacher, student, tokenizer, pairs: Pairs, *, examples: int = 5, k: int = 10,
-                     temperatures=(0.5, 1, 2, 4, 8)):
+def decoder_kd_panel(teacher,  # the teacher model (frozen)
+                     student,  # the student model
+                     tokenizer,  # the model's tokenizer
+                     pairs: Pairs,  # (prompt, target) pairs
+                     *, examples: int = 5,  # pairs to choose from
+                     k: int = 10,  # next tokens shown
+                     temperatures=(0.5, 1, 2, 4, 8),  # the temperatures T to evaluate
+                     ):
     "A pair, a target position and T: top-k next-token bars of teacher and student, and the per-token KL (ipywidgets + altair)."
     import altair as alt
     import ipywidgets as w

@@ -9,42 +9,37 @@ import contextlib
 import copy
 import dataclasses
 import json
-import os
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import torch
 from torch import nn
 
-import pandas as pd
-from tqdm.auto import tqdm
-
-from .bench import count_flops, count_parameters, interleaved_latency, size_on_disk
-from .core import (ConfigError, DistillConfig, ModelError, Recipe, RunFolder, WorkbenchError, atomic_folder,
-                                    atomic_write_text, cache_dir, check_checksums, damaged_files, environment_info, flat_fields,
-                                    latency_column, resolve_device, seed_everything, timed_batch_sizes, with_fields)
+from .core import ConfigError, ModelError, WorkbenchError, resolve_device, seed_everything
 from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
-from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine, calibration_batches, tensorrt_missing,
-                                      ort_optimize, ort_quantize_dynamic, tensorrt_onnx, to_onnx, validate)
-from .models import (CachedClassifier, accuracy, cache_key, cached_classifier, check_student_shape,
-                                      fine_tune, label_ids, make_student, model_label_names, predict_logits,
+from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine,
+                                      calibration_batches, ort_optimize, ort_quantize_dynamic, tensorrt_missing,
+                                      tensorrt_onnx, to_onnx, validate)
+from .files import RunFolder, atomic_folder, atomic_write_text, check_checksums, damaged_files, environment_info
+from .measure import measure_stage
+from .metrics import StageMetrics
+from .models import (check_student_shape, make_student, model_label_names, predict_logits,
                                       resolve_model_path, student_from_model, teacher_classifier)
-from .prune import CRITERIA, load_pruned, prune_on_data, save_pruned
+from .prune import load_pruned, save_pruned
+from .importance import CRITERIA, prune_on_data
 from .quant import load_quantized, quantize, save_quantized
+from .recipe import Recipe, flat_fields
+from .report import RunReport, write_report
 from .store import RunStore, recipe_hash, store_url
-
 
 # %% auto #0
 __all__ = ['STAGE_RUNNERS', 'recipe_data', 'split_seed', 'recipe_teacher', 'recipe_stage', 'recipe_stages', 'recipe_student',
-           'check_recipe', 'distill_student', 'compare_models', 'RunPruned', 'StageState', 'measure_stage',
-           'RunContext', 'export_precision', 'load_stage', 'RunReport', 'report_chart', 'summary_columns',
-           'write_report', 'load_report', 'run', 'DemoModels', 'demo_recipes', 'demo_models', 'DemoResult', 'run_demo']
+           'check_recipe', 'distill_student', 'RunPruned', 'StageState', 'RunContext', 'export_precision', 'load_stage',
+           'run']
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
@@ -185,35 +180,6 @@ def distill_student(teacher: nn.Module,  # the model distilled from (frozen)
                          max_length=recipe.data.max_length, seed=recipe.seed, eval_steps=eval_steps,
                          save_steps=eval_steps or 100, callbacks=list(callbacks)).train(data, resume=resume)
 
-# %% ../nbs/50_pipeline.ipynb #b699829b
-def compare_models(models: dict,  # name -> model; the first is the reference of every ratio
-                   tokenizer,  # shared by every model
-                   data: TextClassificationData,  # the split named by `split` is measured and timed on
-                   *,
-                   max_length: int = 128,  # tokens per example, also the padded length of timed batches
-                   batch_sizes=(1, 32),  # batch sizes to time
-                   rounds: int = 6,  # timing rounds; each times every model `repeats` times in turn
-                   repeats: int = 5,  # timed calls of each model in a turn
-                   warmup: int = 2,  # untimed calls of each model before timing
-                   split: str = "test",  # the split measured for accuracy (and timed on)
-                   ) -> pd.DataFrame:
-    "Accuracy, parameters, size and latency (timed in turns) of each named model; ratios against the first."
-    eval_split = getattr(data, split)
-    rows = [dict(model=name, accuracy=accuracy(model, tokenizer, eval_split, max_length=max_length),
-                 parameters=count_parameters(model), size_mb=size_on_disk(model) / 2**20)
-            for name, model in tqdm(models.items(), desc="accuracy and size", leave=False)]
-    df = pd.DataFrame(rows).set_index("model")
-    for b in batch_sizes:
-        lat = interleaved_latency(models, tokenizer, eval_split.texts, batch_size=b, max_length=max_length,
-                                  rounds=rounds, repeats=repeats, warmup=warmup)
-        df[f"latency_b{b}_ms"], df[f"latency_b{b}_p90_ms"] = lat.median_ms, lat.p90_ms
-    ref = df.iloc[0]
-    df["size_ratio"] = ref["size_mb"] / df["size_mb"]
-    for b in batch_sizes: df[f"speedup_b{b}"] = ref[f"latency_b{b}_ms"] / df[f"latency_b{b}_ms"]
-    df["accuracy_retention"] = df["accuracy"] / ref["accuracy"]
-    df.attrs.update(threads=torch.get_num_threads(), max_length=max_length, split=split, n_eval=len(eval_split))
-    return df
-
 # %% ../nbs/50_pipeline.ipynb #0792aef7
 class RunPruned(WorkbenchError):
     "Raised by a callback (a search's pruner) to stop a run that falls behind; the run is recorded as pruned."
@@ -231,40 +197,6 @@ def _weight_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in Path(folder).rglob("*")
                if f.suffix in (".safetensors", ".onnx", ".engine", ".data", ".bin") and f.is_file())
 
-def measure_stage(model,  # the stage's model as saved and loaded back (torch, INT8 or a runtime's model)
-                  teacher: nn.Module,  # the reference of agreement and of every speed-up (FP32, fastest attention)
-                  tokenizer,
-                  data: TextClassificationData,  # validation and test splits
-                  recipe: Recipe,  # `data.max_length` and the `bench` settings
-                  *,
-                  name: str,  # names the model in the timing table
-                  float_model: nn.Module | None = None,  # the float model FLOPs and parameters are read from (INT8, ONNX)
-                  size_bytes: int | None = None,  # bytes on disk (default: saved to a temporary folder and measured)
-                  teacher_logits: torch.Tensor | None = None,  # the teacher's test logits, when already computed
-                  ) -> dict:
-    "One harness for every stage: validation accuracy (what choices read), test accuracy and top-1 agreement with the teacher (reported), parameters, size, FLOPs, latency timed in turns against the teacher."
-    ml, test, b = recipe.data.max_length, data.test, recipe.bench
-    logits = predict_logits(model, tokenizer, test.texts, max_length=ml)
-    val_labels = torch.tensor(label_ids(data.validation, teacher))
-    val_logits = predict_logits(model, tokenizer, data.validation.texts, max_length=ml)
-    if teacher_logits is None: teacher_logits = predict_logits(teacher, tokenizer, test.texts, max_length=ml)
-    labels = torch.tensor(label_ids(test, teacher))
-    ref = float_model if float_model is not None else model
-    one = tokenize(tokenizer, test.texts[:1], ml, pad_to_max=True)
-    out = dict(val_accuracy=(val_logits.argmax(-1) == val_labels).float().mean().item(),
-               accuracy=(logits.argmax(-1) == labels).float().mean().item(),
-               agreement=(logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean().item(),
-               parameters=count_parameters(ref), flops=count_flops(ref, one),
-               size_mb=(size_on_disk(model) if size_bytes is None else size_bytes) / 2**20, test_examples=len(test))
-    models = {"teacher": teacher} if model is teacher else {"teacher": teacher, name: model}
-    for bs in b.batch_sizes:
-        lat = interleaved_latency(models, tokenizer, test.texts, batch_size=bs, max_length=ml, rounds=b.rounds,
-                                  repeats=b.repeats, warmup=b.warmup)
-        row = lat.iloc[-1]
-        out |= {f"latency_b{bs}_ms": row.median_ms, f"latency_b{bs}_p90_ms": row.p90_ms, f"speedup_b{bs}": row.speedup,
-                f"teacher_latency_b{bs}_ms": lat.iloc[0].median_ms}
-    return out
-
 # %% ../nbs/50_pipeline.ipynb #82dc515a
 @dataclass
 class RunContext:
@@ -279,6 +211,7 @@ class RunContext:
 def _sample(ctx: RunContext) -> dict:
     return tokenize(ctx.tokenizer, ctx.data.validation.texts[:8], ctx.recipe.data.max_length)
 
+# %% ../nbs/50_pipeline.ipynb #c22e9b4c
 def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
     r = ctx.recipe
     student = distill_student(ctx.teacher, recipe_student(r, ctx.teacher), ctx.tokenizer, ctx.data, r, output_dir=work,
@@ -287,6 +220,7 @@ def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
     if (work / "steps.jsonl").exists(): shutil.copyfile(work / "steps.jsonl", out / "steps.jsonl")   # the log stays with the artifact
     return {}
 
+# %% ../nbs/50_pipeline.ipynb #99029c74
 def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, p = ctx.recipe, ctx.recipe.prune
     pruned = work / "pruned"     # the pruned weights before recovery: a resumed recovery starts from the same shapes
@@ -314,6 +248,7 @@ def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
     save_quantized(quantize(state.float_model, q.scheme, per_channel=q.per_channel), out / "model", ctx.tokenizer)
     return {}
 
+# %% ../nbs/50_pipeline.ipynb #18579be5
 def export_precision(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                      ) -> str:
     "The export stage's precision: as asked, or for 'auto' int8 after a quantize stage and fp32 otherwise."
@@ -345,6 +280,7 @@ def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
         label_names=model_label_names(src), inputs=sorted(_sample(ctx))), indent=1))
     return dict(precision=precision, fused=fused, validation=check)
 
+# %% ../nbs/50_pipeline.ipynb #0f8a6fb9
 STAGE_RUNNERS = {"distill": _distill, "prune": _prune, "quantize": _quantize, "export": _export}
 
 def load_stage(name: str,  # the stage that saved the folder: distill, prune, quantize or export
@@ -362,77 +298,6 @@ def load_stage(name: str,  # the stage that saved the folder: distill, prune, qu
         model = OnnxModel(m / "model.onnx") if (m / "model.onnx").exists() else TensorRTModel(m / "model.engine")
         return StageState(model, state.float_model, state.tokenizer, state.quantized)
     raise ConfigError(f"stage {name!r}: must be one of {', '.join(STAGE_RUNNERS)}")
-
-# %% ../nbs/50_pipeline.ipynb #d7517781
-@dataclass
-class RunReport:
-    "A finished run: its folder, one row per stage (the teacher first), and the files the report was written to."
-    run_dir: Path
-    table: pd.DataFrame
-    files: dict
-
-def report_chart(table: pd.DataFrame,  # a run's report table, one row per stage
-                 batch_size: int | None = None,  # the latency plotted (default: the largest batch timed)
-                 ):
-    "Accuracy against latency (log) at `batch_size` (default: the largest timed), one point per stage sized by its size on disk."
-    import altair as alt
-    bs = batch_size or max(timed_batch_sizes(table.columns))
-    df = table.reset_index()
-    df["label"] = [f"{i}. {s}" for i, s in enumerate(df["stage"])]
-    # neighbouring stages sit close (INT8 and its export): labels alternate above and below; the slowest, at the
-    # right edge, is labelled on its left
-    df["side"] = ["right" if v == df[f"latency_b{bs}_ms"].max() else "left" for v in df[f"latency_b{bs}_ms"]]
-    base = alt.Chart(df).encode(
-        x=alt.X(f"latency_b{bs}_ms:Q", scale=alt.Scale(type="log", nice=False, padding=20), title=f"latency at batch {bs} (ms, log)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False, padding=20), title="test accuracy"))
-    points = base.mark_circle(opacity=0.8).encode(
-        size=alt.Size("size_mb:Q", title="size (MB)", scale=alt.Scale(range=[60, 900])),
-        color=alt.Color("stage:N", sort=list(df["stage"]), legend=None),
-        tooltip=["stage", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip(f"latency_b{bs}_ms:Q", format=".1f"),
-                 alt.Tooltip(f"speedup_b{bs}:Q", format=".2f"), alt.Tooltip("size_mb:Q", format=".1f")])
-    path = base.mark_line(color="lightgray").encode(order="position:Q")
-    labels = base.mark_text(align=alt.expr("datum.side"), dx=alt.expr("datum.side == 'left' ? 12 : -14"),
-                            dy=alt.expr("datum.position % 2 ? 16 : -12")).encode(text="label:N")
-    return (path + points + labels).properties(width=480, height=300, title="each stage: accuracy vs latency vs size")
-
-def summary_columns(table: pd.DataFrame,  # a run's report table
-                    ) -> list[str]:
-    "The columns of a report table a person reads first: quality, size, cost, then latency and speed-up at each batch size."
-    cols = [c for c in ("accuracy", "agreement", "parameters", "size_mb", "flops") if c in table]
-    return cols + [c for b in timed_batch_sizes(table.columns) for c in (latency_column(b), f"speedup_b{b}") if c in table]
-
-def write_report(run_dir,  # the run's folder
-                 rows: list[dict],  # one per stage, the teacher first: its name and metrics
-                 recipe: Recipe,  # written beside the rows
-                 ) -> RunReport:
-    "`report.json` (recipe and every stage's metrics) and the Pareto chart as interactive HTML and PNG, in the run folder."
-    run_dir = Path(run_dir)
-    table = pd.DataFrame(rows).set_index("stage")
-    files = dict(json=atomic_write_text(run_dir / "report.json", json.dumps(
-        dict(recipe=recipe.to_dict(), stages=rows), indent=1, default=float)))
-    try:
-        chart = report_chart(table)
-        for name, kw in (("pareto.html", dict(inline=True)),      # Vega bundled in the file: opens offline
-                         ("pareto.png", dict(scale_factor=2))):   # through vl-convert
-            partial = run_dir / f".{name}.partial{Path(name).suffix}"    # renamed into place once written whole
-            chart.save(str(partial), **kw)
-            os.replace(partial, run_dir / name)
-        files |= dict(html=run_dir / "pareto.html", png=run_dir / "pareto.png")
-    except ImportError as e:      # altair and vl-convert come with the `panels` extra
-        warnings.warn(f"report chart not drawn ({e}); install autoglm-workbench[panels]")
-    return RunReport(run_dir, table, files)
-
-def load_report(run_dir,  # a finished run's folder
-                ) -> RunReport:
-    "The report of a finished run folder."
-    path = Path(run_dir) / "report.json"
-    if not path.exists():
-        raise ConfigError(f"{run_dir}: no report.json — not a run folder, or the run has not finished "
-                          "(resume it with autoglm run --resume RUN_DIR)")
-    d = json.loads(path.read_text())
-    files = {k: Path(run_dir) / f for k, f in (("json", "report.json"), ("html", "pareto.html"), ("png", "pareto.png"))
-             if (Path(run_dir) / f).exists()}
-    return RunReport(Path(run_dir), pd.DataFrame(d["stages"]).set_index("stage"), files)
 
 # %% ../nbs/50_pipeline.ipynb #139b1462
 def _open_run(recipe: Recipe, run_dir) -> tuple[RunFolder, bool]:
@@ -462,6 +327,7 @@ def _open_store(store, recipe: Recipe):
     if isinstance(store, RunStore): return store
     return RunStore(store or store_url(recipe.output_dir))
 
+# %% ../nbs/50_pipeline.ipynb #216ffbf4
 def run(recipe: Recipe | None = None,  # default: the built-in recipe
         *, run_dir=None,  # a folder to run in; one holding a run of this recipe is resumed (default: a new folder)
         store=None,  # a RunStore, a URL or path, False for none (default: `store.store_url(recipe.output_dir)`)
@@ -505,12 +371,12 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
                         state = load_stage(name, tmp, state)     # measured as saved: the artifact round-trips
                         size = _weight_bytes(tmp / "model")
                     trained = time.time() - t0
-                    metrics = measure_stage(state.model, teacher_model, tok, data, recipe, name=name, size_bytes=size,
-                                            float_model=state.float_model, teacher_logits=teacher_logits)
-                    metrics |= extra | dict(seconds=trained, measure_seconds=time.time() - t0 - trained)
+                    measured = measure_stage(state.model, teacher_model, tok, data, recipe, name=name, size_bytes=size,
+                                             float_model=state.float_model, teacher_logits=teacher_logits)
+                    metrics = measured.flat() | extra | dict(seconds=trained, measure_seconds=time.time() - t0 - trained)
                     atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=1, default=float))
                 shutil.rmtree(work, ignore_errors=True)    # checkpoints of a finished stage: its artifact is saved
-                log(_stage_line(i, len(stages) - 1, name, metrics, recipe.bench.batch_sizes))
+                log(_stage_line(i, len(stages) - 1, name, metrics))
             rows.append(dict(stage=name, position=i, artifact=str(final / "model") if runner else str(teacher.path)) | metrics)
             if store: store.record_stage(run_id, i, name, metrics, artifact=rows[-1]["artifact"], seconds=metrics.get("seconds"))
         with contextlib.suppress(OSError): (folder.path / "work").rmdir()    # empty once every stage has landed
@@ -524,96 +390,9 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
         if store: store.finish(run_id, "failed", f"{type(e).__name__}: {e}")
         raise
 
-def _stage_line(i: int, n: int, name: str, m: dict, batch_sizes) -> str:
-    speed = ", ".join(f"b{b} {m[f'latency_b{b}_ms']:.1f} ms ({m[f'speedup_b{b}']:.2f}x)" for b in batch_sizes)
-    return (f"stage {i}/{n} {name}: accuracy {m['accuracy']:.3f}, agreement {m['agreement']:.3f}, "
-            f"{m['parameters'] / 1e6:.1f} M params, {m['size_mb']:.1f} MB, {speed}")
-
-# %% ../nbs/50_pipeline.ipynb #daeabdad
-@dataclass
-class DemoModels:
-    "The recipe, its data, and the teacher, cross-entropy student and distilled student (each trained once, then loaded)."
-    recipe: Recipe
-    data: TextClassificationData
-    teacher: CachedClassifier
-    ce: CachedClassifier
-    distilled: CachedClassifier
-    seconds: dict = field(default_factory=dict)   # wall-clock time of each step, loading included
-
-def demo_recipes(recipe: Recipe,  # the demo's recipe: its distill settings make the distilled student
-                 ) -> dict[str, Recipe]:
-    "The demo as recipes: 'ce', the cross-entropy baseline, and 'distilled', the recipe's distill stage alone."
-    distilled = with_fields(recipe, {"stages": ["distill"]})
-    d = DistillConfig()     # a plan carries its own terms: the KD fields go back to their defaults
-    ce = with_fields(distilled, {"distill.plan": [dict(name="all", terms=[dict(loss="ce")], epochs=recipe.distill.train.epochs)],
-                                 "distill.alpha": d.alpha, "distill.temperature": d.temperature,
-                                 "distill.hidden_weight": d.hidden_weight, "distill.mgad_weight": d.mgad_weight})
-    return dict(ce=ce, distilled=distilled)
-
-def _stage_classifier(report: RunReport, tokenizer, from_cache: bool) -> CachedClassifier:
-    folder = Path(report.table.loc["distill", "artifact"]).parent
-    steps = folder / "steps.jsonl"
-    metrics = json.loads((folder / "metrics.json").read_text())
-    metrics["steps"] = [json.loads(l) for l in steps.read_text().splitlines()] if steps.exists() else []
-    return CachedClassifier(load_stage("distill", folder, StageState(None, None, tokenizer)).model, tokenizer, folder,
-                            metrics, from_cache)
-
-def demo_models(recipe: Recipe | None = None,  # default: the built-in recipe
-                store=None,  # the run store of the two runs (`run`'s `store`; False: none)
-                log: Callable = print,  # receives the runs' progress lines
-                ) -> DemoModels:
-    "The recipe's teacher, cross-entropy student and distilled student: each run by `run` once, then loaded."
-    recipe = recipe or Recipe()
-    recipes = demo_recipes(recipe)
-    for r in recipes.values(): check_recipe(r)           # both refused before any work
-    seconds, t0 = {}, time.time()
-    data = recipe_data(recipe)
-    teacher = recipe_teacher(recipe, data)
-    seconds["teacher"] = time.time() - t0
-    students = {}
-    for name, r in recipes.items():
-        t0, folder = time.time(), Path(r.output_dir) / "demo" / f"{name}-{recipe_hash(r)[:12]}"
-        done = (folder / "report.json").exists()
-        report = run(r, run_dir=folder, store=store, label="demo", log=log)
-        students[name] = _stage_classifier(report, teacher.tokenizer, done)
-        seconds[f"{name}_student"] = time.time() - t0
-    return DemoModels(recipe, data, teacher, students["ce"], students["distilled"], seconds)
-
-# %% ../nbs/50_pipeline.ipynb #d1df68ef
-@dataclass
-class DemoResult:
-    "The comparison table, the report folder, the two pipeline runs behind it and the wall-clock time of each step."
-    table: pd.DataFrame
-    run: RunFolder
-    seconds: dict
-
-def run_demo(recipe: Recipe | None = None,  # default: the built-in recipe
-             store=None,  # the run store of the two training runs (`run`'s `store`; False: none)
-             log: Callable = print,  # receives the runs' progress lines
-             ) -> DemoResult:
-    "Teacher vs the layer-dropped student trained on labels (CE) and distilled: run (or load), measure in turns, record."
-    recipe = recipe or Recipe()
-    for r in demo_recipes(recipe).values(): check_recipe(r)     # before the report folder: a refused recipe leaves nothing
-    report = RunFolder.create(recipe, "demo")
-    log(f"report folder: {report.path}")
-    m = demo_models(recipe, store=store, log=log)
-    data, n, ml, b = m.data, recipe.student.num_layers, recipe.data.max_length, recipe.bench
-    log(f"data {data.name}: {len(data.train)} train / {len(data.validation)} validation / {len(data.test)} test, "
-        f"{data.num_labels} labels, {ml} tokens per example ({data.stats['duplicates']} repeated texts dropped)")
-    for name, c in (("teacher", m.teacher), ("CE-only student", m.ce), ("distilled student", m.distilled)):
-        where = ("loaded from cache" if c.from_cache else "trained and cached") if c is m.teacher else \
-                ("loaded from its run" if c.from_cache else "trained in its run")
-        log(f"{name}: {where} at {c.path} (validation accuracy {c.metrics['val_accuracy']:.3f})")
-    atomic_write_text(report.path / "distill" / "steps.jsonl", "".join(json.dumps(r) + "\n" for r in m.distilled.metrics["steps"]))
-    t0 = time.time()
-    models = {"teacher": m.teacher.model.cpu(), f"student ({n} layers, CE)": m.ce.model.cpu(),
-              f"student ({n} layers, distilled)": m.distilled.model.cpu()}
-    table = compare_models(models, m.teacher.tokenizer, data, max_length=ml, batch_sizes=b.batch_sizes,
-                           rounds=b.rounds, repeats=b.repeats, warmup=b.warmup)
-    seconds = m.seconds | dict(measure=time.time() - t0)
-    table.to_csv(report.path / "results.csv")
-    report.log_metrics(models=table.reset_index().to_dict("records"), seconds=seconds, threads=table.attrs["threads"],
-                       test_examples=table.attrs["n_eval"], teacher=m.teacher.metrics | dict(path=str(m.teacher.path)),
-                       **{f"{k}_student": dict(val_accuracy=c.metrics["val_accuracy"], run=str(c.path.parent.parent))
-                          for k, c in (("ce", m.ce), ("distilled", m.distilled))})
-    return DemoResult(table, report, seconds)
+# %% ../nbs/50_pipeline.ipynb #6dd42673
+def _stage_line(i: int, n: int, name: str, metrics: dict) -> str:
+    m = StageMetrics.from_flat(metrics)
+    speed = ", ".join(f"b{b} {lat.median_ms:.1f} ms ({lat.speedup:.2f}x)" for b, lat in sorted(m.latency.items()))
+    return (f"stage {i}/{n} {name}: accuracy {m.accuracy:.3f}, agreement {m.agreement:.3f}, "
+            f"{m.parameters / 1e6:.1f} M params, {m.size_mb:.1f} MB, {speed}")

@@ -20,8 +20,11 @@ import torch
 import yaml
 from .data import tokenize
 from .models import predict_logits
-from .pipeline import StageState, check_recipe, load_stage, recipe_data, recipe_teacher, run
-from .core import ConfigError, InputError, Recipe, RunFolder, atomic_write_text, did_you_mean, with_fields
+from .pipeline import check_recipe, load_stage, recipe_data, recipe_teacher, run, StageState
+from .core import ConfigError, did_you_mean, InputError
+from .recipe import Recipe, with_fields
+from .files import atomic_write_text, RunFolder
+from .metrics import StageMetrics
 
 # %% auto #0
 __all__ = ['PRESETS', 'Preset', 'preset', 'preset_recipe', 'preset_yaml', 'risk_threshold', 'risk_recall', 'tail_latency',
@@ -67,7 +70,8 @@ PRESETS = {p.name: p for p in (
            search={"student.num_layers": [1, 2], "student.hidden_size": [96, 192, 384]}),
 )}
 
-def preset(name: str) -> Preset:
+def preset(name: str,  # a preset's name (`PRESETS`)
+          ) -> Preset:
     "The preset called `name` (`ConfigError` naming the presets otherwise)."
     if name not in PRESETS:
         raise ConfigError(f"no preset {name!r}{did_you_mean(name, PRESETS)}; the presets are {', '.join(PRESETS)}")
@@ -78,11 +82,15 @@ def _merge(base: dict, over: dict) -> dict:
     for k, v in over.items(): out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
-def preset_recipe(name: str, overrides: dict | None = None) -> Recipe:
+def preset_recipe(name: str,  # a preset's name (`PRESETS`)
+                  overrides: dict | None = None,  # recipe fields (nested dict) set on top
+                  ) -> Recipe:
     "The preset's recipe (defaults + its fields), with `overrides` (nested dict) on top."
     return Recipe.from_dict(_merge(_merge(Recipe().to_dict(), preset(name).recipe), overrides or {}))
 
-def preset_yaml(name: str) -> str:
+# %% ../nbs/61_presets.ipynb #11f79ff0
+def preset_yaml(name: str,  # a preset's name (`PRESETS`)
+               ) -> str:
     "The preset as a commented recipe file: what `autoglm preset show NAME` prints and `autoglm run` reads back."
     p = preset(name)
     about = "\n".join("# " + line for line in _wrap(p.about))
@@ -95,7 +103,10 @@ def _wrap(text: str, width: int = 110) -> list[str]:
     return textwrap.wrap(text, width)
 
 # %% ../nbs/61_presets.ipynb #fc5253a3
-def risk_threshold(scores, is_risk, max_fpr: float) -> float:
+def risk_threshold(scores,  # the risky class's score per example
+                   is_risk,  # per example, whether it is of the risky class
+                   max_fpr: float,  # the highest false-positive rate allowed
+                   ) -> float:
     "The lowest threshold on `scores` at which at most `max_fpr` of the non-risky examples score above it."
     scores, is_risk = np.asarray(scores, float), np.asarray(is_risk, bool)
     neg = np.sort(scores[~is_risk])[::-1]
@@ -103,7 +114,10 @@ def risk_threshold(scores, is_risk, max_fpr: float) -> float:
     allowed = int(np.floor(max_fpr * neg.size))          # this many negatives may score above the threshold
     return float(neg[allowed]) if allowed < neg.size else float(neg[-1]) - 1e-12
 
-def risk_recall(scores, is_risk, threshold: float) -> dict:
+def risk_recall(scores,  # the risky class's score per example
+                is_risk,  # per example, whether it is of the risky class
+                threshold: float,  # flag an example when its score is above this
+                ) -> dict:
     "Recall of the risky class and the false-positive rate when `scores > threshold` flags an example."
     scores, is_risk = np.asarray(scores, float), np.asarray(is_risk, bool)
     flagged = scores > threshold
@@ -113,7 +127,9 @@ def risk_recall(scores, is_risk, threshold: float) -> dict:
 
 # %% ../nbs/61_presets.ipynb #608c0b3d
 def tail_latency(models: dict,  # name -> model; the models take turns call by call, so drift hits them alike
-                 tokenizer, texts: list[str], *, max_length: int,
+                 tokenizer,  # shared by every model
+                 texts: list[str],  # texts cycled over, one a call
+                 *, max_length: int,  # tokens per example (truncated; padded where batched)
                  calls: int = 200,  # single-text calls of each model
                  warmup: int = 10,  # untimed calls of each model first
                  ) -> dict:
@@ -153,7 +169,7 @@ print(json.dumps(dict(peak_rss_mb=peak())))
 _RSS_TORCH = _PEAK + """
 import json, sys
 from pathlib import Path
-from autoglm_workbench.pipeline import StageState, load_stage
+from autoglm_workbench.pipeline import load_stage, StageState
 from autoglm_workbench.models import predict_logits
 from transformers import AutoTokenizer
 stage, folder, text, max_length = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -163,9 +179,12 @@ predict_logits(model, tok, [text], max_length=max_length)
 print(json.dumps(dict(peak_rss_mb=peak())))
 """
 
+# %% ../nbs/61_presets.ipynb #152b6c3a
 def peak_rss_mb(stage: str,  # the stage that saved the artifact: distill, prune, quantize or export
                 folder,  # the stage's folder in a run (`stages/<n>-<stage>`)
-                text: str, max_length: int) -> float:
+                text: str,  # the text classified
+                max_length: int,  # tokens per example (truncated; padded where batched)
+                ) -> float:
     "Peak resident memory (MB) of a fresh process that loads the artifact as deployed and classifies `text`."
     folder = Path(folder)
     if stage == "export" and (folder / "model" / "model.onnx").exists():
@@ -180,13 +199,15 @@ _BUDGET_ITEMS = (("accuracy", "accuracy", ">="), ("p99_latency_b1_ms", "p99_late
                  ("throughput_b32", "throughput_b32", ">="), ("risk_recall", "risk_recall", ">="),
                  ("size_mb", "size_mb", "<="), ("peak_rss_mb", "peak_rss_mb", "<="), ("speedup_b1", "speedup_b1", ">="))
 
-def has_budget(recipe: Recipe) -> bool:
+def has_budget(recipe: Recipe,  # the recipe
+              ) -> bool:
     "Whether any budget item of the recipe is set (or a risk label is named)."
     return recipe.budget.risk_label is not None or any(getattr(recipe.budget, f) is not None for f, _, _ in _BUDGET_ITEMS)
 
 _SPLIT_MEASURES = ("accuracy", "risk_recall")    # measured on a split: the validation split's carry a `val_` prefix
 
-def budget_check(measured: dict, recipe: Recipe,
+def budget_check(measured: dict,  # metric name -> measured value
+                 recipe: Recipe,  # the recipe whose budget is checked
                  split: str = "test",  # 'validation' checks the validation split's accuracy and risk recall (to choose on)
                  ) -> list[dict]:
     "Each budget item that is set: its limit, the measured value and whether it was met."
@@ -203,7 +224,10 @@ def budget_check(measured: dict, recipe: Recipe,
     return out
 
 # %% ../nbs/61_presets.ipynb #bc7e0f91
-def budget_measurements(report, recipe: Recipe, log: Callable = print) -> dict:
+def budget_measurements(report,  # a finished run's report (`RunReport`)
+                        recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                        log: Callable = print,  # receives progress lines (`print` by default)
+                        ) -> dict:
     "The last stage's pipeline metrics plus what the budget reads: risk recall, p99 latency, throughput, peak memory."
     table = report.table
     last, row = table.index[-1], table.iloc[-1]
@@ -214,11 +238,13 @@ def budget_measurements(report, recipe: Recipe, log: Callable = print) -> dict:
     model = load_stage(last, folder, StageState(None, None, tok)).model
     ml, b = recipe.data.max_length, recipe.budget
     threads = torch.get_num_threads()
-    out = {k: row[k] for k in ("val_accuracy", "accuracy", "size_mb", "parameters", "flops", "speedup_b1") if k in row}
-    out |= dict(stage=last, threads=threads, teacher_accuracy=float(table.iloc[0]["accuracy"]))
-    if "latency_b32_ms" in row:
-        out["throughput_b32"] = 32 / (row["latency_b32_ms"] / 1e3) / threads
-        out["speedup_b32"] = row["speedup_b32"]
+    m = StageMetrics.from_flat(row.dropna().to_dict())
+    out = dict(val_accuracy=m.val_accuracy, accuracy=m.accuracy, size_mb=m.size_mb, parameters=m.parameters, flops=m.flops,
+               stage=last, threads=threads, teacher_accuracy=float(table.iloc[0]["accuracy"]))
+    if 1 in m.latency: out["speedup_b1"] = m.latency[1].speedup
+    if 32 in m.latency:
+        out["throughput_b32"] = 32 / (m.latency[32].median_ms / 1e3) / threads
+        out["speedup_b32"] = m.latency[32].speedup
     log(f"budget: p99 latency of {last} at batch 1, in turns with the teacher")
     teacher = recipe_teacher(recipe, data).model.eval()
     tail = tail_latency({"teacher": teacher, last: model}, tok, data.test.texts, max_length=ml)
@@ -240,7 +266,8 @@ def budget_measurements(report, recipe: Recipe, log: Callable = print) -> dict:
     out["peak_rss_mb"] = peak_rss_mb(last, folder, data.test.texts[0], ml)
     return out
 
-def choose_candidate(results: list[dict]) -> dict:
+def choose_candidate(results: list[dict],  # one entry per candidate: its recipe, measurements and budget check
+                    ) -> dict:
     "The most accurate candidate on validation among those meeting the budget on validation (else the most accurate): test figures are reported, never chosen on."
     within = [x for x in results if x["met_on_validation"]]
     return max(within or results, key=lambda x: x["measured"]["val_accuracy"])
@@ -249,11 +276,14 @@ def _candidates(search: dict) -> list[dict]:
     keys = list(search)
     return [dict(zip(keys, values)) for values in itertools.product(*(search[k] for k in keys))]
 
-
-def run_budgeted(recipe: Recipe,
+# %% ../nbs/61_presets.ipynb #21e6f108
+def run_budgeted(recipe: Recipe,  # the recipe with its budget
                  *, search: dict | None = None,  # dotted field -> candidate values; each combination is a run
                  run_dir=None,  # the run's folder (a search puts one folder per candidate under it)
-                 store=None, label: str | None = None, log: Callable = print) -> dict:
+                 store=None,  # the run store (`run`'s `store`)
+                 label: str | None = None,  # groups the runs in the store
+                 log: Callable = print,  # receives progress lines (`print` by default)
+                 ) -> dict:
     "Run the recipe (or every candidate of `search`), measure what its budget reads, check it; writes budget.json."
     candidates = _candidates(search) if search else [{}]
     for fields in candidates: check_recipe(with_fields(recipe, fields))    # every candidate refused before any work
@@ -279,7 +309,8 @@ def run_budgeted(recipe: Recipe,
     atomic_write_text(root / "budget.json", json.dumps(out, indent=1, default=float))
     return out
 
-def budget_lines(result: dict) -> list[str]:
+def budget_lines(result: dict,  # what `run_budgeted` returns
+                ) -> list[str]:
     "The budget verdict as lines for a terminal."
     c = result["chosen"]
     lines = ([f"search: {len(result['candidates'])} candidates, {sum(x['met'] for x in result['candidates'])} within "

@@ -19,7 +19,8 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from .bench import measure_latency
-from .core import InputError, ModelError, atomic_folder, check_checksums
+from .core import InputError, ModelError
+from .files import atomic_folder, check_checksums
 from .models import fastest_attention, register_loader
 from .prune import shrink_to
 
@@ -29,13 +30,15 @@ __all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLi
            'gemm_floor']
 
 # %% ../nbs/30_quant.ipynb #396a475a
-def fake_quant_weight(w: torch.Tensor) -> torch.Tensor:
+def fake_quant_weight(w: torch.Tensor,  # a weight matrix `[out, in]`
+                     ) -> torch.Tensor:
     "Round `w` to its symmetric per-output-channel int8 grid (scale max|w|/127.5), straight-through gradient."
     scale = (w.detach().abs().amax(1) / 127.5).clamp_min(1e-12).float()
     zero = torch.zeros(w.shape[0], dtype=torch.int32, device=w.device)
     return torch.fake_quantize_per_channel_affine(w, scale, zero, 0, -128, 127)
 
-def fake_quant_activation(x: torch.Tensor) -> torch.Tensor:
+def fake_quant_activation(x: torch.Tensor,  # activations
+                         ) -> torch.Tensor:
     "Round `x` to the per-tensor grid fbgemm's dynamic INT8 picks at run time (range incl. 0, levels 0..127)."
     # scale and zero point stay tensors: no host sync per Linear per forward on a GPU
     lo = x.detach().min().clamp(max=0.0).float()
@@ -46,11 +49,14 @@ def fake_quant_activation(x: torch.Tensor) -> torch.Tensor:
 
 class FakeQuantLinear(nn.Module):
     "A Linear that computes with fake-quantized weights and inputs; shares the wrapped layer's parameters."
-    def __init__(self, linear: nn.Linear):
+    def __init__(self, linear: nn.Linear,  # the Linear layer to wrap
+                ):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.weight, self.bias = linear.weight, linear.bias
-    def forward(self, x): return F.linear(fake_quant_activation(x), fake_quant_weight(self.weight), self.bias)
+    def forward(self, x,  # the layer's input
+               ):
+        return F.linear(fake_quant_activation(x), fake_quant_weight(self.weight), self.bias)
     def to_linear(self) -> nn.Linear:
         lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None, device="meta")
         lin.weight, lin.bias = self.weight, self.bias
@@ -112,6 +118,7 @@ def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qa
     q.autoglm_quantized = dict(scheme=scheme, **asdict(cfg))
     return q
 
+# %% ../nbs/30_quant.ipynb #09e063f8
 def _swap(model: nn.Module, kind, make) -> int:
     "Replace every submodule of type `kind` by `make(module)`; returns how many."
     targets = [(n, m) for n, m in model.named_modules() if isinstance(m, kind) and n]
@@ -119,7 +126,8 @@ def _swap(model: nn.Module, kind, make) -> int:
     return len(targets)
 
 # %% ../nbs/30_quant.ipynb #191e6d89
-def prepare_qat(model: nn.Module) -> nn.Module:
+def prepare_qat(model: nn.Module,  # the model, changed in place
+               ) -> nn.Module:
     "Fake-quantize every Linear of `model` in place (parameters shared, names unchanged); idempotent."
     if not _swap(model, nn.Linear, FakeQuantLinear) and not _linear_count(model, FakeQuantLinear):
         raise InputError(f"{type(model).__name__} has no nn.Linear layers: nothing to train for quantization")
@@ -150,7 +158,10 @@ def _tensors(model: nn.Module) -> tuple[dict, dict]:
             out[prefix + pname] = t.detach().contiguous()
     return out, tied
 
-def save_quantized(model: nn.Module, path, tokenizer=None) -> Path:
+def save_quantized(model: nn.Module,  # a model from `quantize`
+                   path,  # the folder written
+                   tokenizer=None,  # saved beside it when given
+                   ) -> Path:
     "Save a model from `quantize` as config.json + quantized.safetensors (no pickle), and its tokenizer when given."
     info = getattr(model, "autoglm_quantized", None)
     if info is None: raise InputError("this model was not made by quantize(): nothing records how to rebuild it")
@@ -164,7 +175,9 @@ def save_quantized(model: nn.Module, path, tokenizer=None) -> Path:
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
     return path
 
-def load_quantized(path) -> nn.Module:
+# %% ../nbs/30_quant.ipynb #feb7901b
+def load_quantized(path,  # a folder written by `save_quantized`
+                  ) -> nn.Module:
     "Load a model saved by `save_quantized`: the architecture from its config, quantized the same way, integers restored."
     import transformers
     from safetensors import safe_open
@@ -207,7 +220,9 @@ def load_quantized(path) -> nn.Module:
 register_loader("autoglm_quantized", lambda path, attn_implementation=None: load_quantized(path), priority=10)
 
 # %% ../nbs/30_quant.ipynb #3be94023
-def weight_error_frame(float_model: nn.Module, quantized: nn.Module) -> pd.DataFrame:
+def weight_error_frame(float_model: nn.Module,  # the float model
+                       quantized: nn.Module,  # its quantized copy
+                       ) -> pd.DataFrame:
     "Per quantized Linear: relative error ‖w − dequant(q(w))‖ / ‖w‖ of its weights."
     floats = {n: m.weight.detach() for n, m in float_model.named_modules() if isinstance(m, (nn.Linear, FakeQuantLinear))}
     rows = []
@@ -219,7 +234,11 @@ def weight_error_frame(float_model: nn.Module, quantized: nn.Module) -> pd.DataF
     if not rows: raise InputError("no quantized Linear layers correspond to Linear layers of float_model")
     return pd.DataFrame(rows)
 
-def weight_histogram_frame(float_model: nn.Module, quantized: nn.Module, layer: str, bins: int = 60) -> pd.DataFrame:
+def weight_histogram_frame(float_model: nn.Module,  # the float model
+                           quantized: nn.Module,  # its quantized copy
+                           layer: str,  # dotted name of a quantized Linear
+                           bins: int = 60,  # number of bins
+                           ) -> pd.DataFrame:
     "Histogram of one layer's weights in fp32 and after int8 round-trip (shared bins)."
     w = float_model.get_submodule(layer).weight.detach().float().flatten()
     qm = quantized.get_submodule(layer)
@@ -237,7 +256,9 @@ def weight_histogram_frame(float_model: nn.Module, quantized: nn.Module, layer: 
 @torch.no_grad()
 def gemm_floor(model: nn.Module,  # a float model (its nn.Linear layers are measured)
                batch: dict,  # the inputs whose shapes the floor is for
-               *, warmup: int = 2, repeats: int = 10) -> pd.DataFrame:
+               *, warmup: int = 2,  # untimed calls of each shape
+               repeats: int = 10,  # timed calls of each shape
+               ) -> pd.DataFrame:
     "Every distinct Linear shape of one forward pass of `model` on `batch`, timed alone in FP32 and dynamic INT8; totals in `attrs`."
     calls: dict = {}
     def record(module, inputs, output):

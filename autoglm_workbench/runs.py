@@ -19,10 +19,12 @@ from typing import Callable
 import pandas as pd
 import yaml
 
-from .core import (ConfigError, Recipe, WorkbenchError, describe_config, did_you_mean, flat_fields,
-                                    latency_column, load_yaml, recipe_from_parameters, recipes_folder, timed_batch_sizes)
+from .core import ConfigError, did_you_mean, load_yaml, WorkbenchError
+from .recipe import describe_config, flat_fields, Recipe, recipe_from_parameters
+from .files import recipes_folder
+from .metrics import latency_column, timed_batch_sizes
 from .store import RunStore, recipe_hash, store_url
-from .pipeline import RunPruned, check_recipe, run
+from .pipeline import check_recipe, run, RunPruned
 
 # %% auto #0
 __all__ = ['RUN_OPTIONS', 'RECIPE_NOTEBOOK', 'SWEEP_FIELDS', 'SEARCH_FIELDS', 'TEST_METRICS', 'MINIMIZED', 'parameters_source',
@@ -47,7 +49,8 @@ def parameters_source() -> str:
         lines.append(f"{name} = None  # {default!r}" + (f": {doc}" if doc else ""))
     return "\n".join(lines)
 
-def notebook_recipe(params: dict) -> tuple[Recipe, dict]:
+def notebook_recipe(params: dict,  # parameter name -> value
+                   ) -> tuple[Recipe, dict]:
     "The validated recipe and the run options from a recipe notebook's parameters (its cell's values after injection)."
     params = dict(params)
     options = {k: params.pop(k, "") or "" for k in RUN_OPTIONS}
@@ -63,14 +66,19 @@ def notebook_recipe(params: dict) -> tuple[Recipe, dict]:
 # %% ../nbs/51_runs.ipynb #732c0190
 RECIPE_NOTEBOOK = "compress.ipynb"
 
-def recipe_notebook(name: str = RECIPE_NOTEBOOK) -> Path:
+def recipe_notebook(name: str = RECIPE_NOTEBOOK,  # the notebook's file name
+                   ) -> Path:
     "A recipe notebook of the project's `recipes/` folder (beside the package in a checkout)."
     path = recipes_folder() / name
     if not path.exists():
         raise ConfigError(f"recipe notebook {name!r} not found at {path}: give the notebook's path (sweep field 'notebook')")
     return path
 
-def run_notebook(notebook, output, parameters: dict, *, cwd=None) -> Path:
+def run_notebook(notebook,  # the notebook to execute
+                 output,  # where the executed copy is written
+                 parameters: dict,  # the notebook's parameters (its cell's values after injection)
+                 *, cwd=None,  # working directory of the kernel
+                 ) -> Path:
     "Execute `notebook` with papermill, writing the executed copy to `output`."
     import papermill as pm
     Path(output).parent.mkdir(parents=True, exist_ok=True)
@@ -126,9 +134,14 @@ class Sweep:
     @property
     def root(self) -> Path: return Path(self.base.output_dir).resolve() / "sweeps" / self.name
 
-    def run_dir(self, recipe: Recipe) -> Path: return self.root / recipe_hash(recipe)[:12]
+    def run_dir(self, recipe: Recipe,  # one of the sweep's recipes
+               ) -> Path:
+        return self.root / recipe_hash(recipe)[:12]
 
-def load_sweep(path_or_spec, folder=None) -> Sweep:
+# %% ../nbs/51_runs.ipynb #8b240939
+def load_sweep(path_or_spec,  # a YAML file or a mapping
+               folder=None,  # the sweep's runs folder (default: beside the file)
+               ) -> Sweep:
     "A sweep from a YAML file or a mapping: every point's recipe built and checked (`pipeline.check_recipe`) before any run."
     spec, folder, what, stem = _read_spec(path_or_spec, folder, "sweep", SWEEP_FIELDS)
     name = spec.get("name") or stem
@@ -162,8 +175,12 @@ def _error_text(e: BaseException) -> str:
     ename, evalue = getattr(e, "ename", None), getattr(e, "evalue", None)
     return f"{ename}: {evalue}" if ename else f"{type(e).__name__}: {e}"
 
-def run_sweep(sweep: Sweep, *, workers: int | None = None,  # default: the sweep's
-              retry_failed: bool = False, store: RunStore | None = None, log: Callable = print) -> pd.DataFrame:
+def run_sweep(sweep: Sweep,  # the sweep: its points and their recipes
+              *, workers: int | None = None,  # default: the sweep's
+              retry_failed: bool = False,  # run failed points again
+              store: RunStore | None = None,  # the run store (default: the sweep folder's)
+              log: Callable = print,  # receives progress lines (`print` by default)
+              ) -> pd.DataFrame:
     "Run every point not finished yet through papermill (`workers` at once); failures are recorded and the rest go on."
     if workers is not None and workers < 1: raise ConfigError(f"workers = {workers}: must be >= 1")
     store = store or RunStore(store_url(sweep.base.output_dir))
@@ -196,7 +213,9 @@ def run_sweep(sweep: Sweep, *, workers: int | None = None,  # default: the sweep
         list(pool.map(one, todo))
     return sweep_table(sweep, store)
 
-def sweep_table(sweep: Sweep, store: RunStore) -> pd.DataFrame:
+def sweep_table(sweep: Sweep,  # the sweep: its points and their recipes
+                store: RunStore,  # the run store holding its runs
+                ) -> pd.DataFrame:
     "One row per point: the fields it sets, its status, error and final-stage metrics."
     runs = store.runs(label=sweep.name).set_index("run_dir") if len(store.runs(label=sweep.name)) else pd.DataFrame()
     rows = []
@@ -204,7 +223,7 @@ def sweep_table(sweep: Sweep, store: RunStore) -> pd.DataFrame:
         key = str(sweep.run_dir(recipe))
         r = runs.loc[key].to_dict() if key in runs.index else dict(status="not run")
         rows.append(dict(params, status=r.get("status"), error=r.get("error"), accuracy=r.get("accuracy"),
-                         latency_b1_ms=r.get("latency_b1_ms"), size_mb=r.get("size_mb"), run_dir=key))
+                         **{latency_column(1): r.get(latency_column(1))}, size_mb=r.get("size_mb"), run_dir=key))
     return pd.DataFrame(rows)
 
 # %% ../nbs/51_runs.ipynb #69ca59f0
@@ -246,7 +265,10 @@ def _check_space(space, what: str) -> dict:
                 raise ConfigError(f"{where}: low = {lo!r}, high = {hi!r}: give two numbers, low < high")
     return space
 
-def load_search(path_or_spec, folder=None) -> Search:
+# %% ../nbs/51_runs.ipynb #65265d21
+def load_search(path_or_spec,  # a YAML file or a mapping
+                folder=None,  # the search's runs folder (default: beside the file)
+                ) -> Search:
     "A search from a YAML file or a mapping, validated: fields, space, objectives, budget, and the base recipe."
     spec, folder, what, stem = _read_spec(path_or_spec, folder, "search", SEARCH_FIELDS)
     base = _base_recipe(spec, folder, what)
@@ -256,7 +278,7 @@ def load_search(path_or_spec, folder=None) -> Search:
     if "objective" in spec and "objectives" in spec: raise ConfigError(f"{what}: give objective or objectives, not both")
     objectives = spec.get("objectives") or [spec.get("objective", "val_accuracy")]
     if isinstance(objectives, str): objectives = [objectives]
-    known = ("val_accuracy", "size_mb", "parameters", "flops") + tuple(f"latency_b{b}_ms" for b in base.bench.batch_sizes)
+    known = ("val_accuracy", "size_mb", "parameters", "flops") + tuple(latency_column(b) for b in base.bench.batch_sizes)
     for o in objectives:
         if o in TEST_METRICS:     # a search that picks its best trial on the test split reports a figure it tuned for
             raise ConfigError(f"{what}: objective {o!r} is measured on the test split, which is reported, never chosen on; "
@@ -334,6 +356,7 @@ def _objective(search: Search, store_url_: str, log: Callable):
         return values[0] if len(values) == 1 else tuple(values)
     return objective
 
+# %% ../nbs/51_runs.ipynb #3edd7c14
 def _constraints(frozen) -> list: return frozen.user_attrs.get("constraint", [])
 
 def _study(search: Search, url: str, seed: int | None):
@@ -352,8 +375,12 @@ def _worker(search: Search, url: str, trials: int, seed: int | None, quiet: bool
     study.optimize(_objective(search, url, log), n_trials=trials, catch=(ConfigError,),
                    callbacks=[MaxTrialsCallback(trials, states=None)])    # the study's total, whatever each worker did
 
-def run_search(search: Search, *, trials: int | None = None, workers: int | None = None, url: str | None = None,
-               log: Callable = print) -> pd.DataFrame:
+def run_search(search: Search,  # the search: space, objectives, trials, budget, base recipe
+               *, trials: int | None = None,  # trials the study should hold (default: the search's)
+               workers: int | None = None,  # runs at once (processes)
+               url: str | None = None,  # the study's storage (default: the run store's)
+               log: Callable = print,  # receives progress lines (`print` by default)
+               ) -> pd.DataFrame:
     "Run the search until the study holds `trials` trials (resuming a stored study); returns one row per trial."
     import optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -376,7 +403,10 @@ def run_search(search: Search, *, trials: int | None = None, workers: int | None
         if bad: raise WorkbenchError(f"{len(bad)} search worker(s) exited with codes {bad}; the study keeps what they finished")
     return search_table(search, url)
 
-def search_table(search: Search, url: str | None = None) -> pd.DataFrame:
+# %% ../nbs/51_runs.ipynb #1f16121e
+def search_table(search: Search,  # the search: space, objectives, trials, budget, base recipe
+                 url: str | None = None,  # the study's storage (default: the run store's)
+                 ) -> pd.DataFrame:
     "One row per trial of the study: state, the suggested fields, objectives and metrics, whether it is within budget and best."
     import optuna
     study = optuna.load_study(study_name=search.study, storage=_storage(url or store_url(search.base.output_dir)))

@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from .core import (ConfigError, InputError, Recipe, WorkbenchError, did_you_mean, environment_info,
-                                    latency_column, timed_batch_sizes)
+from .core import ConfigError, did_you_mean, InputError, WorkbenchError
+from .recipe import Recipe
+from .files import environment_info
+from .metrics import latency_column, speedup_column, timed_batch_sizes
 
 # %% auto #0
 __all__ = ['STORE_ENV', 'STATUSES', 'RUNS', 'STAGE_ROWS', 'recipe_hash', 'store_url', 'StoreError', 'RunStore', 'pareto_front',
@@ -50,12 +52,14 @@ STAGE_ROWS = sa.Table(
     sa.Column("seconds", sa.Float),
 )
 
-def recipe_hash(recipe: Recipe) -> str:
+def recipe_hash(recipe: Recipe,  # the recipe hashed
+               ) -> str:
     "What the run computes: a hash of the recipe without where it is written or on which device."
     d = recipe.to_dict(); d.pop("output_dir"); d.pop("device")
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
-def store_url(root="runs") -> str:
+def store_url(root="runs",  # the runs folder
+             ) -> str:
     "The run store of this process: `$AUTOGLM_RUN_STORE`, or the SQLite file `runs.db` in the runs folder `root`."
     return os.environ.get(STORE_ENV) or f"sqlite:///{(Path(root) / 'runs.db').resolve()}"
 
@@ -74,6 +78,7 @@ def _sqlite_connections(engine) -> None:
     @sa.event.listens_for(engine, "begin")
     def begin(connection): connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+# %% ../nbs/45_store.ipynb #f18ed804
 class RunStore:
     "Runs and their stages in a SQL database: SQLite (a file path or `sqlite:///` URL) or any SQLAlchemy URL."
     def __init__(self, url: str | os.PathLike | None = None):  # default: `store_url()`
@@ -97,7 +102,10 @@ class RunStore:
 
     def __repr__(self): return f"RunStore({self.engine.url.render_as_string(hide_password=True)!r})"
 
-    def start(self, recipe: Recipe, run_dir, label: str | None = None) -> str:
+    def start(self, recipe: Recipe,  # the run's recipe
+              run_dir,  # the run's folder
+              label: str | None = None,  # groups runs (a sweep's or a study's name)
+              ) -> str:
         "Record a run as running (again, when its folder is already known: a resumed run keeps its id); returns the id."
         run_dir = str(Path(run_dir).resolve())
         with self.engine.begin() as c:
@@ -110,7 +118,13 @@ class RunStore:
             c.execute(RUNS.insert().values(id=run_id, run_dir=run_dir, started=time.time(), **values))
             return run_id
 
-    def record_stage(self, run_id: str, position: int, name: str, metrics: dict, *, artifact=None, seconds: float | None = None) -> None:
+    def record_stage(self, run_id: str,  # the run's id in the store
+                     position: int,  # the stage's place in the run (0: the teacher)
+                     name: str,  # the stage: teacher, distill, prune, quantize or export
+                     metrics: dict,  # metric name -> value
+                     *, artifact=None,  # the stage's saved model folder
+                     seconds: float | None = None,  # wall-clock time of the stage
+                     ) -> None:
         "Record (or replace) the metrics of one stage of a run."
         with self.engine.begin() as c:
             c.execute(STAGE_ROWS.delete().where((STAGE_ROWS.c.run_id == run_id) & (STAGE_ROWS.c.position == position)))
@@ -118,13 +132,17 @@ class RunStore:
                                                  metrics=json.dumps(metrics, default=float),
                                                  artifact=None if artifact is None else str(artifact)))
 
-    def finish(self, run_id: str, status: str = "done", error: str | None = None) -> None:
+    def finish(self, run_id: str,  # the run's id in the store
+               status: str = "done",  # 'done', 'failed' or 'pruned'
+               error: str | None = None,  # what went wrong (failed or pruned runs)
+               ) -> None:
         "Mark a run done, failed (with its error) or pruned."
         if status not in STATUSES[1:]: raise StoreError(f"status = {status!r}: must be one of {', '.join(STATUSES[1:])}")
         with self.engine.begin() as c:
             c.execute(RUNS.update().where(RUNS.c.id == run_id).values(status=status, error=error, finished=time.time()))
 
-    def status(self, run_dir) -> str | None:
+    def status(self, run_dir,  # the run's folder
+              ) -> str | None:
         "The status of the run kept in `run_dir`, or None when the store has never seen it."
         with self.engine.begin() as c:
             return c.execute(sa.select(RUNS.c.status).where(RUNS.c.run_dir == str(Path(run_dir).resolve()))).scalar()
@@ -180,6 +198,7 @@ def _run(self, key) -> dict:
     r["stages"] = _stage_frame(self.engine, RUNS.c.id == r["id"])
     return r
 
+# %% ../nbs/45_store.ipynb #9e72b3ff
 def _compare(self, a, b) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Two runs side by side: the recipe fields that differ, and every stage's metrics."
     ra, rb = self.run(a), self.run(b)
@@ -187,7 +206,7 @@ def _compare(self, a, b) -> tuple[pd.DataFrame, pd.DataFrame]:
     diff = pd.DataFrame([dict(field=f"recipe.{k}", a=fa.get(k), b=fb.get(k)) for k in sorted(set(fa) | set(fb))
                          if fa.get(k) != fb.get(k)], columns=["field", "a", "b"])
     batches = timed_batch_sizes({c for r in (ra, rb) for c in r["stages"]})
-    timed = [latency_column(b) for b in batches] + [f"speedup_b{b}" for b in batches]
+    timed = [latency_column(b) for b in batches] + [speedup_column(b) for b in batches]
     cols = ["accuracy", "agreement", "parameters", "size_mb", "flops"] + timed
     side = lambda r, tag: r["stages"].set_index("stage")[[c for c in cols if c in r["stages"]]].add_suffix(f" {tag}")
     metrics = side(ra, "a").join(side(rb, "b"), how="outer")
@@ -197,16 +216,22 @@ def _compare(self, a, b) -> tuple[pd.DataFrame, pd.DataFrame]:
 RunStore.runs, RunStore.stages, RunStore.run, RunStore.compare = _runs, _stages, _run, _compare
 
 # %% ../nbs/45_store.ipynb #0351731c
-def pareto_front(df: pd.DataFrame, x: str = "latency_b1_ms", y: str = "accuracy") -> pd.Series:
+def pareto_front(df: pd.DataFrame,  # one row per point
+                 x: str = latency_column(1),  # the column to minimize
+                 y: str = "accuracy",  # the column to maximize
+                 ) -> pd.Series:
     "Whether each row is on the front: no other row has lower-or-equal `x` and higher-or-equal `y`, one of them strictly."
     xs, ys = df[x].to_numpy(), df[y].to_numpy()
     dominated = [((xs <= xs[i]) & (ys >= ys[i]) & ((xs < xs[i]) | (ys > ys[i]))).any() for i in range(len(df))]
     return pd.Series([not d for d in dominated], index=df.index, name="pareto")
 
-def runs_points(stages: pd.DataFrame, latency: str = "latency_b1_ms", label: str | None = None,
-                status: str | None = None) -> pd.DataFrame:
+def runs_points(stages: pd.DataFrame,  # one row per recorded stage (`RunStore.stages`)
+                latency: str = latency_column(1),  # the latency column plotted
+                label: str | None = None,  # only runs with this label (None: all)
+                status: str | None = None,  # only runs with this status (None: all)
+                ) -> pd.DataFrame:
     "The stages to plot (optionally one label, one status): run, label, stage, accuracy, latency_ms, size_mb, pareto."
-    if latency not in stages: raise InputError(f"latency column {latency!r}: the store has {[c for c in stages if c.startswith('latency_b')]}")
+    if latency not in stages: raise InputError(f"latency column {latency!r}: the store has {[latency_column(b) for b in timed_batch_sizes(stages.columns)]}")
     df = stages
     if label is not None: df = df[df.label == label]
     if status is not None: df = df[df.status == status]

@@ -23,7 +23,7 @@ import pandas as pd
 from autoglm_workbench.bench import interleaved_latency, results_path, write_results
 from autoglm_workbench.compare import (baseline_recipes, cross_dataset_table, main_table, majority_rate, overlap,
                                        same_flops_table, stratified_sample)
-from autoglm_workbench.core import SMOKE_FIELDS, Recipe, with_fields
+from autoglm_workbench.recipe import Recipe, SMOKE_FIELDS, with_fields
 from autoglm_workbench.data import load_eval_set, read_rotten_tomatoes
 from autoglm_workbench.models import accuracy
 from autoglm_workbench.pipeline import load_stage, recipe_data, recipe_teacher, run, StageState

@@ -9,8 +9,8 @@ import argparse
 import json
 
 from autoglm_workbench.bench import results_path, write_results
-from autoglm_workbench.pipeline import run_demo
-from autoglm_workbench.core import Recipe, parse_overrides, smoke_recipe, with_fields
+from autoglm_workbench.demo import run_demo
+from autoglm_workbench.recipe import parse_overrides, Recipe, smoke_recipe, with_fields
 
 
 def main() -> None:

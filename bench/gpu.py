@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 
 from autoglm_workbench.bench import measure_latency, results_path, write_results
-from autoglm_workbench.core import Recipe, smoke_recipe
+from autoglm_workbench.recipe import Recipe, smoke_recipe
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.export import (TensorRTModel, build_tensorrt_engine, calibration_batches, tensorrt_missing,
                                       tensorrt_onnx, validate)
 
-from autoglm_workbench.pipeline import demo_models
+from autoglm_workbench.demo import demo_models
 
 
 def gpu_latency(model, batch, smoke=False) -> float:

@@ -26,14 +26,15 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from autoglm_workbench.bench import file_bytes, results_path, write_results
-from autoglm_workbench.core import atomic_folder, atomic_write_text
+from autoglm_workbench.files import atomic_folder, atomic_write_text
 from autoglm_workbench.data import load_pairs
 from autoglm_workbench.export import ort_quantize_dynamic
 from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, distill_decoder, export_decoder,
                                   generate, generation_latency, headline_scores, int8_keep_float, parameter_shares, perplexity,
                                   prune_batches, sequence_kd_data, validate_generation)
 from autoglm_workbench.models import load_pretrained, tiny_config
-from autoglm_workbench.prune import Taylor, prune_by_importance, save_pruned
+from autoglm_workbench.prune import save_pruned
+from autoglm_workbench.importance import prune_by_importance, Taylor
 from autoglm_workbench.quant import quantize
 
 def trained(folder: Path, build, tokenizer, made_by: dict):

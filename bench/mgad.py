@@ -26,7 +26,7 @@ from pathlib import Path
 
 from autoglm_workbench.bench import results_path, write_results
 from autoglm_workbench.compare import mean_interval
-from autoglm_workbench.core import Recipe, smoke_recipe
+from autoglm_workbench.recipe import Recipe, smoke_recipe
 from autoglm_workbench.distill import Distiller, Stage, Term
 import torch
 import torch.nn.functional as F

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from autoglm_workbench.bench import results_path, write_results
-from autoglm_workbench.core import Recipe, parse_overrides, smoke_recipe, with_fields
+from autoglm_workbench.recipe import parse_overrides, Recipe, smoke_recipe, with_fields
 from autoglm_workbench.pipeline import run
 
 VARIANTS = {"h50+f30": dict(heads=0.5, ffn=0.3), "f50": dict(heads=0.0, ffn=0.5), "h25+f50": dict(heads=0.25, ffn=0.5),

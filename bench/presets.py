@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from autoglm_workbench.bench import results_path, write_results
-from autoglm_workbench.core import parse_overrides, smoke_recipe, with_fields
+from autoglm_workbench.recipe import parse_overrides, smoke_recipe, with_fields
 from autoglm_workbench.presets import PRESETS, budget_lines, preset, preset_recipe, run_budgeted
 
 

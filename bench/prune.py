@@ -20,12 +20,14 @@ from pathlib import Path
 
 
 from autoglm_workbench.bench import count_flops, count_parameters, interleaved_latency, results_path, size_on_disk, write_results
-from autoglm_workbench.core import Recipe, smoke_recipe
+from autoglm_workbench.recipe import Recipe, smoke_recipe
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.models import accuracy
-from autoglm_workbench.prune import MaskGradient, PruningCallback, prune_by_importance, scoring_batches, shrink_to
+from autoglm_workbench.prune import shrink_to
+from autoglm_workbench.importance import MaskGradient, prune_by_importance, PruningCallback, scoring_batches
 
-from autoglm_workbench.pipeline import demo_models, distill_student
+from autoglm_workbench.pipeline import distill_student
+from autoglm_workbench.demo import demo_models
 
 SETTINGS = {"h25": dict(heads=0.25), "h50": dict(heads=0.5), "h75": dict(heads=0.75), "f30": dict(ffn=0.3),
             "f50": dict(ffn=0.5), "h50+f30": dict(heads=0.5, ffn=0.3)}

@@ -22,14 +22,15 @@ import time
 from pathlib import Path
 
 from autoglm_workbench.bench import results_path, size_on_disk, write_results
-from autoglm_workbench.core import Recipe, smoke_recipe
+from autoglm_workbench.recipe import Recipe, smoke_recipe
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.export import (OnnxModel, calibration_batches, graph_ops, ort_optimize, ort_quantize_dynamic,
                                       qdq_quantize, runtime_table, to_onnx)
 from autoglm_workbench.quant import gemm_floor, quantize, save_quantized
 
 from autoglm_workbench.distill import qat_stage
-from autoglm_workbench.pipeline import demo_models, distill_student
+from autoglm_workbench.pipeline import distill_student
+from autoglm_workbench.demo import demo_models
 
 FP32 = "FP32 (torch)"
 # path -> the FP32 path of the same runtime, for the same-runtime speed-up

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from autoglm_workbench.bench import results_path, write_results
-from autoglm_workbench.core import Recipe, smoke_recipe
+from autoglm_workbench.recipe import Recipe, smoke_recipe
 from autoglm_workbench.pipeline import run
 from autoglm_workbench.runs import load_search, run_search
 

@@ -182,7 +182,7 @@ class LabNotebook:
 
 def example_store(folder: Path) -> None:
     "A run store with two labels (2 + 1 finished runs, two stages each) for the run-store panel."
-    from autoglm_workbench.core import Recipe
+    from autoglm_workbench.recipe import Recipe
     from autoglm_workbench.store import RunStore
     store = RunStore(folder / "runs.db")
     for i, label in enumerate(["baseline", "baseline", "sweep-t"]):

@@ -14,7 +14,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from autoglm_workbench.data import load_dataset
 from autoglm_workbench.distill import Distiller, Stage, Term
 from autoglm_workbench.models import make_student, resolve_model_path, tiny_config
-from autoglm_workbench.prune import PruningCallback
+from autoglm_workbench.importance import PruningCallback
 
 
 def main(out_path: str, per_device_batch: int, prune: bool = False) -> None:

@@ -5,7 +5,7 @@ import torch
 
 from autoglm_workbench.bench import count_flops
 from autoglm_workbench.compare import baseline_recipes, baselines_folder
-from autoglm_workbench.core import with_fields
+from autoglm_workbench.recipe import with_fields
 from autoglm_workbench.data import tokenize
 from autoglm_workbench.models import label_ids, load_pretrained, predict_logits
 from autoglm_workbench.pipeline import check_recipe, recipe_data, recipe_stages, recipe_student, run
@@ -60,6 +60,6 @@ def test_baselines_train_end_to_end(tmp_path):
 
 
 def report_teacher(run_dir):
-    from autoglm_workbench.core import Recipe
+    from autoglm_workbench.recipe import Recipe
     from autoglm_workbench.pipeline import recipe_teacher
     return recipe_teacher(Recipe.from_yaml(run_dir / "config.yaml")).model

@@ -21,7 +21,7 @@ output_dir: runs
 RUNNER = """
 import os, signal, sys
 from transformers import TrainerCallback
-from autoglm_workbench.core import Recipe
+from autoglm_workbench.recipe import Recipe
 from autoglm_workbench.pipeline import run
 
 class KillAt(TrainerCallback):

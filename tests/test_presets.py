@@ -8,9 +8,9 @@ import numpy as np
 import yaml
 from transformers import AutoTokenizer
 
-from autoglm_workbench.core import Recipe
+from autoglm_workbench.recipe import Recipe
 from autoglm_workbench.models import predict_logits
-from autoglm_workbench.pipeline import StageState, load_stage, recipe_data
+from autoglm_workbench.pipeline import load_stage, recipe_data, StageState
 from autoglm_workbench.presets import PRESETS, preset_recipe, run_budgeted
 
 TINY = dict(data=dict(limit=40, max_length=16), teacher=dict(train=dict(epochs=1.0, lr=2e-4)),

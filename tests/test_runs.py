@@ -131,8 +131,8 @@ def test_the_best_trial_is_chosen_on_validation_when_validation_and_test_disagre
 
 def test_a_trial_the_pruner_stops_ends_its_run_as_pruned(tmp_path, monkeypatch):
     import optuna
-    from autoglm_workbench.core import Recipe
-    from autoglm_workbench.pipeline import RunPruned, run
+    from autoglm_workbench.recipe import Recipe
+    from autoglm_workbench.pipeline import run, RunPruned
     from autoglm_workbench.runs import _pruning_callback
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny.yaml").write_text(TINY)

@@ -15,7 +15,7 @@ from autoglm_workbench.store import RunStore
 
 WRITER = """
 import sys
-from autoglm_workbench.core import Recipe
+from autoglm_workbench.recipe import Recipe
 from autoglm_workbench.store import RunStore
 store, worker, n = RunStore(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 for i in range(n):
