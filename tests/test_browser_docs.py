@@ -37,7 +37,7 @@ def test_every_page_offline(site, tmp_path):
             assert len(report["console_errors"]) + len(report["page_errors"]) == errors_before, (name, report)
             sidebar |= set(page.eval_on_selector_all(".sidebar-tree a.reference.internal", "as => as.map(a => a.href)"))
             charts = page.locator(".cell_output svg, .cell_output canvas, .cell_output img")
-            if name in ("10_kd_loss.html", "05_tour.html", "20_prune.html", "70_lm.html"):
+            if name in ("10_kd_loss.html", "05_tour.html", "21_importance.html", "70_lm.html"):
                 assert charts.count() > 0, f"{name}: no chart drawn"
             if name == "70_lm.html":
                 assert page.locator(".autoglm-panel-still").count() == 1          # the decoder KD panel as a still

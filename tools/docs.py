@@ -34,7 +34,7 @@ PANELS = {   # chapter -> (panel, the tour's section showing it)
     "10_kd_loss": ("kd_panel", "1. The distillation loss: alpha and temperature"),
     "11_align": ("alignment_panel", "2. Which student layer should copy which teacher layer"),
     "12_mgad": ("mgad_panel", "3. Attention at three granularities"),
-    "20_prune": ("prune_panel", "4. Pruning: what to remove and what it costs"),
+    "21_importance": ("prune_panel", "4. Pruning: what to remove and what it costs"),
     "31_export": ("deployment_panel", "5. Deployment: runtimes, sizes and what INT8 does to the weights"),
     "51_runs": ("runs_panel", "6. The run store"),
 }
