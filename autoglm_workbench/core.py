@@ -102,6 +102,10 @@ def _coerce(path: str, value, tp):
         if isinstance(value, tp): return value
         if not isinstance(value, dict): raise ConfigError(f"{path} = {value!r}: expected a mapping of {tp.__name__} fields")
         return from_dict(tp, value, path)
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict): raise ConfigError(f"{path} = {value!r}: expected a mapping")
+        if not args: return value
+        return {_coerce(f"{path} key", k, args[0]): _coerce(f"{path}[{k!r}]", v, args[1]) for k, v in value.items()}
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)): raise ConfigError(f"{path} = {value!r}: expected a list of {_type_name(args[0])}")
         return [_coerce(f"{path}[{i}]", v, args[0]) for i, v in enumerate(value)]

@@ -248,6 +248,24 @@ class TextClassificationData:
         return TextClassificationData(self.name, self.label_names, self.train.subset(n), self.validation.subset(n),
                                       self.test.subset(n), self.stats | dict(limit=n))
 
+    def relabelled(self, names: list[str],  # a model's class names in id order (its `id2label`)
+                   label_map: dict | None = None,  # data label -> model label, for names that differ
+                   owner: str = "the model",  # who knows `names` (named in errors)
+                   ) -> "TextClassificationData":
+        "The same examples with their labels renamed by `label_map` and numbered as `names`: the data in a model's label space."
+        label_map = {str(k): str(v) for k, v in (label_map or {}).items()}
+        if stray := sorted(set(label_map) - set(self.label_names)):
+            raise DataError(f"label_map names {stray}, which are not labels of {self.name!r} (its labels: {self.label_names})")
+        renamed = [label_map.get(n, n) for n in self.label_names]
+        unknown = [n if r == n else f"{n} (as {r})" for n, r in zip(self.label_names, renamed) if r not in names]
+        if unknown:
+            raise DataError(f"{self.name!r} has labels {self.label_names}; {owner} knows {list(names)}: {', '.join(unknown)} "
+                            "not among them. Give label_map {data label: model label} for names that differ")
+        index = [list(names).index(r) for r in renamed]
+        split = lambda s: Split(s.texts, [index[l] for l in s.labels], list(names))
+        return TextClassificationData(self.name, list(names), split(self.train), split(self.validation), split(self.test),
+                                      self.stats | dict(relabelled_from=self.label_names))
+
     def fingerprint(self) -> str:
         "A hash of the texts, labels and label names of every split: what a cached model was trained on."
         import hashlib

