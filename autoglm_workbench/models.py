@@ -32,7 +32,7 @@ from .files import (atomic_folder, atomic_write_text, cache_dir, check_checksums
 from .data import Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
-__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'resolve_model_path',
+__all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'TINY_KINDS', 'resolve_model_path',
            'fastest_attention', 'is_causal_lm', 'attention_implementation', 'register_loader', 'load_pretrained',
            'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length', 'predict_logits',
            'model_label_names', 'config_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
@@ -396,7 +396,20 @@ def tiny_config(kind: str = "bert",  # an architecture: 'bert', 'roberta', 'llam
     if kind == "gpt2": return transformers.GPT2Config(**({"vocab_size": 128, "n_embd": 32, "n_layer": 4, "n_head": 4,
                                                          "n_positions": 64} | overrides))
     if kind == "llama": return transformers.LlamaConfig(**(base | dict(num_key_value_heads=2) | overrides))
-    raise ModelError(f"kind = {kind!r}: must be 'bert', 'gpt2' or 'llama'")
+    encoders = dict(roberta=transformers.RobertaConfig, electra=transformers.ElectraConfig,
+                    xlm_roberta=transformers.XLMRobertaConfig, deberta_v2=transformers.DebertaV2Config,
+                    albert=transformers.AlbertConfig)
+    if kind in encoders: return encoders[kind](**(base | overrides))
+    if kind == "distilbert": return transformers.DistilBertConfig(**(dict(vocab_size=128, dim=32, n_layers=4, n_heads=4,
+                                                                      hidden_dim=64, max_position_embeddings=64) | overrides))
+    if kind == "modernbert": return transformers.ModernBertConfig(**(base | dict(pad_token_id=0, bos_token_id=1, eos_token_id=2,
+                                                                              cls_token_id=1, sep_token_id=2) | overrides))
+    decoders = dict(qwen2=transformers.Qwen2Config, mistral=transformers.MistralConfig)
+    if kind in decoders: return decoders[kind](**(base | dict(num_key_value_heads=2) | overrides))
+    raise ModelError(f"kind = {kind!r}: must be one of {', '.join(TINY_KINDS)}")
+
+TINY_KINDS = ("bert", "roberta", "electra", "xlm_roberta", "distilbert", "deberta_v2", "modernbert", "albert", "gpt2",
+              "llama", "qwen2", "mistral")   # what `tiny_config` builds
 
 # %% ../nbs/02_models.ipynb #f6f6098b
 @dataclass

@@ -20,6 +20,7 @@ from torch import nn
 from transformers import AutoConfig
 
 from .core import ConfigError, DataError, ModelError, WorkbenchError, resolve_device, seed_everything
+from .arch import FAMILIES, UnsupportedArchitecture, layer_stack, layer_views
 from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
 from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine,
@@ -117,11 +118,33 @@ def _prunable(total: int, share: float, layers: int) -> float:
     "The largest share of `total` units that pruning can remove while every one of `layers` layers keeps one."
     return (total - layers) / total
 
+def _prunable_layout(recipe: Recipe, config) -> list:
+    "The teacher's layer views (none without a prune stage), read from a skeleton on the meta device; stages its layout cannot take are refused."
+    import torch
+    from transformers import AutoModelForSequenceClassification
+    family = getattr(config, "model_type", "?")
+    with torch.device("meta"):     # the layout without the weights: no memory, no time
+        skeleton = AutoModelForSequenceClassification.from_config(config)
+    if "distill" in recipe.stages and recipe.student.model is None:
+        try: layer_stack(skeleton)
+        except ModelError as e:
+            raise ConfigError(f"recipe.stages: 'distill' builds its student from teacher layers, which {family} does not "
+                              f"lay out as one stack ({e}); give a ready student (recipe.student.model, the teacher's "
+                              "vocabulary), or leave 'distill' out") from None
+    if "prune" not in recipe.stages: return []
+    try: return layer_views(skeleton)
+    except UnsupportedArchitecture:
+        known = ", ".join(f.name for f in FAMILIES)
+        raise ConfigError(f"recipe.stages: 'prune' does not know where {family}'s heads and FFN neurons are (structured "
+                          f"pruning knows the {known} layouts); leave 'prune' out: distill, quantize and export "
+                          "still apply") from None
+
 def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                  ) -> list[Stage]:
     "What the recipe asks of its model that the model's config cannot give, found before any work (`ConfigError`); returns the distill stage's plan, built once."
     teacher = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model), local_files_only=True)
     if not recipe.teacher.fine_tune: recipe_data(recipe)      # its labels matched to the data's, before any work
+    views = _prunable_layout(recipe, teacher)
     s = recipe.student
     if s.model is not None:
         try: own = AutoConfig.from_pretrained(resolve_model_path(s.model), local_files_only=True)
@@ -151,8 +174,8 @@ def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stag
                               f"allowed: below {(n - 0.5) / n:.2f}")
         width = s.hidden_size if distilled and s.hidden_size else teacher.hidden_size
         ffn = (s.intermediate_size if distilled and s.intermediate_size and s.model is None
-               else round(teacher.intermediate_size * width / teacher.hidden_size))
-        for field, share, per_layer in (("heads", p.heads, teacher.num_attention_heads), ("ffn", p.ffn, ffn)):
+               else round(views[0].ffn * width / teacher.hidden_size))
+        for field, share, per_layer in (("heads", p.heads, views[0].heads), ("ffn", p.ffn, ffn)):
             total = per_layer * left
             if round(share * total) > total - left:
                 raise ConfigError(f"recipe.prune.{field} = {share:g}: every layer keeps at least one of its {per_layer} "

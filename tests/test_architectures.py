@@ -1,0 +1,65 @@
+"""A user's model of any common family, as a `save_pretrained` folder: `check_recipe` accepts the stages its layout
+can take and refuses the others before any work, naming the stage, the family and what still applies."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import transformers
+
+from autoglm_workbench.core import ConfigError
+from autoglm_workbench.models import TINY_KINDS, tiny_config
+from autoglm_workbench.pipeline import check_recipe
+from autoglm_workbench.recipe import Recipe
+
+PRUNABLE = {"bert", "roberta", "electra", "xlm_roberta", "llama", "qwen2", "mistral"}
+NO_PRUNING = {"distilbert", "deberta_v2", "modernbert", "gpt2"}       # layouts structured pruning does not know yet
+NO_LAYER_COPY = {"albert"}                                            # one layer shared by every repeat
+ALL = ["distill", "prune", "quantize", "export"]
+pytestmark = pytest.mark.fast
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("families")
+    out = {}
+    for kind in TINY_KINDS:
+        model = transformers.AutoModelForSequenceClassification.from_config(tiny_config(kind, num_labels=6))
+        model.save_pretrained(root / kind)
+        out[kind] = root / kind
+    return out
+
+
+def recipe(folder, stages):
+    return Recipe.from_dict(dict(data=dict(name="trec"), teacher=dict(model=str(folder)), student=dict(num_layers=2),
+                                 stages=stages))
+
+
+def test_every_family_is_placed():
+    assert PRUNABLE | NO_PRUNING | NO_LAYER_COPY == set(TINY_KINDS)
+
+
+@pytest.mark.parametrize("kind", TINY_KINDS)
+def test_each_family_gets_the_stages_its_layout_can_take(folders, kind):
+    if kind in PRUNABLE:
+        check_recipe(recipe(folders[kind], ALL))
+    elif kind in NO_PRUNING:
+        model_type = tiny_config(kind).model_type
+        with pytest.raises(ConfigError, match=rf"'prune' does not know where {model_type}'s heads .* leave 'prune' out: "
+                                              "distill, quantize and export still apply"):
+            check_recipe(recipe(folders[kind], ALL))
+        check_recipe(recipe(folders[kind], ["distill", "quantize", "export"]))
+    else:
+        with pytest.raises(ConfigError, match=r"'distill' builds its student from teacher layers, which albert does not "
+                                              r"lay out as one stack .*recipe\.student\.model"):
+            check_recipe(recipe(folders[kind], ALL))
+
+
+def test_autoglm_run_refuses_with_exit_code_2_and_no_traceback(folders, tmp_path):
+    r = subprocess.run([str(Path(sys.executable).with_name("autoglm")), "run", "--set", f"teacher.model={folders['gpt2']}",
+                        "--set", "data.name=trec", "--set", f"output_dir={tmp_path / 'runs'}"],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "'prune' does not know where gpt2's heads" in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "runs").exists()
