@@ -43,7 +43,9 @@ class Family:
 FAMILIES = (Family("bert", "attention.self.query", "attention.self.key", "attention.self.value",
                    "attention.output.dense", ("intermediate.dense",), "output.dense"),
             Family("llama", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                   ("mlp.gate_proj", "mlp.up_proj"), "mlp.down_proj"))
+                   ("mlp.gate_proj", "mlp.up_proj"), "mlp.down_proj"),
+            Family("distilbert", "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
+                   ("ffn.lin1",), "ffn.lin2"))
 
 @dataclass
 class LayerView:
@@ -88,5 +90,6 @@ def layer_views(model: nn.Module,  # the model (a transformers model in eval mod
             return [LayerView(i, layer, fam) for i, layer in enumerate(stack)]
     raise UnsupportedArchitecture(
         f"{type(model).__name__} ({getattr(model.config, 'model_type', '?')}): structured pruning supports "
-        "BERT-family encoders (attention.self.query/key/value) and Llama-family decoders (self_attn.q_proj/k_proj/"
-        "v_proj with mlp.gate_proj/up_proj/down_proj); GPT-2's fused c_attn Conv1D is not supported")
+        "BERT-family encoders (attention.self.query/key/value), DistilBERT (attention.q_lin/k_lin/v_lin, ffn.lin1/lin2) "
+        "and Llama-family decoders (self_attn.q_proj/k_proj/v_proj with mlp.gate_proj/up_proj/down_proj); GPT-2's fused "
+        "c_attn Conv1D is not supported")

@@ -79,6 +79,7 @@ def prune_heads(model: nn.Module,  # the model, pruned in place
         v.put(f.o, _sliced(v.get(f.o), rows, 1))
         a = v.attention
         if hasattr(a, "num_attention_heads"): a.num_attention_heads = len(keep)
+        if hasattr(a, "n_heads"): a.n_heads = len(keep)           # DistilBERT's name for it
         if hasattr(a, "all_head_size"): a.all_head_size = len(keep) * hd
     _record(model)
     return model

@@ -12,8 +12,8 @@ from autoglm_workbench.models import TINY_KINDS, tiny_config
 from autoglm_workbench.pipeline import check_recipe
 from autoglm_workbench.recipe import Recipe
 
-PRUNABLE = {"bert", "roberta", "electra", "xlm_roberta", "llama", "qwen2", "mistral"}
-NO_PRUNING = {"distilbert", "deberta_v2", "modernbert", "gpt2"}       # layouts structured pruning does not know yet
+PRUNABLE = {"bert", "roberta", "electra", "xlm_roberta", "distilbert", "llama", "qwen2", "mistral"}
+NO_PRUNING = {"deberta_v2", "modernbert", "gpt2"}       # layouts structured pruning does not know yet
 NO_LAYER_COPY = {"albert"}                                            # one layer shared by every repeat
 ALL = ["distill", "prune", "quantize", "export"]
 pytestmark = pytest.mark.fast
@@ -63,3 +63,26 @@ def test_autoglm_run_refuses_with_exit_code_2_and_no_traceback(folders, tmp_path
     assert "'prune' does not know where gpt2's heads" in r.stderr + r.stdout
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("kind", sorted(PRUNABLE))
+def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trips(kind, tmp_path):
+    import copy
+    import torch
+    from autoglm_workbench.prune import Gates, load_pruned, prune_ffn, prune_heads, save_pruned
+    torch.manual_seed(0)
+    config = tiny_config(kind, num_labels=3, **({"pad_token_id": 0} if kind in ("llama", "qwen2", "mistral") else {}))
+    model = transformers.AutoModelForSequenceClassification.from_config(config, attn_implementation="eager").eval()
+    group = getattr(config, "num_attention_heads", 4) // (getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+    heads = {0: list(range(group)), 2: list(range(group, 2 * group))}     # whole key/value groups where heads share them
+    ffn = {1: list(range(0, 64, 3)), 3: [5, 7]}
+    ids = torch.randint(3, 128, (2, 10))
+    with torch.no_grad(), Gates(model).zero(heads, ffn):
+        masked = model(input_ids=ids).logits
+    pruned = prune_ffn(prune_heads(copy.deepcopy(model), heads), ffn)
+    with torch.no_grad():
+        torch.testing.assert_close(pruned(input_ids=ids).logits, masked, atol=1e-5, rtol=1e-4)
+    save_pruned(pruned, tmp_path / kind)
+    back = load_pruned(tmp_path / kind, attn_implementation="eager")
+    with torch.no_grad():
+        torch.testing.assert_close(back(input_ids=ids).logits, pruned(input_ids=ids).logits, atol=1e-5, rtol=1e-4)
