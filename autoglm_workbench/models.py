@@ -169,6 +169,11 @@ def load_pretrained(name_or_path,  # a bundled name (`BUNDLED_MODELS`) or a loca
     with _quiet_transformers():
         model = TASKS[task].from_pretrained(path, local_files_only=True, attn_implementation=attn_implementation, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if task == "classification" and getattr(model.config, "pad_token_id", None) is None:
+        # a decoder classifier (GPT-2, Llama) reads its score at the last real token, which it finds by the pad id;
+        # without one it refuses every batch of more than one text
+        if tokenizer.pad_token is None: tokenizer.pad_token = tokenizer.eos_token
+        model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
 
 # %% ../nbs/02_models.ipynb #f1cc11ae

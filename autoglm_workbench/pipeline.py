@@ -29,7 +29,7 @@ from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensor
 from .files import RunFolder, atomic_folder, atomic_write_text, check_checksums, damaged_files, environment_info
 from .measure import measure_stage
 from .metrics import StageMetrics
-from .models import (check_student_shape, config_label_names, make_student, model_label_names,
+from .models import (check_student_shape, config_label_names, load_pretrained, make_student, model_label_names,
                                       predict_logits, resolve_model_path, student_from_model, teacher_as_is,
                                       teacher_classifier)
 from .prune import load_pruned, save_pruned
@@ -330,7 +330,7 @@ def load_stage(name: str,  # the stage that saved the folder: distill, prune, qu
     "The model a finished stage saved in `folder` (checksums checked), as the next stage receives it."
     m = Path(folder) / "model"
     if name in ("distill", "prune"):
-        model = load_pruned(m)
+        model = load_pretrained(m)[0]     # a pruned folder, or a plain one (a family pruning does not know)
         return StageState(model, model, state.tokenizer)
     if name == "quantize": return StageState(load_quantized(m), state.float_model, state.tokenizer, quantized=True)
     if name == "export":

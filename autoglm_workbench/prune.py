@@ -17,7 +17,7 @@ from transformers import AutoConfig
 from .core import InputError, ModelError
 from .files import atomic_folder, check_checksums
 from .models import fastest_attention, register_loader
-from .arch import LayerView, layer_stack, layer_views
+from .arch import LayerView, UnsupportedArchitecture, layer_stack, layer_views
 
 # %% auto #0
 __all__ = ['prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'save_pruned', 'shrink_to', 'load_pruned', 'prune_layers']
@@ -37,7 +37,8 @@ def _rows(units: Iterable[int], width: int) -> torch.Tensor:
     return torch.tensor([u * width + j for u in units for j in range(width)], dtype=torch.long)
 
 def _record(model: nn.Module) -> None:
-    views = layer_views(model)
+    try: views = layer_views(model)
+    except UnsupportedArchitecture: return     # a layout pruning does not know was not pruned: a plain folder
     model.config.autoglm_pruned = dict(attention_heads=[v.heads for v in views], intermediate_size=[v.ffn for v in views])
 
 def _check_plan(model, plan: dict, what: str, size) -> list[LayerView]:

@@ -86,3 +86,28 @@ def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trip
     back = load_pruned(tmp_path / kind, attn_implementation="eager")
     with torch.no_grad():
         torch.testing.assert_close(back(input_ids=ids).logits, pruned(input_ids=ids).logits, atol=1e-5, rtol=1e-4)
+
+
+def test_a_family_pruning_does_not_know_is_saved_and_loaded_as_a_plain_folder(folders, tmp_path):
+    "The distill stage saves its student with save_pruned; for DeBERTa-v2 that is a plain folder the usual loader opens."
+    import torch
+    from autoglm_workbench.models import load_pretrained
+    from autoglm_workbench.prune import save_pruned
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(folders["deberta_v2"]).eval()
+    save_pruned(model, tmp_path / "student")
+    assert "autoglm_pruned" not in (tmp_path / "student" / "config.json").read_text()
+    ids = torch.randint(3, 128, (2, 8))
+    back = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "student").eval()
+    with torch.no_grad(): torch.testing.assert_close(back(input_ids=ids).logits, model(input_ids=ids).logits)
+
+
+def test_a_decoder_classifier_without_a_pad_token_classifies_batches(tmp_path):
+    "GPT-2 classifiers usually come without pad_token_id, and transformers refuses any batch of two texts without it."
+    from autoglm_workbench.models import load_pretrained, predict_logits, resolve_model_path
+    tok = transformers.AutoTokenizer.from_pretrained(resolve_model_path("minilm-l6"))
+    model = transformers.AutoModelForSequenceClassification.from_config(tiny_config("gpt2", vocab_size=tok.vocab_size, num_labels=3))
+    assert model.config.pad_token_id is None
+    model.save_pretrained(tmp_path / "gpt2"); tok.save_pretrained(tmp_path / "gpt2")
+    loaded, tokenizer = load_pretrained(tmp_path / "gpt2")
+    assert loaded.config.pad_token_id == tokenizer.pad_token_id
+    assert predict_logits(loaded, tokenizer, ["one text", "and a longer second one"], max_length=16).shape == (2, 3)
