@@ -243,7 +243,18 @@ def lm_table() -> str:
                            "ms per headline, b8 (speed-up)"], rows)
 
 
-TABLES = {"demo": demo_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
+def families_table() -> str:
+    "Which stages each model family takes (bench/families.py): run, refused before any work (and why), or crashed."
+    d = results("families")
+    def why(msg: str) -> str:
+        return "no single layer stack to copy a student from" if "'distill'" in msg else "heads / FFN layout unknown to pruning"
+    return markdown_table(["family", "model_type", "stages run", "refused before any work", "crashed"],
+                          [[k, f["model_type"], " → ".join(f["stages"]) or "–",
+                            "; ".join(f"{s}: {why(m)}" for s, m in f["refused"].items()) or "–", f["error"] or "–"]
+                           for k, f in d["families"].items()])
+
+
+TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
           "presets": presets_table, "lm": lm_table}
 
