@@ -89,9 +89,8 @@ def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trip
 
 
 def test_a_family_pruning_does_not_know_is_saved_and_loaded_as_a_plain_folder(folders, tmp_path):
-    "The distill stage saves its student with save_pruned; for DeBERTa-v2 that is a plain folder the usual loader opens."
+    "The distill stage saves its student with save_pruned; for DeBERTa-v2 that is a plain folder transformers opens."
     import torch
-    from autoglm_workbench.models import load_pretrained
     from autoglm_workbench.prune import save_pruned
     model = transformers.AutoModelForSequenceClassification.from_pretrained(folders["deberta_v2"]).eval()
     save_pruned(model, tmp_path / "student")
