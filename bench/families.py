@@ -60,10 +60,12 @@ def main() -> None:
     p.add_argument("--out", default=None, help="results file (default: bench/results/families.json)")
     a = p.parse_args()
     kinds = ["bert", "gpt2"] if a.smoke else a.kinds.split(",")
+    families = {}
     with tempfile.TemporaryDirectory() as tmp:
-        families = {k: try_family(k, Path(tmp)) for k in kinds}
-    for k, f in families.items():
-        print(f"{k:12s} ran {','.join(f['stages']) or '-':34s} refused {','.join(f['refused']) or '-':10s} {f['error'] or ''}")
+        for i, k in enumerate(kinds, 1):      # a line per family as it finishes: the whole set takes minutes
+            f = families[k] = try_family(k, Path(tmp))
+            print(f"[{i}/{len(kinds)}] {k:12s} ran {','.join(f['stages']) or '-':34s} refused "
+                  f"{','.join(f['refused']) or '-':10s} {f['error'] or ''}", flush=True)
     write_results(results_path(__file__, a.out, a.smoke), dict(families=families, smoke=a.smoke), __file__)
 
 
