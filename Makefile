@@ -40,9 +40,12 @@ sync-check: install
 	  echo "Notebooks and package are out of sync (or notebooks hold outputs): run 'make export' and commit. Changed:"; \
 	  diff $(VENV)/.sync-before $(VENV)/.sync-after | sed -n 's/^> [0-9a-f]*  /  /p'; exit 1; fi
 
+# Two notebooks at once, each on its share of the cores: oversubscribed, torch ran them twice as slow.
+NB_THREADS := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n / 2 > 0 ? n / 2 : 1 )))
+
 # The tests run the notebooks on a quick teacher (seconds); `make docs` does too unless DOCS_FLAGS=--full.
 nbtest: install
-	AUTOGLM_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --do_print --timing
+	OMP_NUM_THREADS=$(NB_THREADS) AUTOGLM_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --do_print --timing
 
 # Executes every notebook (a failing cell fails the build, so this is also the notebooks' test) and builds the site.
 docs: install
@@ -62,7 +65,7 @@ QUICK_NBS := ^(00_core|00a_recipe|00b_files|00c_metrics|03_arch|10_kd_loss|49a_r
 # The inner loop: sync, architecture, lint, the fast tests (not marked slow) and the quick chapters.
 check: sync-check lint
 	$(BIN)/pytest -q -m "not slow" tests
-	AUTOGLM_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --file_re '$(QUICK_NBS)'
+	OMP_NUM_THREADS=$(NB_THREADS) AUTOGLM_QUICK=1 $(BIN)/nbdev_test --n_workers 2 --file_re '$(QUICK_NBS)'
 
 test: sync-check lint docs pytest
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import difflib
 import random
 import re
@@ -21,7 +22,7 @@ if TYPE_CHECKING: import torch      # annotations only: `autoglm --help` must no
 # %% auto #0
 __all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least',
            'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict', 'load_yaml',
-           'Config', 'seed_everything', 'resolve_device']
+           'Config', 'seed_everything', 'resolve_device', 'worker_threads']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -218,3 +219,10 @@ def resolve_device(device: str = "auto",  # 'auto', 'cpu', 'cuda' or 'mps'
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ConfigError(f"device = {device!r}: MPS is not available on this machine; use 'cpu' or 'auto'")
     return dev
+
+def worker_threads(workers: int,  # processes computing at once on this machine
+                   ) -> int:
+    "Threads each of `workers` concurrent processes should use: the cores shared out, at least one each."
+    # More threads than cores in all does not help torch: two 2-thread kernels on 2 cores run twice as slow as 1-thread ones
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, workers))

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from readme import fill  # noqa: E402
+from autoglm_workbench.core import worker_threads  # noqa: E402
 
 DIRECTIVE = re.compile(r"^#\|\s*([\w-]+)\s*:?\s*(.*)$")
 SKIP_FLAGS = {"slow", "gpu"}   # settings.ini tst_flags: cells nbdev_test skips unless asked
@@ -194,6 +195,8 @@ def build(out: Path, jobs: int = 2, full: bool = False) -> float:
     get_cache(out / "cache").list_cache_records()   # its tables made before the parallel readers race to make them
     env = {**os.environ, "AUTOGLM_STATIC_CHARTS": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if not full: env["AUTOGLM_QUICK"] = "1"
+    # `jobs` kernels at once: each takes its share of the cores (oversubscribed, two chapters took twice as long)
+    env.setdefault("OMP_NUM_THREADS", str(worker_threads(jobs)))
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", str(jobs), str(out / "src"), str(out / "html")],
                    check=True, env=env, cwd=out / "src")
     return time.time() - t0
