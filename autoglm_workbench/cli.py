@@ -41,6 +41,29 @@ def format_table(df: pd.DataFrame,  # a comparison table (`compare_models`)
 
 
 # %% ../nbs/90_cli.ipynb #7c802a99
+def _label_map(text: str | None) -> dict:
+    "`--label-map HUM=PERSON,LOC=PLACE` as a dict."
+    pairs = [p.strip() for p in (text or "").split(",") if p.strip()]
+    bad = [p for p in pairs if p.count("=") != 1 or not all(s.strip() for s in p.split("="))]
+    if bad: raise ConfigError(f"--label-map {text!r}: {bad[0]!r} is not DATA_LABEL=MODEL_LABEL (pairs separated by commas)")
+    return dict((a.strip(), b.strip()) for a, b in (p.split("=") for p in pairs))
+
+def _evaluate(args) -> None:
+    "`autoglm eval`: the model (and, for a run folder, its teacher) measured on a labelled file."
+    from autoglm_workbench.data import load_eval_set
+    from autoglm_workbench.serve import evaluate, open_classifier, run_teacher, TorchClassifier
+    label_map = _label_map(args.label_map)
+    if args.batch_size < 1: raise ConfigError(f"--batch-size {args.batch_size}: must be >= 1")
+    classifier = open_classifier(args.model)
+    split = load_eval_set(args.data, args.text_column, args.label_column)
+    teacher_folder = run_teacher(args.model) if (Path(args.model) / "stages").is_dir() else None
+    result = evaluate(classifier, split, label_map, TorchClassifier(teacher_folder) if teacher_folder else None, args.batch_size)
+    if args.json: print(json.dumps(result.to_dict(), indent=1)); return
+    print(f"model: {classifier.folder}\ndata: {args.data} ({result.examples} examples)\naccuracy: {100 * result.accuracy:.2f}%")
+    if result.agreement is not None: print(f"agreement with the teacher ({teacher_folder}): {100 * result.agreement:.2f}%")
+    print("\n" + result.per_class.to_string(float_format=lambda v: f"{v:.3f}"))
+    print("\nconfusion (rows: true, columns: predicted)\n" + result.confusion.to_string())
+
 def _print_runs(runs) -> None:
     if not len(runs): print("no runs recorded"); return
     cols = [c for c in ["id", "label", "status", "stages", "accuracy", latency_column(1), latency_column(32), "size_mb", "seconds", "error"] if c in runs]
@@ -81,6 +104,17 @@ def main(argv: list[str] | None = None,  # command-line arguments (default: `sys
     se = sub.add_parser("search", help="Optuna search over recipe fields under a latency or size budget")
     se.add_argument("file"); se.add_argument("--workers", type=int); se.add_argument("--trials", type=int)
     sub.add_parser("datasets", help="list the registered data sets")
+    pr = sub.add_parser("predict", help="classify texts with a model or a run's last stage: JSON lines of text, label, probabilities")
+    pr.add_argument("model", metavar="MODEL_OR_RUN", help="an export folder (ONNX Runtime, no torch), a torch model folder, or a run folder")
+    pr.add_argument("file", nargs="?", default="-", help="a text file (one text a line), a CSV/TSV/JSONL/parquet file with a text column, or - (standard input)")
+    ev = sub.add_parser("eval", help="measure a model or a run's last stage on a labelled file: accuracy, per-class precision/recall, confusion")
+    ev.add_argument("model", metavar="MODEL_OR_RUN", help="an export folder, a torch model folder, or a run folder (agreement with its teacher too)")
+    ev.add_argument("--data", required=True, help="a labelled CSV/TSV/JSONL/parquet file, or a registered data set (all of it)")
+    ev.add_argument("--label-map", metavar="DATA=MODEL,...", help="rename the file's labels to the model's, e.g. HUM=PERSON")
+    ev.add_argument("--label-column", default="label"); ev.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    for cmd in (pr, ev):
+        cmd.add_argument("--text-column", default="text", help="the column holding the texts (table files)")
+        cmd.add_argument("--batch-size", type=int, default=32, help="texts a batch")
     args = p.parse_args(argv)
     try:
         if args.command == "demo":
@@ -139,6 +173,13 @@ def main(argv: list[str] | None = None,  # command-line arguments (default: `sys
                 for p in PRESETS.values(): print(f"{p.name:18} {p.summary}")
             elif not args.name: raise ConfigError("autoglm preset show NAME: name a preset (" + ", ".join(PRESETS) + ")")
             else: print(preset_yaml(args.name), end="")
+        elif args.command == "predict":
+            from autoglm_workbench.data import read_texts
+            from autoglm_workbench.serve import open_classifier, predictions
+            classifier, texts = open_classifier(args.model), read_texts(args.file, args.text_column)
+            for row in predictions(classifier, texts, args.batch_size): print(json.dumps(row, ensure_ascii=False), flush=True)
+        elif args.command == "eval":
+            _evaluate(args)
         elif args.command == "datasets":
             from autoglm_workbench.data import available_datasets
             print(available_datasets().to_string(index=False))

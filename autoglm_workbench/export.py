@@ -24,14 +24,15 @@ from .arch import layer_views
 from .core import InputError, WorkbenchError
 from .metrics import latency_column, speedup_column, timed_batch_sizes
 from .data import Split, tokenize
-from .models import attention_implementation, label_ids, predict_logits
+from .models import attention_implementation, label_ids, model_label_names, predict_logits
+from .files import atomic_write_text
 from .bench import interleaved_latency
 
 # %% auto #0
 __all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
-           'ort_optimize', 'folder_config', 'OnnxModel', 'validate', 'ort_quantize_dynamic', 'calibration_batches',
-           'qdq_quantize', 'graph_ops', 'tensorrt_missing', 'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel',
-           'runtime_table', 'runtime_rows']
+           'ort_optimize', 'write_deploy_folder', 'folder_config', 'OnnxModel', 'validate', 'ort_quantize_dynamic',
+           'calibration_batches', 'qdq_quantize', 'graph_ops', 'tensorrt_missing', 'tensorrt_onnx',
+           'build_tensorrt_engine', 'TensorRTModel', 'runtime_table', 'runtime_rows']
 
 # %% ../nbs/31_export.ipynb #99771a43
 class ExportError(WorkbenchError, RuntimeError):
@@ -171,6 +172,20 @@ def ort_optimize(model: nn.Module,  # a BERT-family transformers model (its logi
     return path
 
 # %% ../nbs/31_export.ipynb #ef163535
+def write_deploy_folder(folder,  # the export folder, holding the graph or engine already
+                        model: nn.Module,  # the float model the artifact was made from (its config names the classes)
+                        tokenizer,  # the model's tokenizer
+                        **deploy,  # what `deploy.json` records: runtime, precision, fused, max_length, inputs, ...
+                        ) -> Path:
+    "Put beside an exported graph what runs it elsewhere: the tokenizer, the float model's `config.json` and `deploy.json`."
+    folder = Path(folder)
+    tokenizer.save_pretrained(folder)
+    # the float model's config (its classes in `id2label`): what the Hugging Face stack opens a folder by
+    config = {k: v for k, v in model.config.to_dict().items() if not k.startswith("autoglm_")}
+    atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
+    atomic_write_text(folder / "deploy.json", json.dumps(deploy | dict(label_names=model_label_names(model)), indent=1))
+    return folder
+
 def folder_config(folder,  # an export folder
                   ):
     "The config an exported graph's folder carries: its `config.json` (the float model's, `id2label` included), else the label names `deploy.json` records, else None."

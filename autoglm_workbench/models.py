@@ -29,7 +29,7 @@ from .arch import layer_stack
 from .core import DataError, ModelError, ModelNotFoundError, seed_everything
 from .files import (atomic_folder, atomic_write_text, cache_dir, check_checksums, damaged_files,
                                      DamagedArtifact)
-from .data import Split, TextClassificationData, batches, tokenize
+from .data import match_labels, Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'TINY_KINDS', 'resolve_model_path',
@@ -327,13 +327,7 @@ def label_ids(split: Split,  # a labelled split
         if label_map: raise DataError("label_map needs label names on both sides: the split's label_names and the "
                                       "model's config.id2label")
         return list(split.labels)
-    renamed = [str((label_map or {}).get(n, n)) for n in split.label_names]
-    unknown = sorted({r for r in renamed if r not in names})
-    if unknown:
-        raise DataError(f"the data's labels {split.label_names} do not all match the model's labels {names} "
-                        f"({unknown} unknown to the model); pass label_map={{data label: model label}}, "
-                        f"e.g. label_map={dict(zip(split.label_names, names))}")
-    to_model = [names.index(r) for r in renamed]
+    to_model = match_labels(split.label_names, names, label_map)
     return [to_model[l] for l in split.labels]
 
 # %% ../nbs/02_models.ipynb #b3e4f7fd

@@ -25,7 +25,7 @@ from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
 from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine,
                                       calibration_batches, ort_optimize, ort_quantize_dynamic, tensorrt_missing,
-                                      tensorrt_onnx, to_onnx, validate)
+                                      tensorrt_onnx, to_onnx, validate, write_deploy_folder)
 from .files import RunFolder, atomic_folder, atomic_write_text, check_checksums, damaged_files, environment_info
 from .measure import measure_stage
 from .metrics import StageMetrics
@@ -311,13 +311,8 @@ def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
     # every artifact is checked against the PyTorch model it came from before it counts
     check = validate(model, src, ctx.tokenizer, ctx.data.validation, max_length=r.data.max_length,
                      max_accuracy_drop=ex.max_accuracy_drop, min_agreement=ex.min_agreement, name=f"{ex.runtime} {precision}")
-    ctx.tokenizer.save_pretrained(folder)
-    # the float model's config (its classes in `id2label`) beside the graph: what the Hugging Face stack opens a folder by
-    config = {k: v for k, v in src.config.to_dict().items() if not k.startswith("autoglm_")}
-    atomic_write_text(folder / "config.json", json.dumps(config, indent=2))
-    atomic_write_text(folder / "deploy.json", json.dumps(dict(
-        runtime=ex.runtime, precision=precision, fused=fused, max_length=r.data.max_length,
-        label_names=model_label_names(src), inputs=sorted(_sample(ctx))), indent=1))
+    write_deploy_folder(folder, src, ctx.tokenizer, runtime=ex.runtime, precision=precision, fused=fused,
+                        max_length=r.data.max_length, inputs=sorted(_sample(ctx)))
     return dict(precision=precision, fused=fused, validation=check)
 
 # %% ../nbs/50_pipeline.ipynb #0f8a6fb9
