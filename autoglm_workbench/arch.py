@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
+import torch
 from torch import nn
 
 from .core import ModelError
 
 # %% auto #0
-__all__ = ['FAMILIES', 'layer_stack', 'UnsupportedArchitecture', 'Family', 'LayerView', 'layer_views']
+__all__ = ['FAMILIES', 'layer_stack', 'UnsupportedArchitecture', 'is_conv1d', 'features', 'Family', 'LayerView', 'layer_views']
 
 # %% ../nbs/03_arch.ipynb #0fcea562
 def layer_stack(model: nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
@@ -29,23 +31,45 @@ def layer_stack(model: nn.Module,  # the model (a transformers model in eval mod
 class UnsupportedArchitecture(ModelError):
     "The model's layers are not laid out like any family structured pruning knows."
 
+def is_conv1d(module: nn.Module,  # a projection
+              ) -> bool:
+    "True for transformers' `Conv1D` (GPT-2's projections): a linear map whose weight is stored (in, out), not (out, in)."
+    return type(module).__name__ == "Conv1D"
+
+def features(module: nn.Module,  # a Linear or a Conv1D
+             ) -> tuple[int, int]:
+    "(outputs, inputs) of a linear projection, whichever way its weight is stored."
+    out, inp = module.weight.shape
+    return (inp, out) if is_conv1d(module) else (out, inp)
+
 @dataclass(frozen=True)
 class Family:
     "Submodule names (relative to one layer) of the attention projections and the FFN of an architecture family."
     name: str
-    q: str
+    q: str  # the query projection; q, k and v name one module where they are fused (rows: all queries, keys, values)
     k: str
     v: str
     o: str
-    ups: tuple
+    ups: tuple  # the FFN's input projections (gate and up), each `up_parts` equal blocks of neurons
     down: str
+    follow_q: tuple = ()  # projections, where a layer has them, whose rows follow the query heads (DeBERTa's pos_query/key_proj)
+    up_parts: int = 1  # blocks fused in each up projection: 2 for [gate | up] in one module (ModernBERT's Wi, Phi-3's gate_up_proj)
+    @property
+    def fused_qkv(self) -> bool: return self.q == self.k == self.v
 
 FAMILIES = (Family("bert", "attention.self.query", "attention.self.key", "attention.self.value",
                    "attention.output.dense", ("intermediate.dense",), "output.dense"),
             Family("llama", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                    ("mlp.gate_proj", "mlp.up_proj"), "mlp.down_proj"),
             Family("distilbert", "attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
-                   ("ffn.lin1",), "ffn.lin2"))
+                   ("ffn.lin1",), "ffn.lin2"),
+            Family("deberta_v2", "attention.self.query_proj", "attention.self.key_proj", "attention.self.value_proj",
+                   "attention.output.dense", ("intermediate.dense",), "output.dense",
+                   follow_q=("attention.self.pos_query_proj", "attention.self.pos_key_proj")),
+            Family("modernbert", "attn.Wqkv", "attn.Wqkv", "attn.Wqkv", "attn.Wo", ("mlp.Wi",), "mlp.Wo", up_parts=2),
+            Family("phi3", "self_attn.qkv_proj", "self_attn.qkv_proj", "self_attn.qkv_proj", "self_attn.o_proj",
+                   ("mlp.gate_up_proj",), "mlp.down_proj", up_parts=2),
+            Family("gpt2", "attn.c_attn", "attn.c_attn", "attn.c_attn", "attn.c_proj", ("mlp.c_fc",), "mlp.c_proj"))
 
 @dataclass
 class LayerView:
@@ -54,10 +78,16 @@ class LayerView:
     layer: nn.Module
     family: Family
 
-    def get(self, name: str,  # a projection's role: 'q', 'k', 'v', 'o', 'up', 'down' or 'gate'
-           ) -> nn.Linear:
+    def get(self, name: str,  # a submodule name relative to the layer (one of the family's)
+           ) -> nn.Module:
         return self.layer.get_submodule(name)
-    def put(self, name: str,  # a projection's role: 'q', 'k', 'v', 'o', 'up', 'down' or 'gate'
+    def has(self, name: str,  # a submodule name relative to the layer
+            ) -> bool:
+        "Whether this layer has the submodule (optional parts, e.g. DeBERTa's relative-position projections)."
+        try: self.layer.get_submodule(name)
+        except AttributeError: return False
+        return True
+    def put(self, name: str,  # a submodule name relative to the layer (one of the family's)
             module: nn.Module,  # the new module for that role
             ) -> None:
         self.layer.set_submodule(name, module)
@@ -72,9 +102,26 @@ class LayerView:
         "Query heads sharing one key/value head (1 without grouped-query attention)."
         return int(getattr(self.attention, "num_key_value_groups", 1))
     @property
-    def heads(self) -> int: return self.get(self.family.q).out_features // self.head_dim
+    def heads(self) -> int: return features(self.get(self.family.o))[1] // self.head_dim
     @property
-    def ffn(self) -> int: return self.get(self.family.down).in_features
+    def ffn(self) -> int: return features(self.get(self.family.down))[1]
+
+    def rows(self, role: str,  # 'q' (query heads), 'k' or 'v' (key/value heads), or 'up' (FFN neurons)
+             units: Iterable[int],  # heads, key/value heads or neurons
+             ) -> torch.Tensor:
+        "The output rows of the role's projection that belong to `units`: offset into a fused q/k/v, every block of a fused up."
+        units = list(units)
+        if role == "up":
+            return torch.tensor([p * self.ffn + u for p in range(self.family.up_parts) for u in units], dtype=torch.long)
+        hd = self.head_dim
+        offset = {"q": 0, "k": self.heads * hd, "v": (self.heads + self.heads // self.group) * hd}[role] if self.family.fused_qkv else 0
+        return torch.tensor([offset + u * hd + j for u in units for j in range(hd)], dtype=torch.long)
+
+    def oriented(self, name: str,  # a submodule name relative to the layer
+                 tensor: torch.Tensor,  # shaped like that module's weight (e.g. the weight, or weight x gradient)
+                 ) -> torch.Tensor:
+        "`tensor` as (outputs, inputs), whichever way the module stores its weight."
+        return tensor.t() if is_conv1d(self.get(name)) else tensor
 
 # %% ../nbs/03_arch.ipynb #c4822c93
 def layer_views(model: nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
@@ -84,12 +131,14 @@ def layer_views(model: nn.Module,  # the model (a transformers model in eval mod
     except (ModelError, AttributeError) as e:
         raise UnsupportedArchitecture(f"{type(model).__name__}: no transformer layer stack found ({e})") from None
     names = {n for n, _ in stack[0].named_modules()}
+    linear = lambda m: isinstance(m, nn.Linear) or is_conv1d(m)
     for fam in FAMILIES:
         if all(n in names for n in (fam.q, fam.k, fam.v, fam.o, fam.down, *fam.ups)) and \
-                all(isinstance(stack[0].get_submodule(n), nn.Linear) for n in (fam.q, fam.o, fam.down)):
+                all(linear(stack[0].get_submodule(n)) for n in (fam.q, fam.o, fam.down)):
             return [LayerView(i, layer, fam) for i, layer in enumerate(stack)]
     raise UnsupportedArchitecture(
         f"{type(model).__name__} ({getattr(model.config, 'model_type', '?')}): structured pruning supports "
-        "BERT-family encoders (attention.self.query/key/value), DistilBERT (attention.q_lin/k_lin/v_lin, ffn.lin1/lin2) "
-        "and Llama-family decoders (self_attn.q_proj/k_proj/v_proj with mlp.gate_proj/up_proj/down_proj); GPT-2's fused "
-        "c_attn Conv1D is not supported")
+        "BERT-family encoders (attention.self.query/key/value), DistilBERT (attention.q_lin/k_lin/v_lin, ffn.lin1/lin2), "
+        "DeBERTa-v2/v3 (attention.self.query_proj/key_proj/value_proj), ModernBERT (attn.Wqkv, mlp.Wi), GPT-2 "
+        "(attn.c_attn, mlp.c_fc), Phi-3 (self_attn.qkv_proj, mlp.gate_up_proj) and Llama-family decoders "
+        "(self_attn.q_proj/k_proj/v_proj with mlp.gate_proj/up_proj/down_proj)")

@@ -52,17 +52,19 @@ def default_loss(model: nn.Module,  # the model (a transformers model in eval mo
 
 def _per_structure(view: LayerView, values: dict) -> tuple[torch.Tensor, torch.Tensor]:
     "Sum a per-weight quantity (same shape as each weight; `values[name]`) over each head's and each neuron's weights."
-    f, hd, g = view.family, view.head_dim, view.group
-    per_row = lambda name: values[name].reshape(values[name].shape[0], -1).sum(1)
-    heads = per_row(f.q).view(view.heads, hd).sum(1) + values[f.o].sum(0).view(view.heads, hd).sum(1)
-    kv = (per_row(f.k) + per_row(f.v)).view(-1, hd).sum(1)
+    f, hd, g, n_heads = view.family, view.head_dim, view.group, view.heads
+    mat = lambda name: view.oriented(name, values[name])          # (outputs, inputs), Conv1D or Linear
+    # each unit's rows of a (possibly fused) projection, summed: units x (rows per unit x inputs)
+    per_unit = lambda role, name, n: mat(name)[view.rows(role, range(n))].reshape(n, -1).sum(1)
+    heads = per_unit("q", f.q, n_heads) + mat(f.o).sum(0).view(n_heads, hd).sum(1)
+    kv = per_unit("k", f.k, n_heads // g) + per_unit("v", f.v, n_heads // g)
     heads = heads + kv.repeat_interleave(g) / g      # a shared key/value head counts for its group, split evenly
-    ffn = sum(per_row(u) for u in f.ups) + values[f.down].sum(0)
+    ffn = sum(mat(u)[view.rows("up", range(view.ffn))].view(f.up_parts, view.ffn, -1).sum((0, 2)) for u in f.ups) + mat(f.down).sum(0)
     return heads.detach().cpu(), ffn.detach().cpu()
 
 def _weights(view: LayerView) -> dict:
     f = view.family
-    return {n: view.get(n).weight for n in (f.q, f.k, f.v, f.o, f.down, *f.ups)}
+    return {n: view.get(n).weight for n in dict.fromkeys((f.q, f.k, f.v, f.o, f.down, *f.ups))}   # a fused projection once
 
 class Magnitude:
     "Data-free baseline: the L2 norm of each head's and each neuron's weights."

@@ -403,12 +403,14 @@ def tiny_config(kind: str = "bert",  # an architecture: 'bert', 'roberta', 'llam
                                                                       hidden_dim=64, max_position_embeddings=64) | overrides))
     if kind == "modernbert": return transformers.ModernBertConfig(**(base | dict(pad_token_id=0, bos_token_id=1, eos_token_id=2,
                                                                               cls_token_id=1, sep_token_id=2) | overrides))
-    decoders = dict(qwen2=transformers.Qwen2Config, mistral=transformers.MistralConfig)
-    if kind in decoders: return decoders[kind](**(base | dict(num_key_value_heads=2) | overrides))
+    decoders = dict(qwen2=transformers.Qwen2Config, mistral=transformers.MistralConfig, qwen3=transformers.Qwen3Config,
+                    gemma2=transformers.Gemma2Config, gemma3=transformers.Gemma3TextConfig, phi3=transformers.Phi3Config)
+    if kind == "phi3": overrides = dict(bos_token_id=1, eos_token_id=2, pad_token_id=0) | overrides   # its defaults lie outside a tiny vocabulary
+    if kind in decoders: return decoders[kind](**(base | dict(num_key_value_heads=2, head_dim=8) | overrides))
     raise ModelError(f"kind = {kind!r}: must be one of {', '.join(TINY_KINDS)}")
 
 TINY_KINDS = ("bert", "roberta", "electra", "xlm_roberta", "distilbert", "deberta_v2", "modernbert", "albert", "gpt2",
-              "llama", "qwen2", "mistral")   # what `tiny_config` builds
+              "llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3", "phi3")   # what `tiny_config` builds
 
 # %% ../nbs/02_models.ipynb #f6f6098b
 @dataclass

@@ -17,24 +17,24 @@ from transformers import AutoConfig
 from .core import InputError, ModelError
 from .files import atomic_folder, check_checksums
 from .models import fastest_attention, register_loader
-from .arch import LayerView, UnsupportedArchitecture, layer_stack, layer_views
+from .arch import LayerView, UnsupportedArchitecture, is_conv1d, layer_stack, layer_views
 
 # %% auto #0
 __all__ = ['prune_heads', 'prune_ffn', 'Gates', 'prune_channels', 'save_pruned', 'shrink_to', 'load_pruned', 'prune_layers']
 
 # %% ../nbs/20_prune.ipynb #e638faef
-def _sliced(lin: nn.Linear, idx: torch.Tensor, dim: int) -> nn.Linear:
-    "A copy of `lin` keeping output features (`dim=0`) or input features (`dim=1`) `idx`."
-    w = lin.weight.detach().index_select(dim, idx.to(lin.weight.device)).clone()
-    new = nn.Linear(w.shape[1], w.shape[0], bias=lin.bias is not None, device="meta")
+def _sliced(lin: nn.Module, idx: torch.Tensor, dim: int) -> nn.Module:
+    "A copy of a Linear (or a GPT-2 `Conv1D`) keeping output features (`dim=0`) or input features (`dim=1`) `idx`."
+    conv = is_conv1d(lin)          # stores its weight (inputs, outputs): the other axis
+    w = lin.weight.detach().index_select(1 - dim if conv else dim, idx.to(lin.weight.device)).clone()
+    if conv:
+        with torch.device("meta"): new = type(lin)(w.shape[1], w.shape[0])     # Conv1D(outputs, inputs)
+    else: new = nn.Linear(w.shape[1], w.shape[0], bias=lin.bias is not None, device="meta")
     new.weight = nn.Parameter(w, requires_grad=lin.weight.requires_grad)
     if lin.bias is not None:
         b = lin.bias.detach().index_select(0, idx.to(lin.bias.device)).clone() if dim == 0 else lin.bias.detach().clone()
         new.bias = nn.Parameter(b, requires_grad=lin.bias.requires_grad)
     return new
-
-def _rows(units: Iterable[int], width: int) -> torch.Tensor:
-    return torch.tensor([u * width + j for u in units for j in range(width)], dtype=torch.long)
 
 def _record(model: nn.Module) -> None:
     try: views = layer_views(model)
@@ -72,16 +72,26 @@ def prune_heads(model: nn.Module,  # the model, pruned in place
         v, f = views[layer], views[layer].family
         keep = [h for h in range(v.heads) if h not in set(drop)]
         if len(keep) == v.heads: continue
-        rows, hd = _rows(keep, v.head_dim), v.head_dim
-        kv_rows = _rows(sorted({h // v.group for h in keep}), hd)
-        v.put(f.q, _sliced(v.get(f.q), rows, 0))
-        v.put(f.k, _sliced(v.get(f.k), kv_rows, 0))
-        v.put(f.v, _sliced(v.get(f.v), kv_rows, 0))
+        kv_keep, hd = sorted({h // v.group for h in keep}), v.head_dim
+        rows, k_rows, v_rows = v.rows("q", keep), v.rows("k", kv_keep), v.rows("v", kv_keep)   # before any module changes
+        if f.fused_qkv: v.put(f.q, _sliced(v.get(f.q), torch.cat([rows, k_rows, v_rows]), 0))
+        else:
+            v.put(f.q, _sliced(v.get(f.q), rows, 0))
+            v.put(f.k, _sliced(v.get(f.k), k_rows, 0))
+            v.put(f.v, _sliced(v.get(f.v), v_rows, 0))
         v.put(f.o, _sliced(v.get(f.o), rows, 1))
+        for name in f.follow_q:
+            if v.has(name): v.put(name, _sliced(v.get(name), rows, 0))
         a = v.attention
-        if hasattr(a, "num_attention_heads"): a.num_attention_heads = len(keep)
-        if hasattr(a, "n_heads"): a.n_heads = len(keep)           # DistilBERT's name for it
+        for name in ("num_attention_heads", "n_heads", "num_heads"):       # each family's name for it
+            if hasattr(a, name): setattr(a, name, len(keep))
         if hasattr(a, "all_head_size"): a.all_head_size = len(keep) * hd
+        if hasattr(a, "split_size"): a.split_size = len(keep) * hd          # GPT-2 splits c_attn's output in three
+        if hasattr(a, "num_key_value_heads"): a.num_key_value_heads = len(kv_keep)
+        if f.fused_qkv and hasattr(getattr(a, "config", None), "num_attention_heads"):
+            # Phi-3 reads the query width of its fused projection from the config: this layer gets a copy of its own
+            a.config = copy.copy(a.config)
+            a.config.num_attention_heads, a.config.num_key_value_heads = len(keep), len(kv_keep)
     _record(model)
     return model
 
@@ -92,10 +102,11 @@ def prune_ffn(model: nn.Module,  # the model, pruned in place
     views = _check_plan(model, neurons, "neurons", lambda v: v.ffn)
     for layer, drop in neurons.items():
         v, f = views[layer], views[layer].family
-        keep = torch.tensor([i for i in range(v.ffn) if i not in set(drop)], dtype=torch.long)
+        keep = [i for i in range(v.ffn) if i not in set(drop)]
         if len(keep) == v.ffn: continue
-        for up in f.ups: v.put(up, _sliced(v.get(up), keep, 0))
-        v.put(f.down, _sliced(v.get(f.down), keep, 1))
+        up_rows = v.rows("up", keep)         # every block of a fused [gate | up] projection
+        for up in f.ups: v.put(up, _sliced(v.get(up), up_rows, 0))
+        v.put(f.down, _sliced(v.get(f.down), torch.tensor(keep, dtype=torch.long), 1))
     _record(model)
     return model
 

@@ -12,8 +12,11 @@ from autoglm_workbench.models import TINY_KINDS, tiny_config
 from autoglm_workbench.pipeline import check_recipe
 from autoglm_workbench.recipe import Recipe
 
-PRUNABLE = {"bert", "roberta", "electra", "xlm_roberta", "distilbert", "llama", "qwen2", "mistral"}
-NO_PRUNING = {"deberta_v2", "modernbert", "gpt2"}       # layouts structured pruning does not know yet
+DECODERS = {"llama", "qwen2", "qwen3", "mistral", "gemma2", "gemma3", "phi3", "gpt2"}
+FUSED = {"modernbert", "phi3", "gpt2"}     # q, k and v in one projection (and gate and up in one, for two of them)
+PRUNABLE = {"bert", "roberta", "electra", "xlm_roberta", "distilbert", "deberta_v2", "modernbert"} | DECODERS
+# DeBERTa-v2/v3 with relative attention and projections of its own for the positions (rows that follow the query heads)
+DEBERTA_RELATIVE = dict(relative_attention=True, pos_att_type=["p2c", "c2p"], share_att_key=False, position_buckets=8)
 NO_LAYER_COPY = {"albert"}                                            # one layer shared by every repeat
 ALL = ["distill", "prune", "quantize", "export"]
 pytestmark = pytest.mark.fast
@@ -36,19 +39,13 @@ def recipe(folder, stages):
 
 
 def test_every_family_is_placed():
-    assert PRUNABLE | NO_PRUNING | NO_LAYER_COPY == set(TINY_KINDS)
+    assert PRUNABLE | NO_LAYER_COPY == set(TINY_KINDS) and FUSED <= PRUNABLE
 
 
 @pytest.mark.parametrize("kind", TINY_KINDS)
 def test_each_family_gets_the_stages_its_layout_can_take(folders, kind):
     if kind in PRUNABLE:
         check_recipe(recipe(folders[kind], ALL))
-    elif kind in NO_PRUNING:
-        model_type = tiny_config(kind).model_type
-        with pytest.raises(ConfigError, match=rf"'prune' does not know where {model_type}'s heads .* leave 'prune' out: "
-                                              "distill, quantize and export still apply"):
-            check_recipe(recipe(folders[kind], ALL))
-        check_recipe(recipe(folders[kind], ["distill", "quantize", "export"]))
     else:
         with pytest.raises(ConfigError, match=r"'distill' builds its student from teacher layers, which albert does not "
                                               r"lay out as one stack .*recipe\.student\.model"):
@@ -56,24 +53,25 @@ def test_each_family_gets_the_stages_its_layout_can_take(folders, kind):
 
 
 def test_autoglm_run_refuses_with_exit_code_2_and_no_traceback(folders, tmp_path):
-    r = subprocess.run([str(Path(sys.executable).with_name("autoglm")), "run", "--set", f"teacher.model={folders['gpt2']}",
+    r = subprocess.run([str(Path(sys.executable).with_name("autoglm")), "run", "--set", f"teacher.model={folders['albert']}",
                         "--set", "data.name=trec", "--set", f"output_dir={tmp_path / 'runs'}"],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 2, r.stderr[-2000:]
-    assert "'prune' does not know where gpt2's heads" in r.stderr + r.stdout
+    assert "'distill' builds its student from teacher layers, which albert does not" in r.stderr + r.stdout
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("kind", sorted(PRUNABLE))
+@pytest.mark.parametrize("kind", sorted(PRUNABLE) + ["deberta_v2-relative"])
 def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trips(kind, tmp_path):
     import copy
     import torch
     from autoglm_workbench.prune import Gates, load_pruned, prune_ffn, prune_heads, save_pruned
     torch.manual_seed(0)
-    config = tiny_config(kind, num_labels=3, **({"pad_token_id": 0} if kind in ("llama", "qwen2", "mistral") else {}))
+    kind, extra = (kind.split("-")[0], DEBERTA_RELATIVE) if kind.endswith("-relative") else (kind, {})
+    config = tiny_config(kind, num_labels=3, **extra, **({"pad_token_id": 0} if kind in DECODERS else {}))
     model = transformers.AutoModelForSequenceClassification.from_config(config, attn_implementation="eager").eval()
-    group = getattr(config, "num_attention_heads", 4) // (getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+    group = getattr(config, "num_attention_heads", 4) // (getattr(config, "num_key_value_heads", None) or getattr(config, "num_attention_heads", 4))
     heads = {0: list(range(group)), 2: list(range(group, 2 * group))}     # whole key/value groups where heads share them
     ffn = {1: list(range(0, 64, 3)), 3: [5, 7]}
     ids = torch.randint(3, 128, (2, 10))
@@ -89,10 +87,10 @@ def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trip
 
 
 def test_a_family_pruning_does_not_know_is_saved_and_loaded_as_a_plain_folder(folders, tmp_path):
-    "The distill stage saves its student with save_pruned; for DeBERTa-v2 that is a plain folder transformers opens."
+    "save_pruned on a layout pruning does not know (ALBERT: one layer shared by every repeat) writes a plain folder transformers opens."
     import torch
     from autoglm_workbench.prune import save_pruned
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(folders["deberta_v2"]).eval()
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(folders["albert"]).eval()
     save_pruned(model, tmp_path / "student")
     assert "autoglm_pruned" not in (tmp_path / "student" / "config.json").read_text()
     ids = torch.randint(3, 128, (2, 8))
@@ -110,3 +108,34 @@ def test_a_decoder_classifier_without_a_pad_token_classifies_batches(tmp_path):
     loaded, tokenizer = load_pretrained(tmp_path / "gpt2")
     assert loaded.config.pad_token_id == tokenizer.pad_token_id
     assert predict_logits(loaded, tokenizer, ["one text", "and a longer second one"], max_length=16).shape == (2, 3)
+
+
+def test_importance_reads_fused_projections_by_their_roles():
+    """Magnitude scores of Phi-3's fused qkv_proj / gate_up_proj equal a Llama's with the same weights split; GPT-2's
+    Conv1D (weights stored inputs x outputs) against the norms taken by hand."""
+    import torch
+    from autoglm_workbench.importance import Magnitude
+    torch.manual_seed(0)
+    phi3 = transformers.AutoModelForCausalLM.from_config(tiny_config("phi3"))
+    llama = transformers.AutoModelForCausalLM.from_config(tiny_config("llama", head_dim=8))
+    q, kv, ffn = 4 * 8, 2 * 8, 64
+    with torch.no_grad():
+        for a, b in zip(phi3.model.layers, llama.model.layers):
+            qkv, gate_up = a.self_attn.qkv_proj.weight, a.mlp.gate_up_proj.weight
+            b.self_attn.q_proj.weight.copy_(qkv[:q]); b.self_attn.k_proj.weight.copy_(qkv[q:q + kv])
+            b.self_attn.v_proj.weight.copy_(qkv[q + kv:]); b.self_attn.o_proj.weight.copy_(a.self_attn.o_proj.weight)
+            b.mlp.gate_proj.weight.copy_(gate_up[:ffn]); b.mlp.up_proj.weight.copy_(gate_up[ffn:])
+            b.mlp.down_proj.weight.copy_(a.mlp.down_proj.weight)
+    fused, split = Magnitude()(phi3), Magnitude()(llama)
+    for layer in range(4):
+        torch.testing.assert_close(fused.heads[layer], split.heads[layer])
+        torch.testing.assert_close(fused.ffn[layer], split.ffn[layer])
+
+    gpt2 = transformers.AutoModelForCausalLM.from_config(tiny_config("gpt2"))
+    block, hd = gpt2.transformer.h[1], 8
+    c_attn, c_proj = block.attn.c_attn.weight, block.attn.c_proj.weight          # (32, 96) and (32, 32): inputs x outputs
+    by_hand = [sum(c_attn[:, part * 32 + h * hd:part * 32 + (h + 1) * hd].pow(2).sum() for part in range(3))
+               + c_proj[h * hd:(h + 1) * hd].pow(2).sum() for h in range(4)]
+    torch.testing.assert_close(Magnitude()(gpt2).heads[1], torch.stack(by_hand).sqrt().detach())
+    neuron = block.mlp.c_fc.weight[:, 7].pow(2).sum() + block.mlp.c_proj.weight[7].pow(2).sum()
+    torch.testing.assert_close(Magnitude()(gpt2).ffn[1][7], neuron.sqrt().detach())
