@@ -14,7 +14,8 @@ from torch import nn
 from .core import ModelError
 
 # %% auto #0
-__all__ = ['FAMILIES', 'layer_stack', 'UnsupportedArchitecture', 'is_conv1d', 'features', 'Family', 'LayerView', 'layer_views']
+__all__ = ['FAMILIES', 'layer_stack', 'UnsupportedArchitecture', 'is_conv1d', 'features', 'Family', 'shared_layers', 'LayerView',
+           'layer_views']
 
 # %% ../nbs/03_arch.ipynb #0fcea562
 def layer_stack(model: nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
@@ -69,7 +70,14 @@ FAMILIES = (Family("bert", "attention.self.query", "attention.self.key", "attent
             Family("modernbert", "attn.Wqkv", "attn.Wqkv", "attn.Wqkv", "attn.Wo", ("mlp.Wi",), "mlp.Wo", up_parts=2),
             Family("phi3", "self_attn.qkv_proj", "self_attn.qkv_proj", "self_attn.qkv_proj", "self_attn.o_proj",
                    ("mlp.gate_up_proj",), "mlp.down_proj", up_parts=2),
-            Family("gpt2", "attn.c_attn", "attn.c_attn", "attn.c_attn", "attn.c_proj", ("mlp.c_fc",), "mlp.c_proj"))
+            Family("gpt2", "attn.c_attn", "attn.c_attn", "attn.c_attn", "attn.c_proj", ("mlp.c_fc",), "mlp.c_proj"),
+            Family("albert", "attention.query", "attention.key", "attention.value", "attention.dense", ("ffn",), "ffn_output"))
+
+def shared_layers(model: nn.Module,  # the model (a transformers model in eval mode unless said otherwise)
+                  ) -> list[nn.Module] | None:
+    "The layers a model repeats (ALBERT: each layer group serves several of its `num_hidden_layers`), or None for a stack of distinct layers."
+    groups = getattr(getattr(getattr(model, "base_model", model), "encoder", None), "albert_layer_groups", None)
+    return None if groups is None else [layer for g in groups for layer in g.albert_layers]
 
 @dataclass
 class LayerView:
@@ -129,7 +137,8 @@ def layer_views(model: nn.Module,  # the model (a transformers model in eval mod
     "A view of every transformer layer of `model`; `UnsupportedArchitecture` when its layout is unknown."
     try: _, stack = layer_stack(model)
     except (ModelError, AttributeError) as e:
-        raise UnsupportedArchitecture(f"{type(model).__name__}: no transformer layer stack found ({e})") from None
+        stack = shared_layers(model)      # ALBERT: a view per shared layer; pruning it prunes every repeat of it
+        if stack is None: raise UnsupportedArchitecture(f"{type(model).__name__}: no transformer layer stack found ({e})") from None
     names = {n for n, _ in stack[0].named_modules()}
     linear = lambda m: isinstance(m, nn.Linear) or is_conv1d(m)
     for fam in FAMILIES:
@@ -140,5 +149,5 @@ def layer_views(model: nn.Module,  # the model (a transformers model in eval mod
         f"{type(model).__name__} ({getattr(model.config, 'model_type', '?')}): structured pruning supports "
         "BERT-family encoders (attention.self.query/key/value), DistilBERT (attention.q_lin/k_lin/v_lin, ffn.lin1/lin2), "
         "DeBERTa-v2/v3 (attention.self.query_proj/key_proj/value_proj), ModernBERT (attn.Wqkv, mlp.Wi), GPT-2 "
-        "(attn.c_attn, mlp.c_fc), Phi-3 (self_attn.qkv_proj, mlp.gate_up_proj) and Llama-family decoders "
+        "(attn.c_attn, mlp.c_fc), ALBERT (its shared layer), Phi-3 (self_attn.qkv_proj, mlp.gate_up_proj) and Llama-family decoders "
         "(self_attn.q_proj/k_proj/v_proj with mlp.gate_proj/up_proj/down_proj)")

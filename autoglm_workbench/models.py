@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoTokenizer, PreTrainedModel)
 
-from .arch import layer_stack
+from .arch import layer_stack, shared_layers
 from .core import DataError, ModelError, ModelNotFoundError, seed_everything
 from .files import (atomic_folder, atomic_write_text, cache_dir, check_checksums, damaged_files,
                                      DamagedArtifact)
@@ -575,7 +575,13 @@ def make_student(teacher: PreTrainedModel,  # the model whose family, vocabulary
         raise ModelError("intermediate_size gives the student fresh weights: teacher layers cannot be copied into it; give one of them")
     cfg = _student_config(teacher, num_layers, hidden_size, intermediate_size)
     student = type(teacher)(cfg)
-    if not narrower or truncate:
+    if shared_layers(teacher) is not None:       # ALBERT: the student repeats the teacher's shared layer fewer times
+        if layers is not None or narrower or getattr(teacher.config, "num_hidden_groups", 1) != 1:
+            raise ModelError(f"{type(teacher).__name__} repeats one shared layer: a shallower student repeats it fewer times "
+                             "(num_layers); copying chosen layers, narrower widths and several layer groups do not apply")
+        student.load_state_dict(teacher.state_dict(), strict=True)
+        student.config.student_of_layers = uniform_layers(n_t, num_layers)
+    elif not narrower or truncate:
         chosen = list(layers) if layers is not None else uniform_layers(n_t, num_layers)
         prefix, _ = layer_stack(teacher)
         pat = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.(.*)$")

@@ -20,7 +20,7 @@ from torch import nn
 from transformers import AutoConfig
 
 from .core import ConfigError, DataError, ModelError, WorkbenchError, resolve_device, seed_everything
-from .arch import FAMILIES, UnsupportedArchitecture, layer_stack, layer_views
+from .arch import FAMILIES, UnsupportedArchitecture, layer_stack, layer_views, shared_layers
 from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
 from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine,
@@ -125,13 +125,24 @@ def _prunable_layout(recipe: Recipe, config) -> list:
     family = getattr(config, "model_type", "?")
     with torch.device("meta"):     # the layout without the weights: no memory, no time
         skeleton = AutoModelForSequenceClassification.from_config(config)
+    shared = shared_layers(skeleton) is not None       # ALBERT: one layer repeated; fewer repeats make a shallower student
     if "distill" in recipe.stages and recipe.student.model is None:
-        try: layer_stack(skeleton)
+        try:
+            if not shared: layer_stack(skeleton)
         except ModelError as e:
             raise ConfigError(f"recipe.stages: 'distill' builds its student from teacher layers, which {family} does not "
                               f"lay out as one stack ({e}); give a ready student (recipe.student.model, the teacher's "
                               "vocabulary), or leave 'distill' out") from None
+        s = recipe.student
+        if shared and (s.layers is not None or s.hidden_size is not None or s.intermediate_size is not None
+                       or getattr(config, "num_hidden_groups", 1) != 1):
+            raise ConfigError(f"recipe.student: {family} repeats one shared layer, so its student repeats it fewer times "
+                              "(student.num_layers); student.layers, hidden_size and intermediate_size do not apply")
     if "prune" not in recipe.stages: return []
+    if shared and recipe.prune.layers:
+        raise ConfigError(f"recipe.prune.layers = {recipe.prune.layers}: {family} repeats one shared layer, so there is no "
+                          "layer to remove, only repeats: a shallower model is the distill stage's student.num_layers; "
+                          "heads and ffn prune the shared layer (every repeat)")
     try: return layer_views(skeleton)
     except UnsupportedArchitecture:
         known = ", ".join(f.name for f in FAMILIES)

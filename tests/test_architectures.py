@@ -17,7 +17,7 @@ FUSED = {"modernbert", "phi3", "gpt2"}     # q, k and v in one projection (and g
 PRUNABLE = {"bert", "roberta", "electra", "xlm_roberta", "distilbert", "deberta_v2", "modernbert"} | DECODERS
 # DeBERTa-v2/v3 with relative attention and projections of its own for the positions (rows that follow the query heads)
 DEBERTA_RELATIVE = dict(relative_attention=True, pos_att_type=["p2c", "c2p"], share_att_key=False, position_buckets=8)
-NO_LAYER_COPY = {"albert"}                                            # one layer shared by every repeat
+SHARED = {"albert"}                  # one layer shared by every repeat: pruning it prunes every repeat
 ALL = ["distill", "prune", "quantize", "export"]
 pytestmark = pytest.mark.fast
 
@@ -39,30 +39,33 @@ def recipe(folder, stages):
 
 
 def test_every_family_is_placed():
-    assert PRUNABLE | NO_LAYER_COPY == set(TINY_KINDS) and FUSED <= PRUNABLE
+    assert PRUNABLE | SHARED == set(TINY_KINDS) and FUSED <= PRUNABLE
 
 
 @pytest.mark.parametrize("kind", TINY_KINDS)
-def test_each_family_gets_the_stages_its_layout_can_take(folders, kind):
-    if kind in PRUNABLE:
-        check_recipe(recipe(folders[kind], ALL))
-    else:
-        with pytest.raises(ConfigError, match=r"'distill' builds its student from teacher layers, which albert does not "
-                                              r"lay out as one stack .*recipe\.student\.model"):
-            check_recipe(recipe(folders[kind], ALL))
+def test_each_family_takes_every_stage(folders, kind):
+    check_recipe(recipe(folders[kind], ALL))
+
+
+def test_what_a_shared_layer_cannot_take_is_refused_before_any_work(folders):
+    "ALBERT repeats one layer: no layer to copy or remove, only repeats; heads and FFN neurons of the shared layer prune."
+    with pytest.raises(ConfigError, match=r"recipe.student: albert repeats one shared layer.*student.layers, hidden_size"):
+        check_recipe(Recipe.from_dict(recipe(folders["albert"], ALL).to_dict() | dict(student=dict(num_layers=2, layers=[0, 3]))))
+    with pytest.raises(ConfigError, match=r"recipe.prune.layers = 0.25: albert repeats one shared layer.*student.num_layers"):
+        check_recipe(Recipe.from_dict(recipe(folders["albert"], ALL).to_dict() | dict(prune=dict(layers=0.25))))
 
 
 def test_autoglm_run_refuses_with_exit_code_2_and_no_traceback(folders, tmp_path):
     r = subprocess.run([str(Path(sys.executable).with_name("autoglm")), "run", "--set", f"teacher.model={folders['albert']}",
-                        "--set", "data.name=trec", "--set", f"output_dir={tmp_path / 'runs'}"],
+                        "--set", "data.name=trec", "--set", "prune.layers=0.25", "--set", f"output_dir={tmp_path / 'runs'}"],
                        capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 2, r.stderr[-2000:]
-    assert "'distill' builds its student from teacher layers, which albert does not" in r.stderr + r.stdout
+    assert "recipe.prune.layers = 0.25: albert repeats one shared layer" in r.stderr + r.stdout
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("kind", sorted(PRUNABLE) + ["deberta_v2-relative"])
+@pytest.mark.parametrize("kind", sorted(PRUNABLE | SHARED) + ["deberta_v2-relative"])
 def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trips(kind, tmp_path):
     import copy
     import torch
@@ -74,6 +77,7 @@ def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trip
     group = getattr(config, "num_attention_heads", 4) // (getattr(config, "num_key_value_heads", None) or getattr(config, "num_attention_heads", 4))
     heads = {0: list(range(group)), 2: list(range(group, 2 * group))}     # whole key/value groups where heads share them
     ffn = {1: list(range(0, 64, 3)), 3: [5, 7]}
+    if kind in SHARED: heads, ffn = {0: heads[0]}, {0: ffn[1]}             # one shared layer (view 0) serves every repeat
     ids = torch.randint(3, 128, (2, 10))
     with torch.no_grad(), Gates(model).zero(heads, ffn):
         masked = model(input_ids=ids).logits
@@ -86,11 +90,12 @@ def test_a_pruned_model_of_each_family_equals_its_masked_original_and_round_trip
         torch.testing.assert_close(back(input_ids=ids).logits, pruned(input_ids=ids).logits, atol=1e-5, rtol=1e-4)
 
 
-def test_a_family_pruning_does_not_know_is_saved_and_loaded_as_a_plain_folder(folders, tmp_path):
-    "save_pruned on a layout pruning does not know (ALBERT: one layer shared by every repeat) writes a plain folder transformers opens."
+def test_a_family_pruning_does_not_know_is_saved_and_loaded_as_a_plain_folder(tmp_path):
+    "save_pruned on a layout pruning does not know (MPNet's attention.attn.q/k/v) writes a plain folder transformers opens."
     import torch
     from autoglm_workbench.prune import save_pruned
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(folders["albert"]).eval()
+    model = transformers.MPNetForSequenceClassification(transformers.MPNetConfig(
+        vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, num_labels=3)).eval()
     save_pruned(model, tmp_path / "student")
     assert "autoglm_pruned" not in (tmp_path / "student" / "config.json").read_text()
     ids = torch.randint(3, 128, (2, 8))
@@ -139,3 +144,19 @@ def test_importance_reads_fused_projections_by_their_roles():
     torch.testing.assert_close(Magnitude()(gpt2).heads[1], torch.stack(by_hand).sqrt().detach())
     neuron = block.mlp.c_fc.weight[:, 7].pow(2).sum() + block.mlp.c_proj.weight[7].pow(2).sum()
     torch.testing.assert_close(Magnitude()(gpt2).ffn[1][7], neuron.sqrt().detach())
+
+
+def test_an_albert_student_repeats_the_shared_layer_fewer_times(folders):
+    import torch
+    from autoglm_workbench.models import make_student
+    teacher = transformers.AutoModelForSequenceClassification.from_pretrained(folders["albert"]).eval()
+    student = make_student(teacher, num_layers=2).eval()
+    assert student.config.num_hidden_layers == 2
+    t, s = teacher.state_dict(), student.state_dict()
+    assert t.keys() == s.keys() and all(torch.equal(t[k], s[k]) for k in t)      # the same weights, repeated twice
+    ids = torch.randint(3, 128, (2, 8))
+    with torch.no_grad():        # two repeats of the shared layer: the teacher's third hidden state, by another route
+        assert torch.allclose(student(input_ids=ids, output_hidden_states=True).hidden_states[-1],
+                              teacher(input_ids=ids, output_hidden_states=True).hidden_states[2], atol=1e-6)
+    with pytest.raises(Exception, match="repeats one shared layer"):
+        make_student(teacher, num_layers=2, layers=[0, 3])
