@@ -66,8 +66,10 @@ def main() -> None:
             skipped["TensorRT FP16 / INT8"] = why
         rows = {}
         for path, model in paths.items():
-            v = validate(model, fp32, tok, data.test, max_length=ml, min_agreement=0.5 if a.smoke else 0.98, name=path)
-            row = dict(accuracy=v["accuracy"], top1_agreement=v["top1_agreement"], max_abs_diff=v["max_abs_diff"])
+            # a smoke run's student is barely trained: one flipped example of its 48 is two points
+            v = validate(model, fp32, tok, data.validation, max_length=ml, min_agreement=0.5 if a.smoke else 0.98,
+                         max_accuracy_drop=0.1 if a.smoke else 0.01, name=path)
+            row = dict(val_accuracy=v["accuracy"], top1_agreement=v["top1_agreement"], max_abs_diff=v["max_abs_diff"])
             for b in (1, 32):
                 # fixed shapes (padded to max_length) so compiled graphs and engines are timed at one shape
                 batch = {k: t.to(device) for k, t in tokenize(tok, data.test.texts[:b], ml, pad_to_max=True).items()}
