@@ -33,10 +33,10 @@ from .data import match_labels, Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'TINY_KINDS', 'resolve_model_path',
-           'fastest_attention', 'is_causal_lm', 'attention_implementation', 'register_loader', 'load_pretrained',
-           'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length', 'predict_logits',
-           'model_label_names', 'config_label_names', 'label_ids', 'accuracy', 'fine_tune', 'tiny_config',
-           'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'teacher_as_is',
+           'fastest_attention', 'is_causal_lm', 'attention_implementation', 'write_loader_card', 'register_loader',
+           'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
+           'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'accuracy', 'fine_tune',
+           'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'teacher_as_is',
            'uniform_layers', 'check_student_shape', 'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
@@ -120,6 +120,17 @@ def _quiet_transformers():
 # shape carries both keys. `models` imports neither module: the loaders come to it.
 ARTIFACT_LOADERS: dict = {}
 _FORMAT_MODULES = {"autoglm_quantized": "autoglm_workbench.quant", "autoglm_pruned": "autoglm_workbench.prune"}
+
+def write_loader_card(folder,  # a model folder in a format `from_pretrained` cannot build
+                      what: str,  # what the folder holds, e.g. 'a pruned bert model'
+                      why: str,  # why transformers alone cannot load it
+                      ) -> Path:
+    "A model card (`README.md`) that says which loader opens the folder, for anyone who tries `from_pretrained` first."
+    path = Path(folder) / "README.md"
+    path.write_text(f"# {what}\n\n{why}, so `AutoModel*.from_pretrained` cannot build it. Load it with the workbench:\n\n"
+                    "```python\nfrom autoglm_workbench.models import load_pretrained\n"
+                    "model, tokenizer = load_pretrained(\"path/to/this/folder\")\n```\n")
+    return path
 
 def register_loader(config_key: str,  # the key a saved config.json carries, e.g. 'autoglm_pruned'
                     loader: Callable,  # loader(path, attn_implementation=...) -> model

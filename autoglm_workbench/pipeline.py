@@ -32,7 +32,7 @@ from .metrics import StageMetrics
 from .models import (check_student_shape, config_label_names, load_pretrained, make_student, model_label_names,
                                       predict_logits, resolve_model_path, student_from_model, teacher_as_is,
                                       teacher_classifier)
-from .prune import load_pruned, save_pruned
+from .prune import save_pruned
 from .importance import CRITERIA, prune_on_data
 from .quant import load_quantized, quantize, save_quantized
 from .recipe import Recipe, flat_fields
@@ -273,7 +273,7 @@ def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, p = ctx.recipe, ctx.recipe.prune
     pruned = work / "pruned"     # the pruned weights before recovery: a resumed recovery starts from the same shapes
     if (pruned / "plan.json").exists() and not damaged_files(pruned):    # plan.json lands last: a crash before it prunes again
-        model, plan = load_pruned(pruned), json.loads((pruned / "plan.json").read_text())
+        model, plan = load_pretrained(pruned)[0], json.loads((pruned / "plan.json").read_text())   # pruned shapes or a plain folder
     else:
         model = copy.deepcopy(state.float_model).cpu().eval()
         sparsity = {k: v for k, v in (("layers", p.layers), ("heads", p.heads), ("ffn", p.ffn)) if v}

@@ -16,7 +16,7 @@ from torch import nn
 from transformers import AutoConfig
 from .core import InputError, ModelError
 from .files import atomic_folder, check_checksums
-from .models import fastest_attention, register_loader
+from .models import fastest_attention, register_loader, write_loader_card
 from .arch import LayerView, UnsupportedArchitecture, is_conv1d, layer_stack, layer_views
 
 # %% auto #0
@@ -197,13 +197,39 @@ def save_pruned(model: nn.Module,  # a pruned (or plain) transformers model
                 path,  # the folder written
                 tokenizer=None,  # saved beside it when given
                 ) -> Path:
-    "Save a pruned model (safetensors + config with the per-layer shapes), and its tokenizer when given."
+    "Save a pruned model (safetensors + config), and its tokenizer when given: a plain transformers folder where one head count and one FFN width describe every layer, else per-layer shapes and a card naming the loader."
     path = Path(path)
     if not hasattr(model.config, "autoglm_pruned"): _record(model)
+    plain = _uniform_config(model)
     with atomic_folder(path) as tmp:        # a crash mid-save leaves no half-written model
         model.save_pretrained(tmp)
+        if plain is not None: plain.save_pretrained(tmp)          # AutoModel*.from_pretrained opens the folder
+        else: write_loader_card(tmp, f"A pruned {model.config.model_type} model", "Its layers have different numbers of "
+                                "attention heads or FFN neurons, which one transformers config cannot describe")
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
     return path
+
+_FFN_WIDTH = ("intermediate_size", "n_inner", "hidden_dim")     # the FFN width's name in each family's config
+
+def _uniform_config(model: nn.Module):
+    "A standard config that builds every layer at `model`'s shapes (one head count, one FFN width), or None where none does."
+    try: views = layer_views(model)
+    except UnsupportedArchitecture: return None
+    heads, ffn = {v.heads for v in views}, {v.ffn for v in views}
+    if len(heads) > 1 or len(ffn) > 1: return None
+    config = copy.deepcopy(model.config)
+    config.__dict__.pop("autoglm_pruned", None)
+    (h,), (f,), v = heads, ffn, views[0]
+    setattr(config, next(a for a in _FFN_WIDTH if hasattr(config, a)), f)
+    if h != config.num_attention_heads:             # fewer heads of the same size: only configs with head_dim say so
+        config.num_attention_heads, config.head_dim = h, v.head_dim
+        if getattr(config, "num_key_value_heads", None): config.num_key_value_heads = h // v.group
+    try:
+        with torch.device("meta"):      # the check is the shapes transformers would build, weights not needed
+            probe = type(model)._from_config(config)
+    except (ValueError, TypeError): return None       # e.g. BERT: a hidden size the head count does not divide
+    shapes = lambda m: {k: tuple(t.shape) for k, t in m.state_dict().items()}
+    return config if shapes(probe) == shapes(model) else None
 
 def shrink_to(model: nn.Module,  # a freshly built model of the original shape
               shapes: dict,  # per-layer shapes recorded by `save_pruned`

@@ -21,7 +21,7 @@ from transformers import PreTrainedModel
 from .bench import measure_latency
 from .core import InputError, ModelError
 from .files import atomic_folder, check_checksums
-from .models import fastest_attention, register_loader
+from .models import fastest_attention, register_loader, write_loader_card
 from .prune import shrink_to
 
 # %% auto #0
@@ -172,6 +172,8 @@ def save_quantized(model: nn.Module,  # a model from `quantize`
     with atomic_folder(path) as tmp:        # a crash mid-save leaves no half-written model
         model.config.save_pretrained(tmp)
         save_file(tensors, str(tmp / "quantized.safetensors"), metadata=dict(tied=json.dumps(tied)))
+        write_loader_card(tmp, f"An INT8 {model.config.model_type} model", "Its weights are PyTorch INT8 tensors with "
+                          f"their scales ({info.get('scheme', 'int8')}), rebuilt by the workbench's quantizer")
         if tokenizer is not None: tokenizer.save_pretrained(tmp)
     return path
 

@@ -160,3 +160,29 @@ def test_an_albert_student_repeats_the_shared_layer_fewer_times(folders):
                               teacher(input_ids=ids, output_hidden_states=True).hidden_states[2], atol=1e-6)
     with pytest.raises(Exception, match="repeats one shared layer"):
         make_student(teacher, num_layers=2, layers=[0, 3])
+
+
+@pytest.mark.parametrize("kind,heads,plain", [("llama", [0, 1], True), ("qwen3", [2, 3], True), ("gpt2", [], True),
+                                              ("bert", [], True), ("bert", [1], False), ("bert", [1, 2], False),
+                                              ("gpt2", [1], False)])
+def test_a_folder_transformers_can_describe_opens_with_automodel(kind, heads, plain, tmp_path):
+    """One head count and one FFN width for every layer, in a config that can say so (heads need a head_dim): a plain
+    folder that AutoModelForSequenceClassification opens with the same logits. Otherwise a card names the loader."""
+    import torch
+    from autoglm_workbench.models import load_pretrained, resolve_model_path
+    from autoglm_workbench.prune import prune_ffn, prune_heads, save_pruned
+    torch.manual_seed(0)
+    config = tiny_config(kind, num_labels=3, **({"pad_token_id": 0} if kind in DECODERS else {}))
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    prune_ffn(prune_heads(model, {layer: heads for layer in range(4)}), {layer: list(range(0, 20, 2)) for layer in range(4)})
+    tok = transformers.AutoTokenizer.from_pretrained(resolve_model_path("minilm-l6"))      # load_pretrained opens both
+    save_pruned(model, tmp_path / "pruned", tok)
+    ids = torch.randint(3, 128, (2, 8))
+    with torch.no_grad(): expected = model(input_ids=ids).logits
+    assert (tmp_path / "pruned" / "README.md").exists() != plain
+    if plain:
+        back = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "pruned").eval()
+        with torch.no_grad(): torch.testing.assert_close(back(input_ids=ids).logits, expected)
+    else:
+        assert "load_pretrained" in (tmp_path / "pruned" / "README.md").read_text()
+    with torch.no_grad(): torch.testing.assert_close(load_pretrained(tmp_path / "pruned")[0](input_ids=ids).logits, expected)
