@@ -219,7 +219,7 @@ def presets_table() -> str:
     if any("val_accuracy" not in r["chosen"]["measured"] for r in d.values()):   # before choices moved to validation
         table += ("\n\n*This file was written before presets chose on the validation split: a search's candidate was "
                   "picked on the test accuracy shown, and the command that wrote it was not recorded. "
-                  "`python bench/presets.py --set data.limit=2000` writes it again.*")
+                  "`python bench/presets.py` writes it again.*")
     return table
 
 
