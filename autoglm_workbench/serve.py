@@ -26,15 +26,17 @@ def model_folder(model_or_run,  # a model folder, or a run folder (its last fini
     "The model folder `model_or_run` names: a model folder as it is, or a run folder's last stage that saved a model."
     path = Path(model_or_run)
     if not path.is_dir(): raise InputError(f"{path}: no such folder (give a model folder or a run folder)")
-    if (path / "stages").is_dir():
-        saved = sorted((d for d in (path / "stages").iterdir() if (d / "model").is_dir()), key=lambda d: int(d.name.split("-")[0]))
+    if (path / "stages").is_dir():      # stage folders are '<number>-<stage>'; anything else there is not a stage
+        saved = sorted((d for d in (path / "stages").iterdir() if (d / "model").is_dir() and d.name.split("-")[0].isdigit()),
+                       key=lambda d: int(d.name.split("-")[0]))
         if not saved: raise InputError(f"{path}: a run folder without a finished stage that saved a model (stages: "
                                        f"{', '.join(sorted(d.name for d in (path / 'stages').iterdir())) or 'none'})")
-        return saved[-1] / "model"
-    if (path / "model.onnx").exists() or (path / "config.json").exists(): return path
+        path = saved[-1] / "model"
+    if (path / "model.onnx").exists(): return path
     if (path / "model.engine").exists():
         raise InputError(f"{path}: a TensorRT engine runs on the GPU it was built for, through `export.TensorRTModel`, "
                          "not here; export with runtime onnxruntime for CPU serving")
+    if (path / "config.json").exists(): return path
     raise InputError(f"{path}: not a model folder (no model.onnx, no config.json) nor a run folder (no stages/)")
 
 def run_teacher(run_dir,  # a run folder
