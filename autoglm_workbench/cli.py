@@ -139,13 +139,16 @@ def main(argv: list[str] | None = None,  # command-line arguments (default: `sys
                 for line in budget_lines(result): print(line)
                 print(f"budget report: {Path(result['chosen']['run_dir']).parent if search else result['chosen']['run_dir']}/budget.json")
                 return 0 if result["met"] else 1
+            from autoglm_workbench.report import runtime_choice_lines
             report = run_pipeline(recipe, run_dir=args.resume, label=args.label)
             print(format_table(report.table))
+            for line in runtime_choice_lines(report.table): print(line)
             print("report: " + ", ".join(str(f) for f in report.files.values()))
         elif args.command == "report":
-            from autoglm_workbench.report import load_report
+            from autoglm_workbench.report import load_report, runtime_choice_lines
             report = load_report(args.run_dir)
             print(format_table(report.table))
+            for line in runtime_choice_lines(report.table): print(line)
             print("report: " + ", ".join(str(f) for f in report.files.values()))
         elif args.command == "recipe":
             extra = [f"stages=[{args.stages}]"] if args.stages else []

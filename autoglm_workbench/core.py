@@ -20,9 +20,9 @@ import yaml
 if TYPE_CHECKING: import torch      # annotations only: `autoglm --help` must not wait for torch
 
 # %% auto #0
-__all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'at_least',
-           'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict', 'load_yaml',
-           'Config', 'seed_everything', 'resolve_device', 'worker_threads']
+__all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'ExportError',
+           'at_least', 'between', 'one_of', 'matches', 'spec', 'validate', 'did_you_mean', 'from_dict', 'to_dict',
+           'load_yaml', 'Config', 'seed_everything', 'resolve_device', 'worker_threads']
 
 # %% ../nbs/00_core.ipynb #f1731cce
 class WorkbenchError(Exception):
@@ -42,6 +42,9 @@ class ModelNotFoundError(ModelError, FileNotFoundError):
 
 class InputError(WorkbenchError, ValueError):
     "Tensors handed to a loss, adapter or pruner have the wrong shape, size or values."
+
+class ExportError(WorkbenchError, RuntimeError):
+    "An export or a runtime could not do what was asked."
 
 # %% ../nbs/00_core.ipynb #45c3fbca
 Check = Callable[[Any], "str | None"]

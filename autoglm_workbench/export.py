@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .arch import layer_views
-from .core import InputError, WorkbenchError
+from .core import ExportError, InputError
 from .metrics import latency_column, speedup_column, timed_batch_sizes
 from .data import Split, tokenize
 from .models import attention_implementation, label_ids, model_label_names, predict_logits
@@ -29,15 +29,12 @@ from .files import atomic_write_text
 from .bench import interleaved_latency
 
 # %% auto #0
-__all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ExportError', 'ValidationError', 'TensorRTUnavailable', 'to_onnx',
-           'ort_optimize', 'write_deploy_folder', 'folder_config', 'OnnxModel', 'validate', 'ort_quantize_dynamic',
+__all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ValidationError', 'TensorRTUnavailable', 'to_onnx', 'ort_optimize',
+           'write_deploy_folder', 'folder_config', 'OnnxModel', 'validate', 'ort_quantize_dynamic',
            'calibration_batches', 'qdq_quantize', 'graph_ops', 'tensorrt_missing', 'tensorrt_onnx',
            'build_tensorrt_engine', 'TensorRTModel', 'runtime_table', 'runtime_rows']
 
 # %% ../nbs/31_export.ipynb #99771a43
-class ExportError(WorkbenchError, RuntimeError):
-    "An export or a runtime could not do what was asked."
-
 class ValidationError(ExportError):
     "An artifact's outputs do not match the PyTorch model closely enough."
 
@@ -297,8 +294,10 @@ def calibration_batches(tokenizer,  # the model's tokenizer
                         max_length: int = 128,  # tokens per example (truncated; padded where batched)
                         batch_size: int = 16,  # examples a batch
                         ) -> list[dict]:
-    "Real inputs for calibration, padded to `max_length`."
+    "Real inputs for calibration, padded to `max_length`, every batch of one shape (the last filled from the first texts)."
     if not texts: raise InputError("calibration needs at least one text")
+    # ONNX Runtime's percentile calibrator stacks the batches' activations, so a short last batch would not fit
+    texts = list(texts) + [texts[i % len(texts)] for i in range(-len(texts) % batch_size)] if len(texts) > batch_size else list(texts)
     return [tokenize(tokenizer, texts[i:i + batch_size], max_length, pad_to_max=True) for i in range(0, len(texts), batch_size)]
 
 def _activation_matmuls(onnx_path) -> list[str]:

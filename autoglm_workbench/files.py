@@ -23,7 +23,8 @@ from .recipe import Recipe
 
 # %% auto #0
 __all__ = ['CHECKSUMS', 'write_checksums', 'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder', 'cache_dir',
-           'atomic_write_text', 'atomic_folder', 'cpu_features', 'environment_info', 'RunFolder', 'provenance']
+           'atomic_write_text', 'atomic_folder', 'cpu_features', 'chosen_elsewhere', 'environment_info', 'RunFolder',
+           'provenance']
 
 # %% ../nbs/00b_files.ipynb #dd837c43
 CHECKSUMS = "checksums.json"   # every saved artifact folder records the sha256 of its files here
@@ -117,6 +118,20 @@ def cpu_features(cpuinfo: str | None = None,  # the text of /proc/cpuinfo (defau
     for line in cpuinfo.splitlines():
         if line.split(":")[0].strip() in ("flags", "Features"): flags |= set(line.split(":", 1)[1].split())
     return [f for f in _CPU_FEATURES if f in flags]
+
+def chosen_elsewhere(deploy: dict,  # an export folder's deploy.json
+                     now: list[str] | None = None,  # this machine's features (default: `cpu_features()`)
+                     ) -> str | None:
+    "Why an export folder's runtime, chosen by timing, may not be the fastest on this processor; None when it was not timed or the features match."
+    if deploy.get("chosen_by") != "measurement": return None
+    recorded, now = deploy.get("cpu_features", []), cpu_features() if now is None else now
+    gained, lost = [f for f in now if f not in recorded], [f for f in recorded if f not in now]
+    if not gained and not lost: return None
+    change = "; ".join(s for s in (f"this one adds {', '.join(gained)}" if gained else "",
+                                   f"this one lacks {', '.join(lost)}" if lost else "") if s)
+    return (f"its runtime ({deploy.get('runtime')} {deploy.get('precision')}) was chosen by timing on a processor with "
+            f"{', '.join(recorded) or 'none of the features'}; {change}: the fastest runtime here may be another; "
+            "export again on this machine (runtime: auto) to choose here")
 
 def environment_info() -> dict:
     "Package versions and hardware of this process, for the run record."

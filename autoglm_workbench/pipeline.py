@@ -23,10 +23,11 @@ from .core import ConfigError, DataError, ModelError, WorkbenchError, resolve_de
 from .arch import FAMILIES, UnsupportedArchitecture, layer_stack, layer_views, shared_layers
 from .data import TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
-from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, build_tensorrt_engine,
-                                      calibration_batches, ort_optimize, ort_quantize_dynamic, tensorrt_missing,
-                                      tensorrt_onnx, to_onnx, validate, write_deploy_folder)
-from .files import RunFolder, atomic_folder, atomic_write_text, check_checksums, damaged_files, environment_info
+from .export import tensorrt_missing, validate, write_deploy_folder
+from .openvino_export import has_bf16, openvino_missing
+from .runtimes import build_artifact, calibration_texts, choose_runtime, open_artifact
+from .files import (RunFolder, atomic_folder, atomic_write_text, check_checksums, cpu_features, damaged_files,
+                                     environment_info)
 from .measure import measure_stage
 from .metrics import StageMetrics
 from .models import (check_student_shape, config_label_names, load_pretrained, make_student, model_label_names,
@@ -201,6 +202,12 @@ def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stag
     if "export" in recipe.stages and recipe.export.runtime == "tensorrt":
         if (why := tensorrt_missing()) is not None:
             raise ConfigError(f"recipe.export.runtime = 'tensorrt': {why}; use 'onnxruntime' on this machine")
+    if "export" in recipe.stages and recipe.export.runtime == "openvino":
+        if (why := openvino_missing()) is not None:
+            raise ConfigError(f"recipe.export.runtime = 'openvino': {why}; or use 'onnxruntime'")
+    if "export" in recipe.stages and recipe.export.precision == "bf16" and not has_bf16(cpu_features()):
+        raise ConfigError("recipe.export.precision = 'bf16': this processor has neither AVX-512 BF16 nor AMX, so OpenVINO "
+                          "would emulate bf16, slower than fp32; use fp32 or int8")
     return plan
 
 
@@ -299,32 +306,35 @@ def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
 # %% ../nbs/50_pipeline.ipynb #18579be5
 def export_precision(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                      ) -> str:
-    "The export stage's precision: as asked, or for 'auto' int8 after a quantize stage and fp32 otherwise."
-    p = recipe.export.precision
-    return p if p != "auto" else ("int8" if "quantize" in recipe.stages else "fp32")
+    "The export stage's precision: as asked; for 'auto', int8 after a quantize stage, else fp32 (fp16 on TensorRT), and every candidate's with runtime 'auto'."
+    p, runtime = recipe.export.precision, recipe.export.runtime
+    if p != "auto" or runtime == "auto": return p
+    return "int8" if "quantize" in recipe.stages else ("fp16" if runtime == "tensorrt" else "fp32")
 
 def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, ex = ctx.recipe, ctx.recipe.export
-    precision, src, folder = export_precision(r), state.float_model, out / "model"
-    folder.mkdir(parents=True)
+    src, folder = state.float_model, out / "model"
     work.mkdir(parents=True, exist_ok=True)
-    if ex.runtime == "onnxruntime":
-        fused = ex.fuse and getattr(src.config, "model_type", None) in ORT_OPTIMIZER_TYPES
-        fp32 = folder / "model.onnx" if precision == "fp32" else work / "model.fp32.onnx"
-        (ort_optimize if fused else to_onnx)(src, fp32, _sample(ctx))
-        if precision == "int8": ort_quantize_dynamic(fp32, folder / "model.onnx", per_channel=r.quantize.per_channel)
-        model = OnnxModel(folder / "model.onnx")
+    common = dict(max_length=r.data.max_length, per_channel=r.quantize.per_channel, fuse=ex.fuse)
+    if ex.runtime == "auto":       # every CPU candidate built, validated and timed here; the fastest is kept
+        b = r.bench
+        choice = choose_runtime(src, ctx.tokenizer, ctx.data.train, ctx.data.validation, folder, work,
+                                precision=export_precision(r), batch_sizes=b.batch_sizes, rounds=b.rounds, repeats=b.repeats,
+                                warmup=b.warmup, max_accuracy_drop=ex.max_accuracy_drop, min_agreement=ex.min_agreement,
+                                calibration_examples=ex.calibration_examples, **common)
+        deploy, check = choice.deploy, choice.validation
     else:
-        calibration = calibration_batches(ctx.tokenizer, ctx.data.train.subset(64).texts, r.data.max_length) if precision == "int8" else None
-        graph = tensorrt_onnx(src, work / "model.onnx", _sample(ctx), precision, calibration)
-        model = TensorRTModel(build_tensorrt_engine(graph, precision, engine_path=folder / "model.engine"))
-        fused = None
-    # every artifact is checked against the PyTorch model it came from before it counts
-    check = validate(model, src, ctx.tokenizer, ctx.data.validation, max_length=r.data.max_length,
-                     max_accuracy_drop=ex.max_accuracy_drop, min_agreement=ex.min_agreement, name=f"{ex.runtime} {precision}")
-    write_deploy_folder(folder, src, ctx.tokenizer, runtime=ex.runtime, precision=precision, fused=fused,
-                        max_length=r.data.max_length, inputs=sorted(_sample(ctx)))
-    return dict(precision=precision, fused=fused, validation=check)
+        model, deploy = build_artifact(src, ctx.tokenizer, ex.runtime, export_precision(r), folder, sample=_sample(ctx),
+                                       calibration=calibration_texts(ctx.data.train, ex.calibration_examples), work=work, **common)
+        # every artifact is checked against the PyTorch model it came from before it counts
+        check = validate(model, src, ctx.tokenizer, ctx.data.validation, max_length=r.data.max_length,
+                         max_accuracy_drop=ex.max_accuracy_drop, min_agreement=ex.min_agreement,
+                         name=f"{ex.runtime} {deploy['precision']}")
+        deploy = deploy | dict(chosen_by="recipe", cpu_features=cpu_features())
+    write_deploy_folder(folder, src, ctx.tokenizer, **deploy, max_length=r.data.max_length, inputs=sorted(_sample(ctx)))
+    return dict(runtime=deploy["runtime"], precision=deploy["precision"], fused=deploy.get("fused"), validation=check) | (
+        dict(runtime_choice=deploy["reason"], candidates=deploy["candidates"]) if ex.runtime == "auto" else {})
+
 
 # %% ../nbs/50_pipeline.ipynb #0f8a6fb9
 STAGE_RUNNERS = {"distill": _distill, "prune": _prune, "quantize": _quantize, "export": _export}
@@ -341,8 +351,7 @@ def load_stage(name: str,  # the stage that saved the folder: distill, prune, qu
     if name == "quantize": return StageState(load_quantized(m), state.float_model, state.tokenizer, quantized=True)
     if name == "export":
         check_checksums(folder)
-        model = OnnxModel(m / "model.onnx") if (m / "model.onnx").exists() else TensorRTModel(m / "model.engine")
-        return StageState(model, state.float_model, state.tokenizer, state.quantized)
+        return StageState(open_artifact(m), state.float_model, state.tokenizer, state.quantized)
     raise ConfigError(f"stage {name!r}: must be one of {', '.join(STAGE_RUNNERS)}")
 
 # %% ../nbs/50_pipeline.ipynb #139b1462

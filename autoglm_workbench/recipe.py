@@ -16,10 +16,10 @@ from .core import (Config, ConfigError, at_least, between, did_you_mean, from_di
                                     matches, one_of, spec, validate)
 
 # %% auto #0
-__all__ = ['STAGES', 'KD_ALPHA', 'KD_TEMPERATURE', 'SMOKE_FIELDS', 'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig',
-           'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'BudgetConfig', 'Recipe',
-           'describe_config', 'flat_fields', 'with_fields', 'parse_overrides', 'smoke_recipe', 'load_recipe',
-           'recipe_from_parameters']
+__all__ = ['STAGES', 'KD_ALPHA', 'KD_TEMPERATURE', 'RUNTIME_PRECISIONS', 'CPU_RUNTIMES', 'PRECISIONS', 'SMOKE_FIELDS',
+           'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'PruneConfig',
+           'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'BudgetConfig', 'Recipe', 'describe_config', 'flat_fields',
+           'with_fields', 'parse_overrides', 'smoke_recipe', 'load_recipe', 'recipe_from_parameters']
 
 # %% ../nbs/00a_recipe.ipynb #a0cad485
 STAGES = ("distill", "prune", "quantize", "export")   # the pipeline's stages, in the order they run
@@ -140,20 +140,38 @@ class QuantizeConfig(Config):
     per_channel: bool = spec(True, doc="one weight scale per output channel (more accurate, same speed)")
 
 # %% ../nbs/00a_recipe.ipynb #8bc4ff5d
+# what each runtime can be exported at. int8 is each runtime's usual INT8: activation scales per call in ONNX Runtime,
+# calibrated on training examples in OpenVINO (NNCF) and TensorRT; int8-static is ONNX Runtime's calibrated Q/DQ graph,
+# int8-weights OpenVINO's INT8 weights with float activations, bf16 OpenVINO's CPU plugin computing in bfloat16
+RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8", "int8-static"),
+                      "openvino": ("fp32", "bf16", "int8", "int8-weights"),
+                      "tensorrt": ("fp16", "int8")}
+CPU_RUNTIMES = ("onnxruntime", "openvino")       # what `runtime: auto` chooses among
+PRECISIONS = tuple(dict.fromkeys(p for ps in RUNTIME_PRECISIONS.values() for p in ps))
+
 @dataclass
 class ExportConfig(Config):
-    runtime: str = spec("onnxruntime", one_of("onnxruntime", "tensorrt"), doc="the runtime the model is exported for")
-    precision: str = spec("auto", one_of("auto", "fp32", "int8", "fp16"),
-                          doc="'auto': int8 after a quantize stage, else fp32; fp16 on TensorRT only")
+    runtime: str = spec("onnxruntime", one_of(*RUNTIME_PRECISIONS, "auto"),
+                        doc="the runtime the model is exported for; 'auto': every CPU runtime's candidates are built, "
+                        "validated and timed in turns on this machine, and the fastest that passes validation is kept")
+    precision: str = spec("auto", one_of("auto", *PRECISIONS),
+                          doc="'auto': int8 after a quantize stage, else fp32 (fp16 on TensorRT); with runtime 'auto', "
+                          "every candidate precision. " + "; ".join(f"{r}: {', '.join(p)}" for r, p in RUNTIME_PRECISIONS.items()))
     fuse: bool = spec(True, doc="fuse attention, LayerNorm and GELU with ONNX Runtime's transformer optimizer")
+    calibration_examples: int = spec(128, at_least(1), doc="training texts that calibrate static INT8 (taken class by "
+                                     "class, never from validation or test)")
     max_accuracy_drop: float = spec(0.01, between(0, 1), doc="validation accuracy the artifact may lose against its PyTorch model")
     min_agreement: float = spec(0.95, between(0, 1), doc="share of validation examples whose top-1 class must equal the PyTorch model's")
 
     def check_consistency(self, path,  # dotted prefix of the field names in messages
                          ):
-        if self.precision == "fp16" and self.runtime != "tensorrt":
-            raise ConfigError(f"{path}.precision = 'fp16': only with {path}.runtime = 'tensorrt' "
-                              "(ONNX Runtime on CPU runs fp32 or int8)")
+        if self.precision == "auto": return
+        runtimes = CPU_RUNTIMES if self.runtime == "auto" else (self.runtime,)
+        if not any(self.precision in RUNTIME_PRECISIONS[r] for r in runtimes):
+            can = sorted({p for r in runtimes for p in RUNTIME_PRECISIONS[r]}, key=PRECISIONS.index)
+            takes = [r for r, ps in RUNTIME_PRECISIONS.items() if self.precision in ps]
+            raise ConfigError(f"{path}.precision = {self.precision!r}: {path}.runtime = {self.runtime!r} exports at "
+                              f"{', '.join(can)}; {self.precision} is for runtime {' or '.join(takes)}")
 
 @dataclass
 class BenchConfig(Config):

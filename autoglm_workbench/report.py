@@ -19,7 +19,7 @@ from .metrics import latency_column, speedup_column, timed_batch_sizes
 from .recipe import Recipe
 
 # %% auto #0
-__all__ = ['RunReport', 'report_chart', 'summary_columns', 'write_report', 'load_report']
+__all__ = ['RunReport', 'report_chart', 'summary_columns', 'write_report', 'load_report', 'runtime_choice_lines']
 
 # %% ../nbs/49a_report.ipynb #d7517781
 @dataclass
@@ -93,3 +93,22 @@ def load_report(run_dir,  # a finished run's folder
     files = {k: Path(run_dir) / f for k, f in (("json", "report.json"), ("html", "pareto.html"), ("png", "pareto.png"))
              if (Path(run_dir) / f).exists()}
     return RunReport(Path(run_dir), pd.DataFrame(d["stages"]).set_index("stage"), files)
+
+# %% ../nbs/49a_report.ipynb #a6d4cade
+def runtime_choice_lines(table: pd.DataFrame,  # a run's report table
+                         ) -> list[str]:
+    "The export stage's runtime candidates (one line each) and why the winner won; none where the recipe named the runtime."
+    if "export" not in table.index or "candidates" not in table or not isinstance(table.loc["export", "candidates"], list):
+        return []
+    rows = pd.DataFrame(table.loc["export", "candidates"]).set_index("candidate")
+    cell = lambda v, fmt: "" if pd.isna(v) else fmt.format(v)
+    out = pd.DataFrame(index=list(rows.index))
+    out["status"] = rows.status.map(lambda s: s if len(s) <= 48 else s[:47] + "…")
+    out["val. accuracy %"] = rows.get("accuracy", pd.Series(index=rows.index)).map(lambda v: cell(100 * v, "{:.1f}"))
+    out["size (MB)"] = rows.get("size_mb", pd.Series(index=rows.index)).map(lambda v: cell(v, "{:.1f}"))
+    for b in timed_batch_sizes(rows.columns):
+        out[f"b{b} ms"] = rows[latency_column(b)].map(lambda v: cell(v, "{:.1f}"))
+    out["score"] = rows.score.map(lambda v: cell(v, "{:.2f}x"))
+    out["chosen"] = rows.chosen.map(lambda v: "<-" if v is True else "")
+    return ["runtime candidates (validated and timed on the validation split):", *out.to_string().splitlines(),
+            f"runtime: {table.loc['export', 'runtime_choice']}"]

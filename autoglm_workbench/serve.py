@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -15,10 +16,11 @@ import pandas as pd
 
 from .core import InputError
 from .data import Split, match_labels
+from .files import chosen_elsewhere
 
 # %% auto #0
-__all__ = ['model_folder', 'run_teacher', 'OnnxClassifier', 'TorchClassifier', 'open_classifier', 'predictions', 'Evaluation',
-           'evaluate']
+__all__ = ['model_folder', 'run_teacher', 'OnnxClassifier', 'OpenVinoClassifier', 'TorchClassifier', 'open_classifier',
+           'predictions', 'Evaluation', 'evaluate']
 
 # %% ../nbs/32_serve.ipynb #648862ba
 def model_folder(model_or_run,  # a model folder, or a run folder (its last finished stage's model is used)
@@ -32,12 +34,12 @@ def model_folder(model_or_run,  # a model folder, or a run folder (its last fini
         if not saved: raise InputError(f"{path}: a run folder without a finished stage that saved a model (stages: "
                                        f"{', '.join(sorted(d.name for d in (path / 'stages').iterdir())) or 'none'})")
         path = saved[-1] / "model"
-    if (path / "model.onnx").exists(): return path
+    if (path / "model.onnx").exists() or (path / "model.xml").exists(): return path
     if (path / "model.engine").exists():
         raise InputError(f"{path}: a TensorRT engine runs on the GPU it was built for, through `export.TensorRTModel`, "
                          "not here; export with runtime onnxruntime for CPU serving")
     if (path / "config.json").exists(): return path
-    raise InputError(f"{path}: not a model folder (no model.onnx, no config.json) nor a run folder (no stages/)")
+    raise InputError(f"{path}: not a model folder (no model.onnx, model.xml or config.json) nor a run folder (no stages/)")
 
 def run_teacher(run_dir,  # a run folder
                 ) -> Path | None:
@@ -60,22 +62,23 @@ def _named_classes(folder: Path) -> list[str] | None:
     deploy = json.loads((folder / "deploy.json").read_text()) if (folder / "deploy.json").exists() else {}
     return deploy.get("label_names")
 
-class OnnxClassifier:
-    "An export folder's ONNX graph and tokenizer: texts in, class probabilities out, on ONNX Runtime and `tokenizers` only."
-    def __init__(self, folder,  # an export folder: model.onnx, tokenizer.json, config.json / deploy.json
-                 threads: int | None = None,  # intra-op threads (default: the runtime's own choice)
-                 ):
-        import onnxruntime as ort
+class _ExportClassifier:
+    "What every export folder's classifier shares: the fast tokenizer set up from the folder's files, batching, softmax."
+    graph_file = ""      # the file the runtime loads
+
+    def __init__(self, folder):
         from tokenizers import Tokenizer
         self.folder = Path(folder)
-        for need in ("model.onnx", "tokenizer.json"):
+        for need in (self.graph_file, "tokenizer.json"):
             if not (self.folder / need).exists():
-                raise InputError(f"{self.folder}: no {need}; an export folder holds model.onnx beside its fast tokenizer (tokenizer.json)")
-        deploy = json.loads((self.folder / "deploy.json").read_text()) if (self.folder / "deploy.json").exists() else {}
+                raise InputError(f"{self.folder}: no {need}; an export folder holds {self.graph_file} beside its fast "
+                                 "tokenizer (tokenizer.json)")
+        self.deploy = json.loads((self.folder / "deploy.json").read_text()) if (self.folder / "deploy.json").exists() else {}
+        if why := chosen_elsewhere(self.deploy): warnings.warn(f"{self.folder}: {why}")
         config = json.loads((self.folder / "config.json").read_text()) if (self.folder / "config.json").exists() else {}
         tok_config = json.loads((self.folder / "tokenizer_config.json").read_text()) if (self.folder / "tokenizer_config.json").exists() else {}
         self.label_names = _named_classes(self.folder)
-        self.max_length = int(deploy.get("max_length") or config.get("autoglm_max_length") or 128)
+        self.max_length = int(self.deploy.get("max_length") or config.get("autoglm_max_length") or 128)
         self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length)
         pad = tok_config.get("pad_token")
@@ -84,11 +87,8 @@ class OnnxClassifier:
         if pad_id is None: pad_id, pad = 0, None
         self.tokenizer.enable_padding(pad_id=pad_id, pad_token=pad or self.tokenizer.id_to_token(pad_id) or "",
                                       direction=tok_config.get("padding_side", "right"))
-        opts = ort.SessionOptions()
-        if threads: opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
-        self.session = ort.InferenceSession(str(self.folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def _run(self, feeds: dict) -> np.ndarray: raise NotImplementedError
 
     def logits(self, texts: list[str],  # the texts to classify
                batch_size: int = 32,  # texts a batch (each padded to its longest)
@@ -99,7 +99,7 @@ class OnnxClassifier:
             enc = self.tokenizer.encode_batch(list(texts[i:i + batch_size]))
             arrays = dict(input_ids=[e.ids for e in enc], attention_mask=[e.attention_mask for e in enc],
                           token_type_ids=[e.type_ids for e in enc])
-            out.append(self.session.run(None, {n: np.asarray(arrays[n], dtype=np.int64) for n in self.input_names})[0])
+            out.append(self._run({n: np.asarray(arrays[n], dtype=np.int64) for n in self.input_names}))
         return np.concatenate(out).astype(np.float32)
 
     def probabilities(self, texts: list[str],  # the texts to classify
@@ -107,6 +107,38 @@ class OnnxClassifier:
                       ) -> np.ndarray:
         "Class probabilities (softmax of the logits), one row a text."
         return _softmax(self.logits(texts, batch_size))
+
+class OnnxClassifier(_ExportClassifier):
+    "An export folder's ONNX graph and tokenizer: texts in, class probabilities out, on ONNX Runtime and `tokenizers` only."
+    graph_file = "model.onnx"
+
+    def __init__(self, folder,  # an export folder: model.onnx, tokenizer.json, config.json / deploy.json
+                 threads: int | None = None,  # intra-op threads (default: the runtime's own choice)
+                 ):
+        import onnxruntime as ort
+        super().__init__(folder)
+        opts = ort.SessionOptions()
+        if threads: opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.folder / self.graph_file), opts, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def _run(self, feeds: dict) -> np.ndarray: return self.session.run(None, feeds)[0]
+
+class OpenVinoClassifier(_ExportClassifier):
+    "An export folder's OpenVINO IR and tokenizer, compiled at the precision its deploy.json records; no torch."
+    graph_file = "model.xml"
+
+    def __init__(self, folder,  # an export folder: model.xml + model.bin, tokenizer.json, config.json / deploy.json
+                 threads: int | None = None,  # inference threads (default: the plugin's own choice)
+                 ):
+        from autoglm_workbench.openvino_export import OpenVinoModel
+        super().__init__(folder)
+        self.model = OpenVinoModel(self.folder / self.graph_file, self.deploy.get("inference_precision", "f32"), threads)
+        self.input_names = self.model.input_names
+
+    def _run(self, feeds: dict) -> np.ndarray: return self.model.run(feeds)
+
 
 # %% ../nbs/32_serve.ipynb #41aad8d7
 class TorchClassifier:
@@ -132,10 +164,12 @@ class TorchClassifier:
         return _softmax(self.logits(texts, batch_size))
 
 def open_classifier(model_or_run,  # a model folder or a run folder
-                    ) -> OnnxClassifier | TorchClassifier:
-    "The classifier a path names: an export folder on ONNX Runtime (no torch), any other model folder through torch."
+                    ) -> OnnxClassifier | OpenVinoClassifier | TorchClassifier:
+    "The classifier a path names: an export folder on ONNX Runtime or OpenVINO (no torch), any other model folder through torch."
     folder = model_folder(model_or_run)
-    return OnnxClassifier(folder) if (folder / "model.onnx").exists() else TorchClassifier(folder)
+    if (folder / OnnxClassifier.graph_file).exists(): return OnnxClassifier(folder)
+    if (folder / OpenVinoClassifier.graph_file).exists(): return OpenVinoClassifier(folder)
+    return TorchClassifier(folder)
 
 # %% ../nbs/32_serve.ipynb #cc36ba0e
 def predictions(classifier,  # an `OnnxClassifier` or `TorchClassifier`
