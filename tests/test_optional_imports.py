@@ -27,3 +27,26 @@ def test_package_imports_without_tensorrt_or_panels():
     """)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "raised: TensorRT is unavailable: the tensorrt package is not installed" in r.stdout
+
+
+def test_without_openvino_the_auto_runtime_skips_it_and_a_recipe_naming_it_is_refused():
+    r = run("""
+        import sys
+        for blocked in ("openvino", "nncf"): sys.modules[blocked] = None   # import fails
+        from autoglm_workbench.openvino_export import openvino_missing
+        from autoglm_workbench.runtimes import runtime_candidates
+        from autoglm_workbench.pipeline import check_recipe
+        from autoglm_workbench.recipe import Recipe
+        from autoglm_workbench.core import ConfigError
+        assert "OpenVINO is not installed" in openvino_missing(), openvino_missing()
+        rows = runtime_candidates(features=["avx2"])
+        skipped = {(c["runtime"], c["precision"]) for c in rows if c["skip"] and "OpenVINO is not installed" in c["skip"]}
+        assert skipped == {("openvino", p) for p in ("fp32", "bf16", "int8", "int8-weights")}, rows
+        assert all(c["skip"] is None for c in rows if c["runtime"] == "onnxruntime"), rows
+        try:
+            check_recipe(Recipe.from_dict(dict(stages=["export"], export=dict(runtime="openvino"))))
+        except ConfigError as e:
+            print("refused:", e)
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "refused: recipe.export.runtime = 'openvino': OpenVINO is not installed" in r.stdout, r.stdout
