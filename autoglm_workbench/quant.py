@@ -10,6 +10,7 @@ import json
 import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import torch
@@ -26,8 +27,8 @@ from .prune import shrink_to
 
 # %% auto #0
 __all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'quantize',
-           'prepare_qat', 'save_quantized', 'load_quantized', 'weight_error_frame', 'weight_histogram_frame',
-           'gemm_floor']
+           'prepare_qat', 'save_quantized', 'load_quantized', 'CompiledInt8', 'quantize_compiled', 'weight_error_frame',
+           'weight_histogram_frame', 'gemm_floor']
 
 # %% ../nbs/30_quant.ipynb #396a475a
 def fake_quant_weight(w: torch.Tensor,  # a weight matrix `[out, in]`
@@ -220,6 +221,80 @@ def load_quantized(path,  # a folder written by `save_quantized`
 
 # models.load_pretrained opens INT8 folders; tried before pruned ones, as INT8 of a pruned shape carries both keys
 register_loader("autoglm_quantized", lambda path, attn_implementation=None: load_quantized(path), priority=10)
+
+# %% ../nbs/30_quant.ipynb #d3764a5d
+class _Positional(nn.Module):
+    "The model's logits from positional inputs, in the order `names` gives: what `torch.export` captures."
+    def __init__(self, model: nn.Module, names: list[str]):
+        super().__init__()
+        self.model, self.names = model, names
+        self.generates = bool(getattr(model, "can_generate", lambda: False)())
+    def forward(self, *tensors):
+        kw = dict(zip(self.names, tensors))
+        if self.generates: kw["use_cache"] = False
+        return self.model(**kw).logits
+
+class CompiledInt8:
+    "A whole-graph INT8 model compiled by Inductor, called like a transformers model (`m(**batch).logits`); inputs are padded to the exported length."
+    training = False
+    device = torch.device("cpu")
+
+    def __init__(self, compiled, config, input_names: list[str], length: int, pad_token_id: int = 0):
+        self.compiled, self.config, self.input_names, self.length, self.pad_token_id = compiled, config, input_names, length, pad_token_id
+
+    @torch.no_grad()
+    def __call__(self, **batch):
+        missing = [n for n in self.input_names if n not in batch]
+        if missing: raise InputError(f"the compiled model takes {self.input_names}; the batch lacks {missing}")
+        n = batch["input_ids"].shape[1]
+        if n > self.length:
+            raise InputError(f"inputs of {n} tokens: the model was exported at {self.length}; truncate to it (max_length)")
+        pad = lambda name: F.pad(batch[name], (0, self.length - n), value=self.pad_token_id if name == "input_ids" else 0)
+        from torch._inductor import config as inductor
+        # freezing folds the weights into constants, which is what lets Inductor pick oneDNN's INT8 kernels; it is
+        # read when a call (re)compiles, so it is set around each call rather than for the process
+        with inductor.patch(freezing=True):
+            return SimpleNamespace(logits=self.compiled(*(pad(name) for name in self.input_names)))
+
+    def eval(self): return self
+    def train(self, mode: bool = True,  # ignored: a compiled model only runs inference
+             ):
+        return self
+
+def quantize_compiled(model: nn.Module,  # a float transformers model
+                      calibration: list[dict],  # tokenized training batches, all padded to one length (the exported one)
+                      dynamic: bool = False,  # activations quantized per call instead of calibrated scales
+                      ) -> CompiledInt8:
+    "Whole-graph INT8: `torch.export`, torchao's x86 Inductor quantizer (static: activation scales calibrated on `calibration`), Inductor with frozen weights."
+    try:
+        import logging
+        logging.getLogger("torchao").setLevel(logging.ERROR)   # it reports kernels for GPUs it does not find
+        import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    except ImportError as e:
+        raise ModelError(f"quantize_compiled needs the torchao package ({e}); pip install torchao") from None
+    if not calibration: raise InputError("calibration needs at least one tokenized batch from the training split")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in calibration[0]]
+    lengths = sorted({tuple(b["input_ids"].shape)[1] for b in calibration})
+    if len(lengths) > 1:
+        raise InputError(f"calibration batches of {lengths} tokens: pad every batch to one length, the one the model is "
+                         "exported at (tokenize(..., pad_to_max=True))")
+    m = copy.deepcopy(model).cpu().eval()
+    if isinstance(m, PreTrainedModel): m.set_attn_implementation(fastest_attention(m))
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            graph = torch.export.export(_Positional(m, names), tuple(calibration[0][n] for n in names),
+                                        dynamic_shapes=(tuple({0: batch} for _ in names),)).module()   # *tensors: one argument
+        except Exception as e:
+            raise ModelError(f"torch.export could not capture {type(model).__name__}: {str(e).strip()[:400]}") from None
+        quantizer = xiq.X86InductorQuantizer().set_global(xiq.get_default_x86_inductor_quantization_config(is_dynamic=dynamic))
+        prepared = prepare_pt2e(graph, quantizer)
+        for b in calibration: prepared(*(b[n] for n in names))
+        converted = convert_pt2e(prepared)
+    compiled = torch.compile(converted)     # compiled on the first call (`CompiledInt8.__call__`)
+    return CompiledInt8(compiled, model.config, names, lengths[0], getattr(model.config, "pad_token_id", None) or 0)
 
 # %% ../nbs/30_quant.ipynb #3be94023
 def weight_error_frame(float_model: nn.Module,  # the float model

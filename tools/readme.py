@@ -80,7 +80,8 @@ def quant_table() -> str:
     return markdown_table(
         ["model", "path", "accuracy %", "agreement %", "size (MB)", "latency b1 / b32 (ms)", "vs teacher FP32",
          "vs own FP32", "vs FP32, same runtime", "GEMM floor b32"],
-        [[r["model"], r["path"], f"{100 * r['accuracy']:.1f}", f"{100 * r['top1_agreement']:.1f}", f"{r['size_mb']:.1f}",
+        [[r["model"], r["path"], f"{100 * r['accuracy']:.1f}", f"{100 * r['top1_agreement']:.1f}",
+          "–" if r["size_mb"] is None else f"{r['size_mb']:.1f}",     # a compiled graph has no file
           pair(r["latency_b1_ms"], r["latency_b32_ms"], ms), pair(r["vs_teacher_fp32_b1"], r["vs_teacher_fp32_b32"]),
           pair(r["vs_own_fp32_b1"], r["vs_own_fp32_b32"]), pair(r["vs_same_runtime_fp32_b1"], r["vs_same_runtime_fp32_b32"]),
           f"{100 * r['gemm_floor_fraction_b32']:.0f}%"] for r in d["rows"]])
