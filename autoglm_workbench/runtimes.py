@@ -68,9 +68,12 @@ def build_artifact(model: nn.Module,  # the float PyTorch model
     static = precision == "int8-static" or (precision == "int8" and runtime != "onnxruntime")
     if static and not calibration:
         raise InputError(f"{runtime} {precision} calibrates its activations: give training texts (calibration_texts)")
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    work = Path(work) if work is not None else Path(tempfile.mkdtemp(prefix="export-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if work is None:           # intermediate graphs in a scratch folder removed afterwards
+        with tempfile.TemporaryDirectory(prefix="export-") as scratch:
+            return build_artifact(model, tokenizer, runtime, precision, folder, sample=sample, calibration=calibration,
+                                  max_length=max_length, per_channel=per_channel, fuse=fuse, work=scratch)
+    folder, work = Path(folder), Path(work)
+    folder.mkdir(parents=True, exist_ok=True); work.mkdir(parents=True, exist_ok=True)
     batches = lambda: calibration_batches(tokenizer, list(calibration), max_length)
     if runtime == "onnxruntime":
         fused = fuse and precision != "int8-static" and getattr(model.config, "model_type", None) in ORT_OPTIMIZER_TYPES

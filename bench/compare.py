@@ -14,6 +14,8 @@ Run folders land in runs/compare/<dataset>/<method>/seed<k>: a rerun skips finis
 benchmark continues where it stopped. Results are rewritten after every run.
 """
 import argparse
+import shutil
+import atexit
 import tempfile
 import time
 from pathlib import Path
@@ -130,6 +132,7 @@ def main() -> None:
         CROSS.update(settings=SMOKE["cross_settings"], eval_examples=SMOKE["eval_examples"]); TIMING.update(SMOKE["timing"])
         a.datasets, a.seeds, a.methods = list(DATASETS), 1, a.methods or SMOKE["methods"]
     runs_root = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/compare"))
+    if a.smoke and not a.runs: atexit.register(shutil.rmtree, runs_root, True)   # a smoke run's folders are scratch
     recipes = baseline_recipes(names=a.methods)
     out_path, t_start = results_path(__file__, a.out, a.smoke), time.time()
     summary = {ds: dict(limit=x["data.limit"], max_length=x["data.max_length"]) for ds, x in

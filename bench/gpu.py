@@ -9,6 +9,8 @@ Goal (issue 6): the best GPU path >= 3x faster than eager FP32 at batch 32. Need
 eager paths of a tiny recipe on the CPU where there is none (checks the script, measures nothing).
 """
 import argparse
+import shutil
+import atexit
 import copy
 import json
 import tempfile
@@ -44,7 +46,8 @@ def main() -> None:
     m = demo_models(smoke_recipe() if a.smoke else Recipe())
     recipe, data, teacher, student = m.recipe, m.data, m.teacher, m.distilled.model
     ml, tok = recipe.data.max_length, teacher.tokenizer
-    work = Path(tempfile.mkdtemp())
+    work = Path(tempfile.mkdtemp(prefix="gpu-"))
+    atexit.register(shutil.rmtree, work, True)
     results = {}
     for name, base in (("student", student), ("teacher", teacher.model)):
         if name not in a.models: continue

@@ -15,6 +15,7 @@ model only when those arguments match, and trains it again otherwise. --smoke ru
 decoder with SmolLM2's tokenizer, a few pairs and temporary folders (what the tests run).
 """
 import argparse
+import atexit
 import copy
 import json
 import shutil
@@ -75,6 +76,7 @@ def main() -> None:
         a.train, a.teacher_train, a.test, a.epochs, a.layers = 16, 16, 8, 0.5, 2
         MAX_LENGTH, MAX_NEW, NEW_TOKENS, ROUNDS, ONNX_PROMPTS, PRUNE_EXAMPLES = 96, 4, 4, 1, 4, 8
     runs, t_start = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-lm")), time.time()
+    if a.smoke and not a.runs: atexit.register(shutil.rmtree, runs, True)   # a smoke run's folders are scratch
     out_path = results_path(__file__, a.out, a.smoke)
     data = load_pairs("bbc-headlines", seed=0, max_prompt_words=60)
     data = type(data)(data.name, data.train.subset(a.train), data.validation.subset(a.test), data.test.subset(a.test), data.stats)

@@ -12,6 +12,7 @@ Goal (issue 12): >= 8x lower latency than the teacher at batch 32 and >= 6x at b
 size >= 4x smaller. The seed article claims 3.2x-4.1x per industry.
 """
 import argparse
+import atexit
 import json
 import shutil
 import tempfile
@@ -41,6 +42,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="results file (default: bench/results/pipeline.json)")
     a = p.parse_args()
     runs = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-pipeline"))
+    if a.smoke and not a.runs: atexit.register(shutil.rmtree, runs, True)   # a smoke run's folders are scratch
     base = with_fields(smoke_recipe() if a.smoke else Recipe(), parse_overrides(a.set))
     results, first = [], None
     for name in a.variants:

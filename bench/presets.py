@@ -9,6 +9,8 @@ measured speed-up against the teacher beside the seed article's claim. edge-qc t
 search and keeps the one most accurate on the validation split within the budget (test figures are reported).
 """
 import argparse
+import shutil
+import atexit
 import json
 import tempfile
 import time
@@ -29,6 +31,7 @@ def main() -> None:
     a = p.parse_args()
     if a.smoke and a.presets == list(PRESETS): a.presets = ["finance-risk"]
     runs, out_path = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-presets")), results_path(__file__, a.out, a.smoke)
+    if a.smoke and not a.runs: atexit.register(shutil.rmtree, runs, True)   # a smoke run's folders are scratch
     out = dict(benchmark="presets", smoke=a.smoke, presets={})
     if out_path.exists():      # a rerun of some presets keeps the others' results
         out["presets"] = {k: v for k, v in json.loads(out_path.read_text())["presets"].items() if k in PRESETS}

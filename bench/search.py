@@ -10,6 +10,8 @@ default (`--pruner median` to turn it on): under a budget the median pruner stop
 for. Latency of each trial is timed in turns against the teacher in that trial's run.
 """
 import argparse
+import shutil
+import atexit
 import json
 import tempfile
 from pathlib import Path
@@ -36,6 +38,7 @@ def main() -> None:
     p.add_argument("--out", default=None, help="results file (default: bench/results/search.json)")
     a = p.parse_args()
     runs = a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-search")
+    if a.smoke and not a.runs: atexit.register(shutil.rmtree, runs, True)   # a smoke run's folders are scratch
     base = Recipe.from_dict(BASE | dict(output_dir=runs))
     if a.smoke: base, a.trials = smoke_recipe(base), 2
     default = run(base, run_dir=Path(runs) / "default", label="bench-search-default").table
