@@ -166,6 +166,14 @@ feed = {"input_ids": [enc.ids], "attention_mask": [enc.attention_mask], "token_t
 s.run(None, {i.name: np.array(feed[i.name], dtype=np.int64) for i in s.get_inputs()})
 print(json.dumps(dict(peak_rss_mb=peak())))
 """
+_RSS_OPENVINO = _PEAK + """
+import json, sys
+from autoglm_workbench.serve import open_classifier
+folder, text = sys.argv[1], sys.argv[2]
+open_classifier(folder).probabilities([text])
+assert "torch" not in sys.modules, "an OpenVINO folder is served without torch"
+print(json.dumps(dict(peak_rss_mb=peak())))
+"""
 _RSS_TORCH = _PEAK + """
 import json, sys
 from pathlib import Path
@@ -189,6 +197,8 @@ def peak_rss_mb(stage: str,  # the stage that saved the artifact: distill, prune
     folder = Path(folder)
     if stage == "export" and (folder / "model" / "model.onnx").exists():
         cmd = [sys.executable, "-c", _RSS_ONNX, str(folder / "model"), text, str(max_length)]
+    elif stage == "export" and (folder / "model" / "model.xml").exists():     # as `autoglm predict` serves it: no torch
+        cmd = [sys.executable, "-c", _RSS_OPENVINO, str(folder / "model"), text]
     else: cmd = [sys.executable, "-c", _RSS_TORCH, stage, str(folder), text, str(max_length)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if out.returncode != 0: raise InputError(f"peak_rss_mb: loading {folder} in a fresh process failed: {out.stderr[-800:]}")
