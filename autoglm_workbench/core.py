@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
 import difflib
 import random
@@ -18,6 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import yaml
 
 if TYPE_CHECKING: import torch      # annotations only: `autoglm --help` must not wait for torch
+
+# transformers imports torchao whenever it is installed, and torchao logs a warning for each of its GPU kernels a
+# CPU machine cannot load; its own errors still show
+logging.getLogger("torchao").setLevel(logging.ERROR)
 
 # %% auto #0
 __all__ = ['Check', 'WorkbenchError', 'ConfigError', 'DataError', 'ModelError', 'ModelNotFoundError', 'InputError', 'ExportError',

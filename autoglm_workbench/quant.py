@@ -267,8 +267,6 @@ def quantize_compiled(model: nn.Module,  # a float transformers model
                       ) -> CompiledInt8:
     "Whole-graph INT8: `torch.export`, torchao's x86 Inductor quantizer (static: activation scales calibrated on `calibration`), Inductor with frozen weights."
     try:
-        import logging
-        logging.getLogger("torchao").setLevel(logging.ERROR)   # it reports kernels for GPUs it does not find
         import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     except ImportError as e:
