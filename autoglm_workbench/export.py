@@ -24,7 +24,7 @@ from .arch import layer_views
 from .core import ExportError, InputError
 from .metrics import latency_column, speedup_column, timed_batch_sizes
 from .data import Split, tokenize
-from .models import attention_implementation, label_ids, model_label_names, predict_logits
+from .models import LogitsOnly, attention_implementation, label_ids, model_label_names, predict_logits
 from .files import atomic_write_text
 from .bench import interleaved_latency
 
@@ -43,17 +43,6 @@ class TensorRTUnavailable(ExportError):
 
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
-class _Logits(nn.Module):
-    "The model's logits as the graph's only output (no cache, no hidden states)."
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self.generates = bool(getattr(model, "can_generate", lambda: False)())
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
-        kw = dict(input_ids=input_ids, attention_mask=attention_mask)
-        if token_type_ids is not None: kw["token_type_ids"] = token_type_ids
-        if self.generates: kw["use_cache"] = False
-        return self.model(**kw).logits
 
 def _check_inputs(batch: dict) -> dict:
     bad = [k for k in batch if k not in INPUT_NAMES]
@@ -100,7 +89,7 @@ def to_onnx(model: nn.Module,  # a transformers model (its logits are exported)
     "Export `model`'s logits to ONNX with dynamic batch and sequence axes; checked in ONNX Runtime on two shapes."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     sample = _check_inputs(sample_inputs)
-    wrapped = _Logits(model).eval()
+    wrapped = LogitsOnly(model).eval()
     batch_dim, seq_dim = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=8192)
     partial = path.with_name(f".{path.name}.partial")      # renamed into place once written
     try:
@@ -148,7 +137,7 @@ def ort_optimize(model: nn.Module,  # a BERT-family transformers model (its logi
     options.enable_attention = {v.heads for v in layer_views(model)} == {model.config.num_attention_heads}
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     sample = _check_inputs(sample_inputs)
-    wrapped = _Logits(model).eval()
+    wrapped = LogitsOnly(model).eval()
     partial = path.with_name(f".{path.name}.partial")      # renamed into place once written
     with tempfile.TemporaryDirectory() as d:
         raw = Path(d) / "unfused.onnx"

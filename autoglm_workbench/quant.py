@@ -22,7 +22,7 @@ from transformers import PreTrainedModel
 from .bench import measure_latency
 from .core import InputError, ModelError
 from .files import atomic_folder, check_checksums
-from .models import fastest_attention, register_loader, write_loader_card
+from .models import LogitsOnly, fastest_attention, register_loader, write_loader_card
 from .prune import shrink_to
 
 # %% auto #0
@@ -223,17 +223,6 @@ def load_quantized(path,  # a folder written by `save_quantized`
 register_loader("autoglm_quantized", lambda path, attn_implementation=None: load_quantized(path), priority=10)
 
 # %% ../nbs/30_quant.ipynb #d3764a5d
-class _Positional(nn.Module):
-    "The model's logits from positional inputs, in the order `names` gives: what `torch.export` captures."
-    def __init__(self, model: nn.Module, names: list[str]):
-        super().__init__()
-        self.model, self.names = model, names
-        self.generates = bool(getattr(model, "can_generate", lambda: False)())
-    def forward(self, *tensors):
-        kw = dict(zip(self.names, tensors))
-        if self.generates: kw["use_cache"] = False
-        return self.model(**kw).logits
-
 class CompiledInt8:
     "A whole-graph INT8 model compiled by Inductor, called like a transformers model (`m(**batch).logits`); inputs are padded to the exported length."
     training = False
@@ -283,8 +272,8 @@ def quantize_compiled(model: nn.Module,  # a float transformers model
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            graph = torch.export.export(_Positional(m, names), tuple(calibration[0][n] for n in names),
-                                        dynamic_shapes=(tuple({0: batch} for _ in names),)).module()   # *tensors: one argument
+            graph = torch.export.export(LogitsOnly(m), tuple(calibration[0][n] for n in names),
+                                        dynamic_shapes=tuple({0: batch} for _ in names)).module()
         except Exception as e:
             raise ModelError(f"torch.export could not capture {type(model).__name__}: {str(e).strip()[:400]}") from None
         quantizer = xiq.X86InductorQuantizer().set_global(xiq.get_default_x86_inductor_quantization_config(is_dynamic=dynamic))
