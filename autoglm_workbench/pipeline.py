@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import json
 import shutil
 import tempfile
@@ -41,9 +42,9 @@ from .report import RunReport, write_report
 from .store import RunStore, recipe_hash, store_url
 
 # %% auto #0
-__all__ = ['STAGE_RUNNERS', 'recipe_data', 'split_seed', 'recipe_teacher', 'recipe_stage', 'recipe_stages', 'recipe_student',
-           'check_recipe', 'distill_student', 'RunPruned', 'StageState', 'RunContext', 'export_precision', 'load_stage',
-           'run']
+__all__ = ['STAGE_RUNNERS', 'COMMON_READS', 'STAGE_READS', 'recipe_data', 'split_seed', 'recipe_teacher', 'recipe_stage',
+           'recipe_stages', 'recipe_student', 'check_recipe', 'distill_student', 'RunPruned', 'StageState',
+           'RunContext', 'export_precision', 'load_stage', 'stage_key', 'finished_elsewhere', 'run']
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
@@ -382,6 +383,38 @@ def _open_store(store, recipe: Recipe):
     if isinstance(store, RunStore): return store
     return RunStore(store or store_url(recipe.output_dir))
 
+# %% ../nbs/50_pipeline.ipynb #a4d1a560
+COMMON_READS = ("seed", "data", "teacher", "bench")    # what every stage's result depends on (the teacher it is measured against)
+STAGE_READS = {"distill": ("student", "distill"), "prune": ("prune", "distill"), "quantize": ("quantize",),
+               "export": ("export", "quantize")}
+
+def stage_key(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+              position: int,  # the stage's position in the run: 0 the teacher, then the recipe's stages in order
+              ) -> str:
+    "A hash of what stage `position` of `recipe` computes from: the sections it and the stages before it read, and those stages' names."
+    d, done = recipe.to_dict(), recipe.stages[:position]
+    sections = set(COMMON_READS).union(*(STAGE_READS[s] for s in done))
+    key = dict(stages=done) | {k: d[k] for k in sorted(sections)}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+def finished_elsewhere(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                       position: int,  # the stage's position in the run: 0 the teacher, then the recipe's stages in order
+                       reuse,  # run folders that may hold the stage, finished
+                       here=None,  # this run's folder (never its own donor)
+                       ) -> Path | None:
+    "The folder of a finished, undamaged stage `position` in one of the `reuse` runs whose recipe computes it from the same settings."
+    name, key = (["teacher", *recipe.stages])[position], stage_key(recipe, position)
+    for other in reuse:
+        other = Path(other)
+        if here is not None and other.resolve() == Path(here).resolve(): continue
+        if not (other / "config.yaml").exists(): continue
+        try: theirs = Recipe.from_yaml(other / "config.yaml")
+        except ConfigError: continue                      # a folder of an older recipe format: not a donor
+        if position > len(theirs.stages) or stage_key(theirs, position) != key: continue
+        stage = other / "stages" / f"{position}-{name}"
+        if (stage / "metrics.json").exists() and not damaged_files(stage): return stage
+    return None
+
 # %% ../nbs/50_pipeline.ipynb #216ffbf4
 def run(recipe: Recipe | None = None,  # default: the built-in recipe
         *, run_dir=None,  # a folder to run in; one holding a run of this recipe is resumed (default: a new folder)
@@ -389,6 +422,7 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
         label: str | None = None,  # groups runs in the store (a sweep's or a study's name)
         callbacks=(),  # TrainerCallbacks for the training stages (a search's pruner)
         log: Callable = print,  # receives a line per stage (`lambda *a: None` for quiet)
+        reuse=(),  # other run folders: a stage one of them finished from the same settings is copied, not run again
         ) -> RunReport:
     "Run the recipe's stages in order, each from the previous one's model; save, measure and record each; resume where a run stopped."
     recipe = recipe or Recipe()
@@ -409,6 +443,11 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
         for i, (name, runner) in enumerate(stages):
             final, work = folder.path / "stages" / f"{i}-{name}", folder.path / "work" / f"{i}-{name}"
             done = (final / "metrics.json").exists() and not damaged_files(final)
+            donor = None if done else finished_elsewhere(recipe, i, reuse, here=folder.path)
+            if donor is not None:
+                with atomic_folder(final) as tmp: shutil.copytree(donor, tmp, dirs_exist_ok=True)
+                log(f"stage {i}/{len(stages) - 1} {name}: computed from the same settings in {donor.parent.parent}: copied")
+                done = True
             if done:
                 metrics = json.loads((final / "metrics.json").read_text())
                 if runner: state = load_stage(name, final, state)

@@ -22,7 +22,7 @@ import yaml
 from .core import ConfigError, did_you_mean, load_yaml, WorkbenchError
 from .recipe import describe_config, flat_fields, Recipe, recipe_from_parameters
 from .files import recipes_folder
-from .metrics import latency_column, timed_batch_sizes
+from .metrics import latency_column, speedup_column, timed_batch_sizes
 from .store import RunStore, recipe_hash, store_url
 from .pipeline import check_recipe, run, RunPruned
 
@@ -333,7 +333,7 @@ def _suggest(trial, space: dict) -> dict:
         else: out[flat[k]] = trial.suggest_float(k, d["low"], d["high"], log=d.get("log", False), step=d.get("step"))
     return out
 
-def _objective(search: Search, store_url_: str, log: Callable):
+def _objective(search: Search, store_url_: str, log: Callable, reuse: tuple = ()):
     import optuna
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
@@ -347,10 +347,11 @@ def _objective(search: Search, store_url_: str, log: Callable):
         trial.set_user_attr("run_dir", str(run_dir))
         callbacks = [_pruning_callback(trial)] if search.pruner != "none" and len(search.objectives) == 1 else []
         try: report = run(recipe, run_dir=run_dir, store=RunStore(store_url_), label=f"search:{search.study}",
-                          callbacks=callbacks, log=log)
+                          callbacks=callbacks, log=log, reuse=[*reuse, *sorted(search.root.glob("trial-*"))])   # stages shared with earlier runs are copied
         except RunPruned as e: raise optuna.TrialPruned(str(e)) from None
         final = report.table.iloc[-1]
-        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "size_mb", *map(latency_column, timed_batch_sizes(final.index))) if k in final})
+        timed = [c for b in timed_batch_sizes(final.index) for c in (latency_column(b), speedup_column(b))]
+        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "size_mb", *timed) if k in final})
         trial.set_user_attr("constraint", [float(final[k] - v) for k, v in search.budget.items()])
         values = [float(final[o]) for o in search.objectives]
         return values[0] if len(values) == 1 else tuple(values)
@@ -366,13 +367,13 @@ def _study(search: Search, url: str, seed: int | None):
     kw = dict(direction=_direction(search.objectives[0])) if len(search.objectives) == 1 else dict(directions=[_direction(o) for o in search.objectives])
     return optuna.create_study(study_name=search.study, storage=_storage(url), sampler=sampler, pruner=pruner, load_if_exists=True, **kw)
 
-def _worker(search: Search, url: str, trials: int, seed: int | None, quiet: bool) -> None:
+def _worker(search: Search, url: str, trials: int, seed: int | None, quiet: bool, reuse: tuple = ()) -> None:
     import optuna
     from optuna.study import MaxTrialsCallback
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(search, url, seed)
     log = (lambda *a, **k: None) if quiet else print
-    study.optimize(_objective(search, url, log), n_trials=trials, catch=(ConfigError,),
+    study.optimize(_objective(search, url, log, reuse), n_trials=trials, catch=(ConfigError,),
                    callbacks=[MaxTrialsCallback(trials, states=None)])    # the study's total, whatever each worker did
 
 def run_search(search: Search,  # the search: space, objectives, trials, budget, base recipe
@@ -380,6 +381,7 @@ def run_search(search: Search,  # the search: space, objectives, trials, budget,
                workers: int | None = None,  # runs at once (processes)
                url: str | None = None,  # the study's storage (default: the run store's)
                log: Callable = print,  # receives progress lines (`print` by default)
+               reuse=(),  # other run folders whose finished stages a trial copies when its settings up to them are the same
                ) -> pd.DataFrame:
     "Run the search until the study holds `trials` trials (resuming a stored study); returns one row per trial."
     import optuna
@@ -393,10 +395,10 @@ def run_search(search: Search,  # the search: space, objectives, trials, budget,
     done = len(study.trials)
     log(f"search {search.study}: {done} trials stored, running up to {trials} in all with {workers} worker(s); "
         f"storage {RunStore(url)!r}")
-    if workers == 1: _worker(search, url, trials, search.seed, quiet=False)
+    if workers == 1: _worker(search, url, trials, search.seed, quiet=False, reuse=tuple(reuse))
     else:
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(search, url, trials, search.seed + i, True)) for i in range(workers)]
+        procs = [ctx.Process(target=_worker, args=(search, url, trials, search.seed + i, True, tuple(reuse))) for i in range(workers)]
         for p in procs: p.start()
         for p in procs: p.join()
         bad = [p.exitcode for p in procs if p.exitcode]
