@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .core import ExportError, InputError
 from .recipe import CPU_RUNTIMES, RUNTIME_PRECISIONS
 from .data import Split, tokenize
-from .files import chosen_elsewhere, cpu_features
+from .files import atomic_write_text, chosen_elsewhere, cpu_features
 from .metrics import latency_column, speedup_column
 from .bench import interleaved_latency
 from .export import (ORT_OPTIMIZER_TYPES, OnnxModel, TensorRTModel, ValidationError, build_tensorrt_engine,
@@ -135,6 +135,7 @@ class RuntimeChoice:
     table: pd.DataFrame  # one row per candidate (the PyTorch reference first)
     reason: str
     validation: dict  # the winner's `validate` report
+    folders: dict  # candidate name -> the folder it was built in and can be opened from (the winner's: `folder`)
 
 REFERENCE = "pytorch fp32"
 
@@ -173,6 +174,7 @@ def choose_runtime(model: nn.Module,  # the float PyTorch model to export
             m, deploy = build_artifact(model, tokenizer, c["runtime"], c["precision"], out / "model", sample=sample,
                                        calibration=texts, max_length=max_length, per_channel=per_channel, fuse=fuse,
                                        work=out / "scratch")
+            atomic_write_text(out / "model" / "deploy.json", json.dumps(deploy, indent=1))   # the folder opens as built
             check = validate(m, model, tokenizer, validation, max_length=max_length, name=name,
                              max_accuracy_drop=max_accuracy_drop, min_agreement=min_agreement)
         except ValidationError as e: row["status"] = f"failed validation: {e}"
@@ -203,9 +205,10 @@ def choose_runtime(model: nn.Module,  # the float PyTorch model to export
               (f", {ranked.score.iloc[0] / ranked.score.iloc[1]:.2f}x the runner-up {ranked.index[1]}" if len(ranked) > 1 else "") +
               f"; {len(passed)} of {len(pairs)} candidates passed validation")
     m, deploy, check, built_in = passed[best]
+    folders = {name: (folder if name == best else built) for name, (*_, built) in passed.items()}
     del timed, passed           # sessions of the losers closed before the winner's files move
     folder.mkdir(parents=True, exist_ok=True)
     for f in built_in.iterdir(): shutil.move(str(f), folder / f.name)
     deploy = deploy | dict(chosen_by="measurement", cpu_features=cpu_features(), reason=reason,
                            candidates=json.loads(table.reset_index().to_json(orient="records")))
-    return RuntimeChoice(deploy["runtime"], deploy["precision"], open_artifact(folder, deploy), deploy, table, reason, check)
+    return RuntimeChoice(deploy["runtime"], deploy["precision"], open_artifact(folder, deploy), deploy, table, reason, check, folders)

@@ -36,7 +36,7 @@ from autoglm_workbench.export import calibration_batches, graph_ops, runtime_tab
 from autoglm_workbench.files import cpu_features
 from autoglm_workbench.openvino_export import has_bf16
 from autoglm_workbench.quant import gemm_floor, quantize, quantize_compiled, save_quantized
-from autoglm_workbench.runtimes import build_artifact, calibration_texts, choose_runtime
+from autoglm_workbench.runtimes import build_artifact, calibration_texts, choose_runtime, open_artifact
 
 from autoglm_workbench.distill import qat_stage
 from autoglm_workbench.pipeline import distill_student
@@ -61,8 +61,8 @@ ORT_OPS = ("Attention", "QAttention", "EmbedLayerNormalization", "QEmbedLayerNor
            "BiasGelu", "MatMulInteger", "QuantizeLinear", "Softmax")
 
 
-def paths_for(name, fp32, m, work, qat_epochs):
-    "Every runtime of one model, its size on disk, and how long QAT took."
+def paths_for(name, fp32, m, work, qat_epochs, built: dict):
+    "Every runtime of one model, its size on disk, and how long QAT took; `built`: candidate -> folder `choose_runtime` built it in."
     recipe, data, tok = m.recipe, m.data, m.teacher.tokenizer
     ml = recipe.data.max_length
     t0 = time.time()
@@ -83,9 +83,12 @@ def paths_for(name, fp32, m, work, qat_epochs):
     ops = {}
     for path, (runtime, precision, fuse) in EXPORTS.items():
         if precision == "bf16" and not has_bf16(cpu_features()): continue
-        folder = work / f"{name}-{path.replace(' ', '-')}"
-        paths[path], _ = build_artifact(fp32, tok, runtime, precision, folder, sample=sample, calibration=calibration,
-                                        max_length=ml, fuse=fuse, work=work / "scratch")
+        folder = built.get(f"{runtime} {precision}") if fuse else None     # what `runtime: auto` built and timed, opened
+        if folder is not None: paths[path] = open_artifact(folder)
+        else:
+            folder = work / f"{name}-{path.replace(' ', '-')}"
+            paths[path], _ = build_artifact(fp32, tok, runtime, precision, folder, sample=sample, calibration=calibration,
+                                            max_length=ml, fuse=fuse, work=work / "scratch")
         sizes[path] = paths[path].size_bytes()
         if runtime == "onnxruntime":
             ops[path] = {op: n for op, n in graph_ops(folder / "model.onnx").items() if op in ORT_OPS}
@@ -122,7 +125,7 @@ def main() -> None:
         chosen[name] = dict(candidate=candidate, path=CANDIDATE_PATH[candidate], reason=choice.reason,
                             candidates=json.loads(choice.table.reset_index().to_json(orient="records")))
         print(name, "runtime: auto ->", choice.reason, flush=True)
-        paths, sz, seconds, ops = paths_for(name, fp32, m, work, a.qat_epochs)
+        paths, sz, seconds, ops = paths_for(name, fp32, m, work, a.qat_epochs, choice.folders)
         for k, rt in paths.items():
             runtimes[f"{name} · {k}"], sizes[f"{name} · {k}"], refs[f"{name} · {k}"] = rt, sz[k], fp32
         batch = tokenize(tok, data.test.texts[:32], ml, pad_to_max=True)

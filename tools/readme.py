@@ -121,7 +121,8 @@ def pipeline_table() -> str:
         for r in v["stages"]:
             shared = r["stage"] in ("teacher", "distill")      # the same teacher and distill stage in every variant
             if shared and v is not d["variants"][0]: continue
-            rows.append(["–" if shared else v["variant"], r["stage"], f"{100 * r['accuracy']:.1f}",
+            stage = f"export ({r['runtime']} {r['precision']})" if r["stage"] == "export" and "runtime" in r else r["stage"]
+            rows.append(["–" if shared else v["variant"], stage, f"{100 * r['accuracy']:.1f}",
                          f"{100 * r['agreement']:.1f}", f"{r['parameters'] / 1e6:.1f}", f"{r['size_mb']:.1f}",
                          ratio(t["size_mb"] / r["size_mb"]), f"{r['flops'] / 1e9:.2f}",
                          *[x for b in (1, 32) for x in (ms(r[f"latency_b{b}_ms"]), ms(r[f"teacher_latency_b{b}_ms"]),
@@ -131,6 +132,25 @@ def pipeline_table() -> str:
     return markdown_table(["pruning", "stage", "accuracy %", "agrees with teacher %", "params (M)", "size (MB)", "smaller",
                            "GFLOPs / article", "b1 (ms)", "teacher b1 (ms)", "b1 speed-up", "b32 (ms)", "teacher b32 (ms)",
                            "b32 speed-up"], rows)
+
+
+def pipeline_front_table() -> str:
+    "The searched Pareto front of bench/pipeline.py (validation accuracy up, batch-32 latency down) beside the hand-picked variants."
+    d = results("pipeline")
+    pct = lambda x: "–" if x is None else f"{100 * x:.1f}"
+    share = lambda p: "–" if p is None else f"{p:.0%}"
+    rows = []
+    for t in d["search"]["front"]:
+        rows.append([f"front: trial {t['trial']}", share(t.get("prune.layers")), share(t.get("prune.heads")), share(t.get("prune.ffn")),
+                     f"{t['runtime']} {t['precision']}", pct(t["val_accuracy"]), pct(t["accuracy"]), ms(t["latency_b32_ms"]),
+                     ms(t["teacher_latency_b32_ms"]), ratio(t["teacher_latency_b32_ms"] / t["latency_b32_ms"]), f"{t['size_mb']:.1f}"])
+    for v in d["variants"]:     # the hand-picked points: each variant's exported model
+        e, p = v["stages"][-1], v["prune"]
+        rows.append([f"hand-picked: {v['variant']}", share(p["layers"]), share(p["heads"]), share(p["ffn"]),
+                     f"{e['runtime']} {e['precision']}", pct(e["val_accuracy"]), pct(e["accuracy"]), ms(e["latency_b32_ms"]),
+                     ms(e["teacher_latency_b32_ms"]), ratio(e["teacher_latency_b32_ms"] / e["latency_b32_ms"]), f"{e['size_mb']:.1f}"])
+    return markdown_table(["point", "layers pruned", "heads pruned", "FFN pruned", "runtime (chosen) and precision",
+                           "validation %", "test %", "b32 (ms)", "teacher b32 (ms)", "b32 speed-up", "size (MB)"], rows)
 
 
 def search_table() -> str:
@@ -255,7 +275,7 @@ def families_table() -> str:
                            for k, f in d["families"].items()])
 
 
-TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
+TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
           "presets": presets_table, "lm": lm_table}
 
