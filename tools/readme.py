@@ -139,11 +139,14 @@ def pipeline_front_table() -> str:
     d = results("pipeline")
     pct = lambda x: "–" if x is None else f"{100 * x:.1f}"
     share = lambda p: "–" if p is None else f"{p:.0%}"
-    rows = []
-    for t in d["search"]["front"]:
+    rows, seen = [], {}
+    for t in d["search"]["front"]:     # a setting the sampler proposed again is one point (its stages were copied)
+        key = tuple(t.get(k) for k in d["search"]["space"])
+        if key in seen: seen[key][0] += f", {t['trial']}"; continue
         rows.append([f"front: trial {t['trial']}", share(t.get("prune.layers")), share(t.get("prune.heads")), share(t.get("prune.ffn")),
                      f"{t['runtime']} {t['precision']}", pct(t["val_accuracy"]), pct(t["accuracy"]), ms(t["latency_b32_ms"]),
                      ms(t["teacher_latency_b32_ms"]), ratio(t["teacher_latency_b32_ms"] / t["latency_b32_ms"]), f"{t['size_mb']:.1f}"])
+        seen[key] = rows[-1]
     for v in d["variants"]:     # the hand-picked points: each variant's exported model
         e, p = v["stages"][-1], v["prune"]
         rows.append([f"hand-picked: {v['variant']}", share(p["layers"]), share(p["heads"]), share(p["ffn"]),
