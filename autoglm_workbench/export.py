@@ -30,9 +30,9 @@ from .bench import interleaved_latency
 
 # %% auto #0
 __all__ = ['INPUT_NAMES', 'ORT_OPTIMIZER_TYPES', 'ValidationError', 'TensorRTUnavailable', 'to_onnx', 'ort_optimize',
-           'write_deploy_folder', 'folder_config', 'OnnxModel', 'validate', 'ort_quantize_dynamic',
-           'calibration_batches', 'qdq_quantize', 'graph_ops', 'tensorrt_missing', 'tensorrt_onnx',
-           'build_tensorrt_engine', 'TensorRTModel', 'runtime_table', 'runtime_rows']
+           'write_deploy_folder', 'folder_config', 'OnnxModel', 'validate', 'module_nodes', 'ort_quantize_dynamic',
+           'ort_quantize_weights', 'calibration_batches', 'qdq_quantize', 'graph_ops', 'tensorrt_missing',
+           'tensorrt_onnx', 'build_tensorrt_engine', 'TensorRTModel', 'runtime_table', 'runtime_rows']
 
 # %% ../nbs/31_export.ipynb #99771a43
 class ValidationError(ExportError):
@@ -266,16 +266,62 @@ def _scratch():
     "Run ONNX Runtime's quantizers in a scratch folder: they leave temporary model files in the working directory."
     with tempfile.TemporaryDirectory() as d, contextlib.chdir(d), _quiet(): yield
 
+def module_nodes(onnx_path,  # a graph written by torch's dynamo exporter (`to_onnx`, `lm.export_decoder`)
+                 patterns: tuple,  # parts of module names, e.g. ('down_proj', 'lm_head')
+                 op_types: tuple = ("MatMul", "Gemm"),  # node types returned
+                 ) -> list[str]:
+    "Names of the weight-reading `op_types` nodes exported from a module whose name contains one of `patterns` (the exporter's name scopes)."
+    import onnx
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    weights = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    scopes = lambda n: next((p.value for p in n.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), "")
+    # a weight input tells a projection from attention's activation-by-activation products in the same module
+    return [n.name for n in graph.node if n.op_type in op_types and any(i in weights for i in n.input)
+            and any(p in scopes(n) for p in patterns)]
+
+def _excluded(onnx_path, exclude: tuple) -> list[str]:
+    nodes = module_nodes(onnx_path, exclude) if exclude else []
+    if exclude and not nodes:
+        raise InputError(f"exclude = {list(exclude)}: no MatMul of {Path(onnx_path).name} comes from a module of that name "
+                         "(the names are read from the dynamo exporter's name scopes)")
+    return nodes
+
 def ort_quantize_dynamic(onnx_path,  # the ONNX graph
                          out_path,  # where the quantized graph is written
                          per_channel: bool = True,  # INT8 weight scales per output channel (else per tensor)
+                         exclude: tuple = (),  # module name parts whose MatMuls stay float (`module_nodes`), e.g. ('down_proj',)
                          ) -> Path:
     "ONNX Runtime dynamic INT8: int8 weights (per output channel), activations quantized per call; fused attention becomes QAttention."
     from onnxruntime.quantization import QuantType, quantize_dynamic
     src, out = Path(onnx_path).resolve(), Path(out_path).resolve()
+    skip = _excluded(src, exclude)
     # fused graphs hold com.microsoft ops whose outputs shape inference cannot type: they are float
     with _scratch(): quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, per_channel=per_channel,
-                                      extra_options={"DefaultTensorType": 1})   # 1: onnx.TensorProto.FLOAT
+                                      nodes_to_exclude=skip, extra_options={"DefaultTensorType": 1})   # 1: onnx.TensorProto.FLOAT
+    return out
+
+def ort_quantize_weights(onnx_path,  # the ONNX graph
+                         out_path,  # where the quantized graph is written
+                         bits: int = 8,  # weight bits: 8, or 4
+                         block_size: int = 32,  # inputs sharing one weight scale (a power of two, at least 16)
+                         exclude: tuple = (),  # module name parts whose MatMuls stay float (`module_nodes`)
+                         ) -> Path:
+    "ONNX Runtime weight-only quantization (MatMulNBits): symmetric `bits`-bit weights, one scale per block; activations float."
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+    if bits not in (4, 8): raise InputError(f"bits = {bits}: ONNX Runtime's MatMulNBits takes 4 or 8")
+    if block_size < 16 or block_size & (block_size - 1): raise InputError(f"block_size = {block_size}: must be a power of two >= 16")
+    src, out = Path(onnx_path).resolve(), Path(out_path).resolve()
+    skip = _excluded(src, exclude)
+    cfg = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, bits=bits)
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)  # a line per node skipped
+    with _scratch():
+        q = MatMulNBitsQuantizer(onnx.load(str(src)), bits=bits, block_size=block_size, is_symmetric=True,
+                                 nodes_to_exclude=skip, algo_config=cfg)
+        q.process()
+        partial = out.with_name(f".{out.name}.partial")
+        q.model.save_model_to_file(str(partial), use_external_data_format=False)
+    os.replace(partial, out)
     return out
 
 def calibration_batches(tokenizer,  # the model's tokenizer

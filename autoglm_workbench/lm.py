@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,14 +26,17 @@ from .recipe import KD_ALPHA, KD_TEMPERATURE
 from .data import PairData, Pairs
 from .distill import Distiller, PairCollator, Stage, Term, TokenizedPairs, next_token, prompt_ids
 from .export import ExportError, ValidationError, _quiet
+from .files import atomic_folder, atomic_write_text
+from .prune import save_pruned
 from .models import is_causal_lm, load_pretrained, make_student
 from .arch import layer_stack, layer_views
 
 # %% auto #0
 __all__ = ['DECODER_METHODS', 'parameter_shares', 'decoder_student', 'left_padded', 'generate_ids', 'generate', 'rouge_l',
            'bleu4', 'SentenceEncoder', 'sbert_similarity', 'headline_scores', 'perplexity', 'generation_latency',
-           'decoder_stages', 'sequence_kd_data', 'distill_decoder', 'prune_batches', 'int8_keep_float',
-           'export_decoder', 'OnnxCausalLM', 'validate_generation', 'pair_logits', 'next_token_frame', 'token_kl_frame']
+           'decoder_stages', 'sequence_kd_data', 'distill_decoder', 'cached_decoder', 'prune_batches',
+           'int8_keep_float', 'export_decoder', 'OnnxCausalLM', 'validate_generation', 'pair_logits',
+           'next_token_frame', 'token_kl_frame']
 
 # %% ../nbs/70_lm.ipynb #07ad084f
 def _part(name: str) -> str:
@@ -272,6 +277,26 @@ def distill_decoder(teacher,  # the fine-tuned decoder (frozen)
     distiller = Distiller(teacher, student, tokenizer, stages, output_dir, max_length=max_length, seed=seed,
                           save_steps=10_000, logging_steps=5)
     return distiller.train(data, resume=resume).eval()
+
+# %% ../nbs/70_lm.ipynb #885493fd
+def cached_decoder(folder,  # where the model is (or will be) saved
+                   build,  # a function returning the trained model when the folder cannot be reused
+                   tokenizer,  # saved beside the model
+                   made_by: dict,  # the arguments that make the model (JSON): the folder is reused only when they match
+                   ) -> nn.Module:
+    "The decoder saved in `folder` by the same `made_by`, or `build()` saved there first with them; a pruned model keeps its shapes."
+    folder = Path(folder)
+    stamp = folder / "made_by.json"
+    wanted = json.loads(json.dumps(made_by, sort_keys=True))
+    if not (stamp.exists() and json.loads(stamp.read_text()) == wanted):
+        if folder.exists(): shutil.rmtree(folder)     # made by other arguments, or not finished
+        model = build()
+        if getattr(model.config, "autoglm_pruned", None): save_pruned(model, folder, tokenizer)
+        else:
+            with atomic_folder(folder) as tmp:        # a crash mid-save leaves no folder that looks finished
+                model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)
+        atomic_write_text(stamp, json.dumps(wanted, indent=1, sort_keys=True))    # last: only a whole model is reused
+    return load_pretrained(folder, task="causal-lm")[0].eval()
 
 # %% ../nbs/70_lm.ipynb #5196a509
 def prune_batches(tokenizer,  # the model's tokenizer

@@ -23,7 +23,7 @@ from .core import ConfigError, InputError
 from .metrics import latency_column, timed_batch_sizes
 
 # %% auto #0
-__all__ = ['LIVE_NOTE', 'STATIC_ENV', 'vega_bundle', 'records', 'LiveChart', 'live_title', 'live_datum', 'chart_svg', 'Panel', 'offline_charts', 'softened_chart', 'kd_terms_chart', 'gradient_chart', 'kd_panel', 'cka_heatmap', 'alignment_panel', 'attention_heatmap', 'mgad_terms_chart', 'mgad_panel', 'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel', 'weight_error_chart', 'weight_histogram_chart', 'runtime_chart', 'deployment_panel', 'runs_chart', 'runs_panel', 'next_token_chart', 'token_kl_chart', 'decoder_kd_panel']
+__all__ = ['LIVE_NOTE', 'STATIC_ENV', 'vega_bundle', 'records', 'LiveChart', 'live_title', 'live_datum', 'chart_svg', 'Panel', 'offline_charts', 'softened_chart', 'kd_terms_chart', 'gradient_chart', 'kd_panel', 'cka_heatmap', 'alignment_panel', 'attention_heatmap', 'mgad_terms_chart', 'mgad_panel', 'importance_charts', 'cost_chart', 'accuracy_chart', 'prune_panel', 'weight_error_chart', 'weight_histogram_chart', 'channel_range_chart', 'runtime_chart', 'deployment_panel', 'runs_chart', 'runs_panel', 'next_token_chart', 'token_kl_chart', 'decoder_kd_panel']
 
 # %% ../nbs/04_panels.ipynb #f7eae09a
 # The page side of a LiveChart. `vegaEmbed` comes from vl-convert's bundle (`vega_bundle`), not a CDN.
@@ -526,6 +526,15 @@ def weight_histogram_chart(data):  # `weight_histogram_frame` output, or `alt.Na
         color=alt.Color("kind:N", title=None, legend=None), row=alt.Row("kind:N", title=None, sort=["fp32", "int8"]),
         tooltip=["kind:N", alt.Tooltip("left:Q", format=".4f"), alt.Tooltip("right:Q", format=".4f"), "count:Q"]
     ).properties(width=300, height=90, name="histogram", title="weights of the chosen layer: fp32 and after INT8")
+
+# %% ../nbs/30a_smoothquant.ipynb #96302e60
+def channel_range_chart(frame: pd.DataFrame,  # from `smooth.channel_range_frame`
+                        ) -> alt.Chart:
+    "The largest |activation| of each input channel, float against smoothed: the outliers SmoothQuant flattens."
+    return alt.Chart(frame).mark_bar(opacity=0.7).encode(
+        x=alt.X("channel:Q", title="input channel"), y=alt.Y("max_abs:Q", title="max |activation| over calibration tokens"),
+        color=alt.Color("model:N", title=None), tooltip=["channel", "model", alt.Tooltip("max_abs:Q", format=".3g")]
+    ).properties(width=560, height=220, title=f"Input range per channel: {frame.model.nunique()} models")
 
 # %% ../nbs/31_export.ipynb #c761e18d
 # The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.

@@ -26,9 +26,9 @@ from .models import LogitsOnly, fastest_attention, register_loader, write_loader
 from .prune import shrink_to
 
 # %% auto #0
-__all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'quantize',
-           'prepare_qat', 'save_quantized', 'load_quantized', 'CompiledInt8', 'quantize_compiled', 'weight_error_frame',
-           'weight_histogram_frame', 'gemm_floor']
+__all__ = ['SCHEMES', 'fake_quant_weight', 'fake_quant_activation', 'FakeQuantLinear', 'DynamicInt8', 'QatInt8', 'WeightInt8',
+           'TokenInt8', 'Int8Linear', 'quantize', 'prepare_qat', 'save_quantized', 'load_quantized', 'CompiledInt8',
+           'quantize_compiled', 'weight_error_frame', 'weight_histogram_frame', 'gemm_floor']
 
 # %% ../nbs/30_quant.ipynb #396a475a
 def fake_quant_weight(w: torch.Tensor,  # a weight matrix `[out, in]`
@@ -74,7 +74,41 @@ class DynamicInt8:
 class QatInt8:
     "Convert a model trained with `prepare_qat` into real dynamic INT8 (per-channel, as it was trained)."
 
-SCHEMES = {"dynamic-int8": DynamicInt8, "qat-int8": QatInt8}
+@dataclass
+class WeightInt8:
+    "INT8 weights (symmetric, one scale per output channel) with float activations: weight-only INT8."
+    skip: tuple = ()              # Linears whose name contains one of these stay float
+
+@dataclass
+class TokenInt8:
+    "INT8 weights per output channel and INT8 activations with one scale per token: integer matrix products."
+    skip: tuple = ()              # Linears whose name contains one of these stay float
+
+SCHEMES = {"dynamic-int8": DynamicInt8, "qat-int8": QatInt8, "weight-int8": WeightInt8, "token-int8": TokenInt8}
+
+class Int8Linear(nn.Module):
+    "A Linear with INT8 weights (one scale per output channel); activations float, or INT8 with one scale per token."
+    def __init__(self, linear: nn.Linear,  # the float layer (read, not changed)
+                 per_token: bool,  # quantize activations per token (else weight-only)
+                 ):
+        super().__init__()
+        self.in_features, self.out_features, self.per_token = linear.in_features, linear.out_features, per_token
+        w = linear.weight.detach().float()
+        scale = w.abs().amax(1).clamp_min(1e-12) / 127
+        # stored [in, out]: the layout torch._int_mm multiplies with, and a column scale then rescales outputs exactly
+        self.register_buffer("qweight", (w / scale[:, None]).round().clamp(-127, 127).to(torch.int8).t().contiguous())
+        self.register_buffer("scales", scale)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, x):
+        rows = x.reshape(-1, self.in_features)
+        if self.per_token:
+            step = rows.abs().amax(1, keepdim=True).float().clamp_min(1e-12) / 127
+            y = torch._int_mm((rows / step).round().clamp(-127, 127).to(torch.int8), self.qweight).float() * step * self.scales
+        else:
+            y = (rows.float() @ self.qweight.float()) * self.scales
+        if self.bias is not None: y = y + self.bias
+        return y.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
 
 def _linear_count(model: nn.Module, kind=nn.Linear) -> int:
     return sum(isinstance(m, kind) for m in model.modules())
@@ -88,6 +122,13 @@ def _dynamic_int8(model: nn.Module, per_channel: bool, skip=()) -> nn.Module:
         spec = {nn.Linear: qconfig} if not skip else {
             n: qconfig for n, m in model.named_modules() if isinstance(m, nn.Linear) and not any(s in n for s in skip)}
         return quantize_dynamic(model, spec, dtype=torch.qint8)
+
+def _quantized_linears(model: nn.Module, scheme: str, per_channel: bool = True, skip=()) -> nn.Module:
+    "`model`'s Linears (but `skip`) made INT8 the way `scheme` does; in place for the Int8Linear schemes."
+    if scheme not in ("weight-int8", "token-int8"): return _dynamic_int8(model, per_channel, skip)
+    for name in [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and not any(s in n for s in skip)]:
+        model.set_submodule(name, Int8Linear(model.get_submodule(name), per_token=scheme == "token-int8"))
+    return model
 
 def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qat` for scheme 'qat-int8'
              scheme: str = "dynamic-int8",  # one of `SCHEMES`
@@ -109,13 +150,13 @@ def quantize(model: nn.Module,  # a float model, or one trained with `prepare_qa
         per_channel = True
     else:
         if _linear_count(m, FakeQuantLinear): raise InputError("this model is prepared for QAT: quantize it with scheme='qat-int8'")
-        per_channel = cfg.per_channel
+        per_channel = getattr(cfg, "per_channel", True)
         missing = [s for s in cfg.skip if not any(s in n for n, mod in m.named_modules() if isinstance(mod, nn.Linear))]
         if missing: raise InputError(f"skip = {list(cfg.skip)}: {missing} names no nn.Linear of {type(model).__name__}")
     if not _linear_count(m): raise InputError(f"{type(model).__name__} has no nn.Linear layers: nothing to quantize")
     if isinstance(m, PreTrainedModel):   # run as loaded at full speed: INT8 Linears leave attention the largest cost
         m.set_attn_implementation(fastest_attention(m))
-    q = _dynamic_int8(m, per_channel, tuple(getattr(cfg, "skip", ())))
+    q = _quantized_linears(m, scheme, per_channel, tuple(getattr(cfg, "skip", ())))
     q.autoglm_quantized = dict(scheme=scheme, **asdict(cfg))
     return q
 
@@ -195,7 +236,7 @@ def load_quantized(path,  # a folder written by `save_quantized`
     model = cls._from_config(config, attn_implementation=fastest_attention(cls))
     if getattr(config, "autoglm_pruned", None):
         shrink_to(model, config.autoglm_pruned)
-    q = _dynamic_int8(model.eval(), info.get("per_channel", True), tuple(info.get("skip", ())))
+    q = _quantized_linears(model.eval(), info.get("scheme", "dynamic-int8"), info.get("per_channel", True), tuple(info.get("skip", ())))
     tensors = load_file(str(file))
     with safe_open(str(file), "pt") as f: tied = json.loads(f.metadata().get("tied", "{}"))
     expected, _ = _tensors(q)

@@ -27,32 +27,14 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from autoglm_workbench.bench import file_bytes, results_path, write_results
-from autoglm_workbench.files import atomic_folder, atomic_write_text
 from autoglm_workbench.data import load_pairs
 from autoglm_workbench.export import ort_quantize_dynamic
-from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, distill_decoder, export_decoder,
+from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, cached_decoder, distill_decoder, export_decoder,
                                   generate, generation_latency, headline_scores, int8_keep_float, parameter_shares, perplexity,
                                   prune_batches, sequence_kd_data, validate_generation)
 from autoglm_workbench.models import load_pretrained, tiny_config
-from autoglm_workbench.prune import save_pruned
 from autoglm_workbench.importance import prune_by_importance, Taylor
 from autoglm_workbench.quant import quantize
-
-def trained(folder: Path, build, tokenizer, made_by: dict):
-    "The model saved in `folder` by the same arguments (`made_by`), or `build()` saved there first with them."
-    stamp = folder / "made_by.json"
-    if not (stamp.exists() and json.loads(stamp.read_text()) == json.loads(json.dumps(made_by))):
-        if folder.exists():
-            print(f"{folder}: made by other arguments, or not finished: training it again", flush=True)
-            shutil.rmtree(folder)
-        model = build()
-        if getattr(model.config, "autoglm_pruned", None): save_pruned(model, folder, tokenizer)
-        else:
-            with atomic_folder(folder) as tmp:       # a crash mid-save leaves no folder that looks finished
-                model.save_pretrained(tmp); tokenizer.save_pretrained(tmp)
-        atomic_write_text(stamp, json.dumps(made_by, indent=1, sort_keys=True))    # last: only a whole model is reused
-    return load_pretrained(folder, task="causal-lm")[0].eval()
-
 
 def disk_mb(path: Path) -> float: return file_bytes(path) / 2**20
 
@@ -96,7 +78,7 @@ def main() -> None:
         t0 = time.time(); r = fn(); seconds[name] = seconds.get(name, 0) + time.time() - t0; return r
 
     made_by = dict(budget=budget, smoke=a.smoke)
-    teacher = timed("teacher fine-tune", lambda: trained(runs / "teacher", lambda: distill_decoder(
+    teacher = timed("teacher fine-tune", lambda: cached_decoder(runs / "teacher", lambda: distill_decoder(
         base, tok, teacher_data, "shrink-fine-tune", runs / "teacher-train", student=copy.deepcopy(base), max_length=MAX_LENGTH,
         epochs=1, lr=5e-5, batch_size=8), tok, made_by | dict(model="teacher")))
     kw = dict(num_layers=a.layers, max_length=MAX_LENGTH, epochs=a.epochs, lr=a.lr, batch_size=8)
@@ -108,14 +90,14 @@ def main() -> None:
                 d = sequence_kd_data(teacher, tok, data, max_new_tokens=MAX_NEW)
                 out["pseudo_label_examples"] = list(zip(d.train.targets[:5], data.train.targets[:5]))
             return distill_decoder(teacher, tok, d, method, runs / f"{method}-train", **kw)
-        students[method] = timed(method, lambda: trained(runs / method, build, tok, made_by | dict(model=method, max_new=MAX_NEW)))
+        students[method] = timed(method, lambda: cached_decoder(runs / method, build, tok, made_by | dict(model=method, max_new=MAX_NEW)))
 
     def pruned_build():
         m = copy.deepcopy(teacher)
         plan = prune_by_importance(m, Taylor()(m, prune_batches(tok, teacher_data.train, examples=PRUNE_EXAMPLES, max_length=MAX_LENGTH)), budget["prune"])
         out["prune_plan_heads_per_layer"] = {str(l): len(h) for l, h in plan.get("heads", {}).items()}
         return distill_decoder(teacher, tok, teacher_data, "kd", runs / "pruned-train", student=m, max_length=MAX_LENGTH, epochs=1, lr=1e-4, batch_size=8)
-    pruned = timed("prune + recovery", lambda: trained(runs / "pruned", pruned_build, tok, made_by | dict(model="pruned")))
+    pruned = timed("prune + recovery", lambda: cached_decoder(runs / "pruned", pruned_build, tok, made_by | dict(model="pruned")))
 
     int8 = {name: quantize(m, "dynamic-int8") for name, m in (("teacher", teacher), ("KD", students["kd"]))}   # the seed's line
     int8_kept = {name: quantize(m, "dynamic-int8", skip=int8_keep_float(m)) for name, m in (("teacher", teacher), ("KD", students["kd"]))}
