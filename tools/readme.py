@@ -278,9 +278,27 @@ def families_table() -> str:
                            for k, f in d["families"].items()])
 
 
+def lm_int8_table() -> str:
+    "Every INT8 scheme of bench/lm_int8.py against its float model: perplexity, greedy agreement, speed."
+    d = results("lm-int8")
+    lat = {(r["model"], r["batch_size"]): r for r in d["latency"]}
+    base = next(r for r in d["models"] if r["kind"] == "float")
+    def ppl(r, split):
+        v = r.get(f"{split}_perplexity")
+        return "–" if v is None else f"{v:.2f} ({100 * (v / base[f'{split}_perplexity'] - 1):+.1f}%)"
+    def speed(name, b):
+        r = lat.get((name, b))
+        return "–" if r is None else f"{r['ms_per_headline']:.0f} ({r['speedup']:.2f}×)"
+    rows = [[r["name"], r["runtime"], ppl(r, "val"), ppl(r, "test"),
+             "–" if "agreement" not in r else f"{100 * r['agreement']['token_agreement']:.0f}%", speed(r["name"], 1), speed(r["name"], 8)]
+            for r in d["models"]]
+    return markdown_table(["model", "runtime", "perplexity, validation (vs float)", "perplexity, test (vs float)",
+                           "greedy tokens equal to float", "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)"], rows)
+
+
 TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
-          "presets": presets_table, "lm": lm_table}
+          "presets": presets_table, "lm": lm_table, "lm-int8": lm_int8_table}
 
 
 def fill(text: str) -> str:
