@@ -140,6 +140,8 @@ def main() -> None:
                                     met=bool(min(r["speedup_b1"], r["speedup_b32"]) >= 1.5 and r["accuracy_drop_points"] <= 1.5))
     out = dict(benchmark="prune", max_length=ml, test_examples=len(data.test), importance="mask-gradient, 8 x 16 train articles",
                goal_h50_f30=goal, rows=rows, smoke=a.smoke)
+    if a.latency_only:   # accuracies, sizes and FLOPs come from the earlier run: say which
+        out["rows_from"] = {k: old_run.get(k) for k in ("commit", "command", "dirty")}
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
     print(json.dumps(goal, indent=2))
 
