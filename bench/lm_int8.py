@@ -1,5 +1,5 @@
 """INT8 for a decoder, the known fixes side by side: SmolLM2-135M-Instruct fine-tuned on BBC headlines; writes
-bench/results/lm-int8.json.
+bench/results/lm_int8.json.
 
     python bench/lm_int8.py [--train 240] [--calibration 64] [--prompts 32] [--alphas 0.5 0.65 0.8 0.9] [--smoke]
 
@@ -59,7 +59,7 @@ def main() -> None:
     p.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.65, 0.8, 0.9], help="SmoothQuant migration strengths tried")
     p.add_argument("--runs", default=None, help="folder of the trained teacher and the exports (default: runs/bench-lm-int8)")
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders: checks the script runs")
-    p.add_argument("--out", default=None, help="results file (default: bench/results/lm-int8.json)")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/lm_int8.json)")
     a = p.parse_args()
     max_length, max_new, new_tokens, rounds = 160, 24, 16, 5
     if a.smoke:

@@ -29,7 +29,7 @@ def results(name: str) -> dict:
 def lookup(name: str, dotted: str):
     "A value of bench/results/NAME.json by its dotted path; list items are addressed by key (`stage=export&variant=f50`)."
     value, where = results(name), f"README placeholder {{{{{name}:{dotted}}}}}"
-    for part in dotted.split("."):
+    for part in re.split(r"(?<!\d)\.|\.(?!\d)", dotted):     # a dot between two digits is part of a value (α=0.8)
         if isinstance(value, list):
             if "=" not in part:    # a position would print another row once the list is reordered
                 sys.exit(f"{where}: {part!r} addresses a list by position; address its item by key, e.g. stage=export")
@@ -280,7 +280,7 @@ def families_table() -> str:
 
 def lm_int8_table() -> str:
     "Every INT8 scheme of bench/lm_int8.py against its float model: perplexity, greedy agreement, speed."
-    d = results("lm-int8")
+    d = results("lm_int8")
     lat = {(r["model"], r["batch_size"]): r for r in d["latency"]}
     base = next(r for r in d["models"] if r["kind"] == "float")
     def ppl(r, split):
