@@ -266,6 +266,10 @@ def _scratch():
     "Run ONNX Runtime's quantizers in a scratch folder: they leave temporary model files in the working directory."
     with tempfile.TemporaryDirectory() as d, contextlib.chdir(d), _quiet(): yield
 
+def _weight_names(graph) -> set[str]:
+    "Names of a graph's stored tensors: initializers and Constant outputs."
+    return {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+
 def module_nodes(onnx_path,  # a graph written by torch's dynamo exporter (`to_onnx`, `lm.export_decoder`)
                  patterns: tuple,  # parts of module names, e.g. ('down_proj', 'lm_head')
                  op_types: tuple = ("MatMul", "Gemm"),  # node types returned
@@ -273,7 +277,7 @@ def module_nodes(onnx_path,  # a graph written by torch's dynamo exporter (`to_o
     "Names of the weight-reading `op_types` nodes exported from a module whose name contains one of `patterns` (the exporter's name scopes)."
     import onnx
     graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    weights = {i.name for i in graph.initializer} | {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    weights = _weight_names(graph)
     scopes = lambda n: next((p.value for p in n.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), "")
     # a weight input tells a projection from attention's activation-by-activation products in the same module
     return [n.name for n in graph.node if n.op_type in op_types and any(i in weights for i in n.input)
@@ -312,6 +316,7 @@ def ort_quantize_weights(onnx_path,  # the ONNX graph
     if bits not in (4, 8): raise InputError(f"bits = {bits}: ONNX Runtime's MatMulNBits takes 4 or 8")
     if block_size < 16 or block_size & (block_size - 1): raise InputError(f"block_size = {block_size}: must be a power of two >= 16")
     src, out = Path(onnx_path).resolve(), Path(out_path).resolve()
+    if not src.exists(): raise InputError(f"{onnx_path}: no such ONNX file")
     skip = _excluded(src, exclude)
     cfg = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, bits=bits)
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)  # a line per node skipped
@@ -339,7 +344,7 @@ def _activation_matmuls(onnx_path) -> list[str]:
     "MatMul nodes with no weight input (attention's QKᵀ and AV): left in float, as TensorRT's INT8 recipes do."
     import onnx
     g = onnx.load(str(onnx_path), load_external_data=False).graph
-    weights = {t.name for t in g.initializer}
+    weights = _weight_names(g)
     return [n.name for n in g.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
 
 def qdq_quantize(onnx_path,  # an FP32 graph from `to_onnx`

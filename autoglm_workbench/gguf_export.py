@@ -56,6 +56,9 @@ def gguf_shape(model: nn.Module,  # a causal LM
 def _add_tokenizer(writer, tokenizer, vocab_size: int, pre: str) -> None:
     "Tokens, their types, BPE merges, special token ids and the chat template, as llama.cpp's converter writes them."
     import gguf
+    if not getattr(tokenizer, "is_fast", False):
+        raise ExportError(f"{type(tokenizer).__name__}: GGUF export reads the tokenizer's tokenizer.json; load the fast tokenizer "
+                          "(AutoTokenizer.from_pretrained(folder), use_fast=True)")
     spec = json.loads(tokenizer.backend_tokenizer.to_str())["model"]
     if spec.get("type") != "BPE" or spec.get("byte_fallback"):
         raise ExportError(f"{type(tokenizer).__name__}: GGUF export writes byte-level BPE tokenizers (GPT-2 style, as SmolLM2's); "

@@ -59,6 +59,8 @@ def input_maxima(model: nn.Module,  # the model
                  ) -> dict[str, torch.Tensor]:
     "max |x| per input channel of each named layer over every real token of `batches` (padding excluded)."
     if not batches: raise InputError("batches is empty: calibration needs at least one batch of training examples")
+    bad = next((sorted(b) for b in batches if "input_ids" not in b), None)
+    if bad is not None: raise InputError(f"a calibration batch holds {bad}: each needs input_ids (and attention_mask)")
     out, hooks, mask = {}, [], {}
     def hook(name):
         def record(module, args):
