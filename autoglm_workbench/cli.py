@@ -29,7 +29,8 @@ def format_table(df: pd.DataFrame,  # a comparison table (`compare_models`)
     "The comparison table as a person reads it: percentages, millions, megabytes, milliseconds, ratios."
     import pandas as pd
     out = pd.DataFrame(index=df.index)
-    out["accuracy %"] = (100 * df["accuracy"]).map("{:.1f}".format)
+    if "accuracy" in df: out["accuracy %"] = (100 * df["accuracy"]).map("{:.1f}".format)
+    if "rouge_l" in df: out["ROUGE-L"] = df["rouge_l"].map("{:.1f}".format)
     if "agreement" in df: out["agrees %"] = (100 * df["agreement"]).map("{:.1f}".format)
     out["params (M)"] = (df["parameters"] / 1e6).map("{:.1f}".format)
     out["size (MB)"] = df["size_mb"].map("{:.1f}".format)
@@ -66,7 +67,7 @@ def _evaluate(args) -> None:
 
 def _print_runs(runs) -> None:
     if not len(runs): print("no runs recorded"); return
-    cols = [c for c in ["id", "label", "status", "stages", "accuracy", latency_column(1), latency_column(32), "size_mb", "seconds", "error"] if c in runs]
+    cols = [c for c in ["id", "label", "status", "stages", "accuracy", "rouge_l", latency_column(1), latency_column(32), "size_mb", "seconds", "error"] if c in runs]
     t = runs[cols].copy()
     t["id"] = t["id"].str[:8]
     if "error" in t: t["error"] = t["error"].fillna("").str.slice(0, 60)

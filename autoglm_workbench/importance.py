@@ -24,8 +24,9 @@ from .prune import Gates, prune_ffn, prune_heads, prune_layers
 
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'COST_MEASURES', 'Importance', 'default_loss', 'Magnitude', 'Taylor', 'MaskGradient',
-           'check_sparsity', 'select', 'prune_by_importance', 'scoring_batches', 'prune_on_data', 'layer_influence',
-           'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame', 'sweep_long', 'sweep_at']
+           'check_sparsity', 'select', 'prune_by_importance', 'scoring_batches', 'prune_on_data', 'prune_on_batches',
+           'layer_influence', 'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame',
+           'sweep_long', 'sweep_at']
 
 # %% ../nbs/21_importance.ipynb #b06a9d2b
 @dataclass
@@ -231,12 +232,21 @@ def prune_on_data(model: nn.Module,  # the model, pruned in place
                   **select_kw,  # passed to `select` (scope, normalize, exclude)
                   ) -> dict:
     "Measure importance on the first `examples` of `split`, then select and remove physically; returns the plan."
+    batches = scoring_batches(split, tokenizer, examples=examples, batch_size=batch_size,
+                              max_length=max_length or trained_max_length(model))
+    return prune_on_batches(model, batches, sparsity, criterion=criterion, **select_kw)
+
+def prune_on_batches(model: nn.Module,  # the model, pruned in place
+                     batches: list[dict],  # labelled batches its own loss reads (a classifier's, or a causal LM's `lm.prune_batches`)
+                     sparsity: dict,  # e.g. {"layers": 0.25, "heads": 0.5, "ffn": 0.3}
+                     *, criterion=None,  # an importance criterion (default: MaskGradient())
+                     **select_kw,  # passed to `select` (scope, normalize, exclude)
+                     ) -> dict:
+    "Whole layers first (least block influence), then heads and neurons by importance on `batches`; removed physically; returns the plan."
     sparsity = dict(sparsity)
     layers = sparsity.pop("layers", 0)    # whole layers go first, by block influence (`layer_influence`)
     if not (isinstance(layers, (int, float)) and 0 <= layers < 1):
         raise InputError(f"sparsity['layers'] = {layers!r}: must be in [0, 1) (the fraction of whole layers removed)")
-    batches = scoring_batches(split, tokenizer, examples=examples, batch_size=batch_size,
-                              max_length=max_length or trained_max_length(model))
     plan = {}
     if layers:
         influence = layer_influence(model, batches)

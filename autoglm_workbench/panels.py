@@ -596,21 +596,25 @@ def deployment_panel(table: pd.DataFrame,  # a `runtime_table`
 
 # %% ../nbs/45_store.ipynb #1259c522
 # The chapter's charts and widgets, apart from its maths: the domain module imports no altair or ipywidgets.
+from .metrics import QUALITY_METRICS, quality_metric
 
 def runs_chart(points,  # `runs_points` output, or `alt.NamedData` in the live panel
-               batch="1"):  # the batch size the latency was timed at (a value or a parameter), for the axis title
-    "Every stage of every run: accuracy against latency (log), size as colour, the Pareto front as a line."
+               batch="1",  # the batch size the latency was timed at (a value or a parameter), for the axis title
+               metric: str | None = None):  # the quality plotted: 'accuracy' or 'rouge_l' (default: the points' own)
+    "Every stage of every run: quality (accuracy or ROUGE-L) against latency (log), size as colour, the Pareto front as a line."
     import altair as alt
+    if metric is None: metric = quality_metric(points) if isinstance(points, pd.DataFrame) else "accuracy"
+    name = QUALITY_METRICS[metric]
     base = alt.Chart(points).encode(
         x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False), title="test accuracy"))
+        y=alt.Y("quality:Q", scale=alt.Scale(zero=False), title=f"test {name}"))
     points_ = base.mark_point(filled=True, size=90).encode(
         color=alt.Color("size_mb:Q", title="size (MB)", scale=alt.Scale(scheme="viridis")),
         shape=alt.Shape("stage:N", title="stage"),
-        tooltip=["run:N", "label:N", "stage:N", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip("latency_ms:Q", format=".1f"),
+        tooltip=["run:N", "label:N", "stage:N", alt.Tooltip("quality:Q", format=".3f", title=name), alt.Tooltip("latency_ms:Q", format=".1f"),
                  alt.Tooltip("size_mb:Q", format=".1f")]).properties(name="stages")
     front = base.transform_filter("datum.pareto").mark_line(color="gray", strokeDash=[4, 3]).encode(order="latency_ms:Q")
-    title = live_title("every stage of every run: accuracy vs latency at batch ", batch, "")
+    title = live_title(f"every stage of every run: {name} vs latency at batch ", batch, "")
     return (front + points_).properties(width=520, height=320, title=title)
 
 # %% ../nbs/51_runs.ipynb #1c4e14af
@@ -630,15 +634,18 @@ def runs_panel(store: RunStore | None = None,  # the run store (default: this pr
     label = W.Dropdown(options=labels, description="label")
     status = W.Dropdown(options=["done", "(all)", "failed", "pruned", "running"], description="status")
     latencies = [latency_column(b) for b in timed_batch_sizes(stages.columns)] if len(stages) else []
+    # a store holding classifiers and decoders plots one quality at a time: accuracy where there is any
+    metrics = sorted(set(stages.quality_metric.fillna("accuracy")) if "quality_metric" in stages else {"accuracy"})
+    metric = "accuracy" if "accuracy" in metrics else metrics[0]
     latency = W.Dropdown(options=latencies or [latency_column(1)], description="latency")
     batch_of = lambda column: str(timed_batch_sizes([column])[0])
     def points():
-        if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"])
+        if not len(stages): return pd.DataFrame(columns=["run", "label", "stage", "quality", "quality_metric", "latency_ms", "size_mb", "pareto"])
         return runs_points(stages, latency.value, None if label.value == "(all)" else label.value,
-                           None if status.value == "(all)" else status.value)
+                           None if status.value == "(all)" else status.value, metric)
     frames = dict(points=points())
     B = alt.param(name="batch", value=batch_of(latency.value))
-    view = LiveChart(runs_chart(alt.NamedData("points"), B).add_params(B), dict(points=frames["points"]), params=dict(batch=batch_of(latency.value)))
+    view = LiveChart(runs_chart(alt.NamedData("points"), B, metric).add_params(B), dict(points=frames["points"]), params=dict(batch=batch_of(latency.value)))
     empty = W.HTML("" if len(stages) else f"<em>No runs in {html.escape(store.engine.url.render_as_string(hide_password=True))} yet: <code>autoglm run</code> adds one.</em>")
     def redraw(_):
         frames["points"] = points()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import shutil
@@ -22,7 +23,7 @@ from transformers import AutoConfig
 
 from .core import ConfigError, DataError, ModelError, WorkbenchError, resolve_device, seed_everything
 from .arch import FAMILIES, UnsupportedArchitecture, layer_stack, layer_views, shared_layers
-from .data import TextClassificationData, load_dataset, tokenize
+from .data import PairData, TextClassificationData, load_dataset, tokenize
 from .distill import Distiller, Stage, Term
 from .export import tensorrt_missing, validate, write_deploy_folder
 from .openvino_export import has_bf16, openvino_missing
@@ -30,26 +31,30 @@ from .runtimes import build_artifact, calibration_texts, choose_runtime, open_ar
 from .files import (RunFolder, atomic_folder, atomic_write_text, check_checksums, cpu_features, damaged_files,
                                      environment_info)
 from .measure import measure_stage
-from .metrics import StageMetrics
+from .metrics import QUALITY_METRICS, StageMetrics
 from .models import (check_student_shape, config_label_names, load_pretrained, make_student, model_label_names,
                                       predict_logits, resolve_model_path, student_from_model, teacher_as_is,
                                       teacher_classifier)
 from .prune import save_pruned
-from .importance import CRITERIA, prune_on_data
+from .importance import CRITERIA, prune_on_batches, scoring_batches
+from .lm import OnnxCausalLM, prune_batches
+from .lm_run import (decoder_data, decoder_recipe_student, decoder_reference, decoder_teacher,
+                                      export_decoder_folder, is_decoder_config, measure_decoder)
 from .quant import load_quantized, quantize, save_quantized
-from .recipe import Recipe, flat_fields
+from .recipe import Recipe, flat_fields, quantize_scheme, split_seed
 from .report import RunReport, write_report
 from .store import RunStore, recipe_hash, store_url
 
 # %% auto #0
-__all__ = ['STAGE_RUNNERS', 'COMMON_READS', 'STAGE_READS', 'recipe_data', 'split_seed', 'recipe_teacher', 'recipe_stage',
-           'recipe_stages', 'recipe_student', 'check_recipe', 'distill_student', 'RunPruned', 'StageState',
-           'RunContext', 'export_precision', 'load_stage', 'stage_key', 'finished_elsewhere', 'run']
+__all__ = ['STAGE_RUNNERS', 'COMMON_READS', 'STAGE_READS', 'recipe_data', 'recipe_teacher', 'recipe_stage', 'recipe_stages',
+           'recipe_student', 'check_recipe', 'distill_student', 'RunPruned', 'StageState', 'RunContext',
+           'export_precision', 'load_stage', 'stage_key', 'finished_elsewhere', 'run']
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                 ) -> TextClassificationData:
-    "The recipe's data set in its seeded, stratified splits (at most `data.limit` examples a split)."
+    "The recipe's data set in its seeded, stratified splits (at most `data.limit` examples a split); a causal LM's (prompt, target) pairs (`lm_run.decoder_data`)."
+    if recipe.task == "causal-lm": return decoder_data(recipe)
     d, t = recipe.data, recipe.teacher
     data = load_dataset(d.name, seed=split_seed(recipe), val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                         text_column=d.text_column, label_column=d.label_column).limited(d.limit)
@@ -63,16 +68,12 @@ def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stage
     try: return data.relabelled(names, t.label_map, owner=f"the teacher {t.model}")
     except DataError as e: raise ConfigError(f"recipe.teacher.fine_tune = false: {e} (recipe.teacher.label_map)") from None
 
-def split_seed(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
-               ) -> int:
-    "The seed of the recipe's split and teacher: `data.split_seed`, or the recipe's seed."
-    return recipe.seed if recipe.data.split_seed is None else recipe.data.split_seed
-
 def recipe_teacher(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                    data: TextClassificationData | None = None,  # its data, when already loaded (default: `recipe_data`)
                    device: str = "cpu",  # where the teacher trains and is returned
                    ):
-    "The recipe's teacher: fine-tuned once per split, then loaded from the cache (`models.teacher_classifier`), or used as it is (`models.teacher_as_is`)."
+    "The recipe's teacher: fine-tuned once per split, then loaded from the cache (`models.teacher_classifier`; a decoder's: `lm_run.decoder_teacher`), or used as it is (`models.teacher_as_is`)."
+    if recipe.task == "causal-lm": return decoder_teacher(recipe, data, device)
     if not recipe.teacher.fine_tune:
         return teacher_as_is(recipe_data(recipe) if data is None else data, recipe.teacher.model,
                              max_length=recipe.data.max_length, device=device)
@@ -86,7 +87,8 @@ def recipe_stage(recipe: Recipe,  # the recipe: its data, teacher, student, stag
                  ) -> Stage:
     "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment and MGAD."
     kd, train = recipe.distill, recipe.distill.train
-    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature))]
+    positions = dict(positions=kd.kd_positions) if recipe.task == "causal-lm" else {}
+    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature) | positions)]
     if hidden and kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
     if hidden and kd.mgad_weight > 0:
         terms.append(Term("mgad", weight=kd.mgad_weight, params=dict(alpha=kd.mgad_alpha, beta=kd.mgad_beta, gamma=kd.mgad_gamma)))
@@ -108,7 +110,8 @@ def recipe_stages(recipe: Recipe,  # the recipe: its data, teacher, student, sta
 def recipe_student(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                    teacher: nn.Module,  # the model whose layers a layer-copied student starts from
                    ) -> nn.Module:
-    "The untrained student: `student.model` with a fresh head, or teacher layers copied, or a narrower fresh model."
+    "The untrained student: `student.model` with a fresh head, or teacher layers copied, or a narrower fresh model (a decoder's: `lm_run.decoder_recipe_student`)."
+    if recipe.task == "causal-lm": return decoder_recipe_student(recipe, teacher)
     s = recipe.student
     seed_everything(recipe.seed)       # a fresh student's weights: the same after a resume
     if s.model is not None: return student_from_model(teacher, s.model)
@@ -116,17 +119,18 @@ def recipe_student(recipe: Recipe,  # the recipe: its data, teacher, student, st
                         intermediate_size=s.intermediate_size, truncate=s.init == "truncated")
 
 # %% ../nbs/50_pipeline.ipynb #7c524667
-def _prunable(total: int, share: float, layers: int) -> float:
-    "The largest share of `total` units that pruning can remove while every one of `layers` layers keeps one."
-    return (total - layers) / total
+def _prunable(total: int, kept: int) -> float:
+    "The largest share of `total` units that pruning can remove while `kept` of them stay (each layer's least)."
+    return (total - kept) / total
 
 def _prunable_layout(recipe: Recipe, config) -> list:
     "The teacher's layer views (none without a prune stage), read from a skeleton on the meta device; stages its layout cannot take are refused."
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
     family = getattr(config, "model_type", "?")
+    auto = AutoModelForCausalLM if recipe.task == "causal-lm" else AutoModelForSequenceClassification
     with torch.device("meta"):     # the layout without the weights: no memory, no time
-        skeleton = AutoModelForSequenceClassification.from_config(config)
+        skeleton = auto.from_config(config)
     shared = shared_layers(skeleton) is not None       # ALBERT: one layer repeated; fewer repeats make a shallower student
     if "distill" in recipe.stages and recipe.student.model is None:
         try:
@@ -156,7 +160,13 @@ def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stag
                  ) -> list[Stage]:
     "What the recipe asks of its model that the model's config cannot give, found before any work (`ConfigError`); returns the distill stage's plan, built once."
     teacher = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model), local_files_only=True)
-    if not recipe.teacher.fine_tune: recipe_data(recipe)      # its labels matched to the data's, before any work
+    if recipe.task == "causal-lm":
+        if not is_decoder_config(teacher):
+            raise ConfigError(f"recipe.teacher.model = {recipe.teacher.model!r}: a {teacher.model_type} "
+                              f"({', '.join(teacher.architectures or ['no architecture recorded'])}), not a decoder that "
+                              "continues text; recipe.task: causal-lm needs a ...ForCausalLM model, e.g. smollm2-135m")
+        recipe_data(recipe)       # the pairs load (a user's file, its columns) before any work
+    elif not recipe.teacher.fine_tune: recipe_data(recipe)      # its labels matched to the data's, before any work
     views = _prunable_layout(recipe, teacher)
     s = recipe.student
     if s.model is not None:
@@ -188,18 +198,20 @@ def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stag
         width = s.hidden_size if distilled and s.hidden_size else teacher.hidden_size
         ffn = (s.intermediate_size if distilled and s.intermediate_size and s.model is None
                else round(views[0].ffn * width / teacher.hidden_size))
-        for field, share, per_layer in (("heads", p.heads, views[0].heads), ("ffn", p.ffn, ffn)):
+        group = views[0].group       # grouped-query attention: heads go by whole key/value groups
+        for field, share, per_layer, unit in (("heads", p.heads, views[0].heads, group), ("ffn", p.ffn, ffn, 1)):
             total = per_layer * left
-            if round(share * total) > total - left:
-                raise ConfigError(f"recipe.prune.{field} = {share:g}: every layer keeps at least one of its {per_layer} "
-                                  f"{'heads' if field == 'heads' else 'FFN neurons'}, so {what} (after layer pruning: {left} "
-                                  f"layers) can lose at most {_prunable(total, share, left):.3f}")
-    if "quantize" in recipe.stages:
+            if round(share * total) > total - left * unit:
+                kept = (f"one key/value group ({unit} heads) of its {per_layer} heads" if unit > 1 else
+                        f"one of its {per_layer} {'heads' if field == 'heads' else 'FFN neurons'}")
+                raise ConfigError(f"recipe.prune.{field} = {share:g}: every layer keeps at least {kept}, so {what} (after "
+                                  f"layer pruning: {left} layers) can lose at most {_prunable(total, left * unit):.3f}")
+    if "quantize" in recipe.stages and quantize_scheme(recipe) == "dynamic-int8":
         import torch
         engines = torch.backends.quantized.supported_engines
         if not {"fbgemm", "x86", "qnnpack"} & set(engines):
             raise ConfigError(f"recipe.quantize.scheme = {recipe.quantize.scheme!r}: this torch build has no INT8 engine "
-                              f"(supported: {engines}); drop 'quantize' from recipe.stages")
+                              f"(supported: {engines}); use weight-int8, or drop 'quantize' from recipe.stages")
     if "export" in recipe.stages and recipe.export.runtime == "tensorrt":
         if (why := tensorrt_missing()) is not None:
             raise ConfigError(f"recipe.export.runtime = 'tensorrt': {why}; use 'onnxruntime' on this machine")
@@ -258,7 +270,7 @@ def _weight_bytes(folder: Path) -> int:
 class RunContext:
     "What every stage of one run reads: the recipe, its data, the teacher and its tokenizer, callbacks for training stages."
     recipe: Recipe
-    data: TextClassificationData
+    data: TextClassificationData | PairData
     teacher: nn.Module
     tokenizer: object
     callbacks: list = field(default_factory=list)
@@ -281,12 +293,15 @@ def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, p = ctx.recipe, ctx.recipe.prune
     pruned = work / "pruned"     # the pruned weights before recovery: a resumed recovery starts from the same shapes
     if (pruned / "plan.json").exists() and not damaged_files(pruned):    # plan.json lands last: a crash before it prunes again
-        model, plan = load_pretrained(pruned)[0], json.loads((pruned / "plan.json").read_text())   # pruned shapes or a plain folder
+        model, plan = load_pretrained(pruned, task=r.task)[0], json.loads((pruned / "plan.json").read_text())   # pruned shapes or a plain folder
     else:
         model = copy.deepcopy(state.float_model).cpu().eval()
         sparsity = {k: v for k, v in (("layers", p.layers), ("heads", p.heads), ("ffn", p.ffn)) if v}
-        plan = prune_on_data(model, ctx.data.train, ctx.tokenizer, sparsity, criterion=CRITERIA[p.criterion](),
-                             examples=p.examples, scope=p.scope, max_length=r.data.max_length)
+        # importance on a prefix of the training split (every class, every topic): a classifier's labels, a decoder's targets
+        batches = (prune_batches(ctx.tokenizer, ctx.data.train, examples=p.examples, max_length=r.data.max_length)
+                   if r.task == "causal-lm" else
+                   scoring_batches(ctx.data.train, ctx.tokenizer, examples=p.examples, max_length=r.data.max_length))
+        plan = prune_on_batches(model, batches, sparsity, criterion=CRITERIA[p.criterion](), scope=p.scope)
         plan = json.loads(json.dumps(plan))      # integer layer keys become strings, as they are saved
         save_pruned(model, pruned, ctx.tokenizer)
         atomic_write_text(pruned / "plan.json", json.dumps(plan))
@@ -301,7 +316,9 @@ def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
 
 def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
     q = ctx.recipe.quantize
-    save_quantized(quantize(state.float_model, q.scheme, per_channel=q.per_channel), out / "model", ctx.tokenizer)
+    scheme = quantize_scheme(ctx.recipe)
+    options = dict(per_channel=q.per_channel) if scheme == "dynamic-int8" else {}    # the others are per channel always
+    save_quantized(quantize(state.float_model, scheme, **options), out / "model", ctx.tokenizer)
     return {}
 
 # %% ../nbs/50_pipeline.ipynb #18579be5
@@ -316,6 +333,13 @@ def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, ex = ctx.recipe, ctx.recipe.export
     src, folder = state.float_model, out / "model"
     work.mkdir(parents=True, exist_ok=True)
+    if r.task == "causal-lm":      # one decoding step with the KV cache; checked on the validation prompts' greedy tokens
+        deploy, check = export_decoder_folder(src, ctx.tokenizer, folder, work, precision=export_precision(r),
+                                              prompts=ctx.data.validation.prompts, max_new_tokens=r.data.max_new_tokens,
+                                              min_agreement=ex.min_agreement)
+        write_deploy_folder(folder, src, ctx.tokenizer, **deploy, chosen_by="recipe", cpu_features=cpu_features(),
+                            max_length=r.data.max_length)
+        return dict(runtime=deploy["runtime"], precision=deploy["precision"], validation=check)
     common = dict(max_length=r.data.max_length, per_channel=r.quantize.per_channel, fuse=ex.fuse)
     if ex.runtime == "auto":       # every CPU candidate built, validated and timed here; the fastest is kept
         b = r.bench
@@ -343,16 +367,18 @@ STAGE_RUNNERS = {"distill": _distill, "prune": _prune, "quantize": _quantize, "e
 def load_stage(name: str,  # the stage that saved the folder: distill, prune, quantize or export
                folder,  # the stage's folder in a run (`stages/<n>-<name>`)
                state: StageState,  # what the previous stage passed on (its tokenizer and last float model)
+               task: str = "classification",  # the recipe's task: 'classification' or 'causal-lm'
                ) -> StageState:
     "The model a finished stage saved in `folder` (checksums checked), as the next stage receives it."
     m = Path(folder) / "model"
     if name in ("distill", "prune"):
-        model = load_pretrained(m)[0]     # a pruned folder, or a plain one (a family pruning does not know)
+        model = load_pretrained(m, task=task)[0]     # a pruned folder, or a plain one (a family pruning does not know)
         return StageState(model, model, state.tokenizer)
     if name == "quantize": return StageState(load_quantized(m), state.float_model, state.tokenizer, quantized=True)
     if name == "export":
         check_checksums(folder)
-        return StageState(open_artifact(m), state.float_model, state.tokenizer, state.quantized)
+        artifact = OnnxCausalLM(m / "model.onnx") if task == "causal-lm" else open_artifact(m)
+        return StageState(artifact, state.float_model, state.tokenizer, state.quantized)
     raise ConfigError(f"stage {name!r}: must be one of {', '.join(STAGE_RUNNERS)}")
 
 # %% ../nbs/50_pipeline.ipynb #139b1462
@@ -384,7 +410,7 @@ def _open_store(store, recipe: Recipe):
     return RunStore(store or store_url(recipe.output_dir))
 
 # %% ../nbs/50_pipeline.ipynb #a4d1a560
-COMMON_READS = ("seed", "data", "teacher", "bench")    # what every stage's result depends on (the teacher it is measured against)
+COMMON_READS = ("seed", "task", "data", "teacher", "bench")    # what every stage's result depends on (the teacher it is measured against)
 STAGE_READS = {"distill": ("student", "distill"), "prune": ("prune", "distill"), "quantize": ("quantize",),
                "export": ("export", "quantize")}
 
@@ -437,7 +463,11 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
         teacher = recipe_teacher(recipe, data, device)
         tok, teacher_model = teacher.tokenizer, teacher.model.cpu().eval()
         ctx = RunContext(recipe, data, teacher_model, tok, list(callbacks), plan)
-        teacher_logits = predict_logits(teacher_model, tok, data.test.texts, max_length=recipe.data.max_length)
+        if recipe.task == "causal-lm":       # the teacher's outputs, computed once: every stage is compared with them
+            measure = functools.partial(measure_decoder, reference=decoder_reference(teacher_model, tok, data, recipe))
+        else:
+            measure = functools.partial(measure_stage, teacher_logits=predict_logits(
+                teacher_model, tok, data.test.texts, max_length=recipe.data.max_length))
         rows, state = [], StageState(teacher_model, teacher_model, tok)
         stages = [("teacher", None)] + [(name, STAGE_RUNNERS[name]) for name in recipe.stages]
         for i, (name, runner) in enumerate(stages):
@@ -450,7 +480,7 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
                 done = True
             if done:
                 metrics = json.loads((final / "metrics.json").read_text())
-                if runner: state = load_stage(name, final, state)
+                if runner: state = load_stage(name, final, state, recipe.task)
                 log(f"stage {i}/{len(stages) - 1} {name}: finished earlier, loaded from {final}")
             else:
                 if final.exists():
@@ -462,11 +492,11 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
                         extra, size = dict(source=str(teacher.path)), _weight_bytes(teacher.path)
                     else:
                         extra = runner(state, ctx, work, tmp)
-                        state = load_stage(name, tmp, state)     # measured as saved: the artifact round-trips
+                        state = load_stage(name, tmp, state, recipe.task)     # measured as saved: the artifact round-trips
                         size = _weight_bytes(tmp / "model")
                     trained = time.time() - t0
-                    measured = measure_stage(state.model, teacher_model, tok, data, recipe, name=name, size_bytes=size,
-                                             float_model=state.float_model, teacher_logits=teacher_logits)
+                    measured = measure(state.model, teacher_model, tok, data, recipe, name=name, size_bytes=size,
+                                       float_model=state.float_model)
                     metrics = measured.flat() | extra | dict(seconds=trained, measure_seconds=time.time() - t0 - trained)
                     atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=1, default=float))
                 shutil.rmtree(work, ignore_errors=True)    # checkpoints of a finished stage: its artifact is saved
@@ -488,5 +518,5 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
 def _stage_line(i: int, n: int, name: str, metrics: dict) -> str:
     m = StageMetrics.from_flat(metrics)
     speed = ", ".join(f"b{b} {lat.median_ms:.1f} ms ({lat.speedup:.2f}x)" for b, lat in sorted(m.latency.items()))
-    return (f"stage {i}/{n} {name}: accuracy {m.accuracy:.3f}, agreement {m.agreement:.3f}, "
+    return (f"stage {i}/{n} {name}: {QUALITY_METRICS[m.metric]} {m.quality:.3f}, agreement {m.agreement:.3f}, "
             f"{m.parameters / 1e6:.1f} M params, {m.size_mb:.1f} MB, {speed}")

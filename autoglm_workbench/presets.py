@@ -249,7 +249,7 @@ def budget_measurements(report,  # a finished run's report (`RunReport`)
     ml, b = recipe.data.max_length, recipe.budget
     threads = torch.get_num_threads()
     m = StageMetrics.from_flat(row.dropna().to_dict())
-    out = dict(val_accuracy=m.val_accuracy, accuracy=m.accuracy, size_mb=m.size_mb, parameters=m.parameters, flops=m.flops,
+    out = dict(val_accuracy=m.val_quality, accuracy=m.quality, size_mb=m.size_mb, parameters=m.parameters, flops=m.flops,
                stage=last, threads=threads, teacher_accuracy=float(table.iloc[0]["accuracy"]))
     if 1 in m.latency: out["speedup_b1"] = m.latency[1].speedup
     if 32 in m.latency:

@@ -16,13 +16,15 @@ from .core import (Config, ConfigError, at_least, between, did_you_mean, from_di
                                     matches, one_of, spec, validate)
 
 # %% auto #0
-__all__ = ['STAGES', 'KD_ALPHA', 'KD_TEMPERATURE', 'RUNTIME_PRECISIONS', 'CPU_RUNTIMES', 'PRECISIONS', 'SMOKE_FIELDS',
-           'DataConfig', 'TrainConfig', 'TeacherConfig', 'StudentConfig', 'DistillConfig', 'PruneConfig',
-           'QuantizeConfig', 'ExportConfig', 'BenchConfig', 'BudgetConfig', 'Recipe', 'describe_config', 'flat_fields',
-           'with_fields', 'parse_overrides', 'smoke_recipe', 'load_recipe', 'recipe_from_parameters']
+__all__ = ['STAGES', 'TASKS', 'KD_ALPHA', 'KD_TEMPERATURE', 'QUANT_SCHEMES', 'RUNTIME_PRECISIONS', 'CPU_RUNTIMES',
+           'DECODER_RUNTIME_PRECISIONS', 'PRECISIONS', 'SMOKE_FIELDS', 'DataConfig', 'TrainConfig', 'TeacherConfig',
+           'StudentConfig', 'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig',
+           'BudgetConfig', 'Recipe', 'split_seed', 'quantize_scheme', 'decoder_refusals', 'describe_config',
+           'flat_fields', 'with_fields', 'parse_overrides', 'smoke_recipe', 'load_recipe', 'recipe_from_parameters']
 
 # %% ../nbs/00a_recipe.ipynb #a0cad485
 STAGES = ("distill", "prune", "quantize", "export")   # the pipeline's stages, in the order they run
+TASKS = ("classification", "causal-lm")   # what a recipe's model does: label a text, or continue a prompt
 KD_ALPHA, KD_TEMPERATURE = 0.5, 2.0   # the KD term's defaults wherever one is made: recipes, stages, the loss itself
 
 @dataclass
@@ -33,6 +35,11 @@ class DataConfig(Config):
     test_fraction: float = spec(0.1, between(0, 1, lo_open=True, hi_open=True), doc="share of each class for test")
     text_column: str = spec("text", doc="column holding the text, for a user's file")
     label_column: str = spec("label", doc="column holding the label, for a user's file")
+    prompt_column: str = spec("prompt", doc="causal-lm: column holding the prompt, for a user's file")
+    target_column: str = spec("target", doc="causal-lm: column holding the text that should follow the prompt")
+    prompt_words: int = spec(120, at_least(1), doc="causal-lm, the bundled 'bbc-headlines': article words kept in "
+                             "each prompt")
+    max_new_tokens: int = spec(24, between(1, 4096), doc="causal-lm: tokens generated at most when a model is scored")
     limit: int | None = spec(None, at_least(2), doc="use at most this many examples per split (quick runs)")
     split_seed: int | None = spec(None, at_least(0), doc="seed of the split and the teacher; null: recipe.seed "
                                   "(fix it to repeat a run over training seeds with one split and one teacher)")
@@ -96,6 +103,9 @@ class DistillConfig(Config):
     eval_steps: int | None = spec(27, at_least(1), doc="evaluate on the validation split every this many steps and "
                                   "keep the best checkpoint; null: no evaluation")
     train: TrainConfig = spec(TrainConfig(epochs=2.0, lr=2e-4))
+    kd_positions: str = spec("all", one_of("all", "target"), doc="causal-lm: where the KD term matches the teacher's "
+                             "next-token distributions: every real token of prompt and target ('all'), or the target's "
+                             "('target'); cross-entropy reads the target either way")
     mgad_weight: float = spec(0.0, at_least(0), doc="weight of multi-granularity attention distillation (0 turns it off)")
     mgad_alpha: float = spec(1.0, at_least(0), doc="MGAD weight of the token level")
     mgad_beta: float = spec(1.0, at_least(0), doc="MGAD weight of the sentence level")
@@ -134,10 +144,22 @@ class PruneConfig(Config):
             raise ConfigError(f"{path}.heads, ffn and layers are all 0: the prune stage would remove nothing; "
                               "give one a share in (0, 1), or drop 'prune' from recipe.stages")
 
+QUANT_SCHEMES = ("dynamic-int8", "weight-int8", "token-int8")   # what `quant.quantize` takes from a recipe
+
 @dataclass
 class QuantizeConfig(Config):
-    scheme: str = spec("dynamic-int8", one_of("dynamic-int8"), doc="INT8 weights, activations quantized per call")
-    per_channel: bool = spec(True, doc="one weight scale per output channel (more accurate, same speed)")
+    scheme: str = spec("auto", one_of("auto", *QUANT_SCHEMES), doc="'dynamic-int8': INT8 weights, activations quantized "
+                       "per call with one scale a tensor; 'weight-int8': INT8 weights, float activations; 'token-int8': "
+                       "INT8 weights and activations, one activation scale a token; 'auto': dynamic-int8 for a classifier, "
+                       "weight-int8 for a causal LM (per-tensor activation scales break decoders)")
+    per_channel: bool = spec(True, doc="one weight scale per output channel (more accurate, same speed); weight-int8 "
+                             "and token-int8 always are")
+
+    def check_consistency(self, path,  # dotted prefix of the field names in messages
+                          ):
+        if not self.per_channel and self.scheme in ("weight-int8", "token-int8"):
+            raise ConfigError(f"{path}.per_channel = false: {path}.scheme = {self.scheme!r} always scales weights per "
+                              "output channel; per-tensor weight scales are dynamic-int8's option")
 
 # %% ../nbs/00a_recipe.ipynb #8bc4ff5d
 # what each runtime can be exported at. int8 is each runtime's usual INT8: activation scales per call in ONNX Runtime,
@@ -147,6 +169,9 @@ RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8", "int8-static"),
                       "openvino": ("fp32", "bf16", "int8", "int8-weights"),
                       "tensorrt": ("fp16", "int8")}
 CPU_RUNTIMES = ("onnxruntime", "openvino")       # what `runtime: auto` chooses among
+# a causal LM is exported as one decoding step with its KV cache; its int8 is INT8 weights with float activations
+# (ONNX Runtime's MatMulNBits): per-call activation scales change its greedy tokens (bench/results/lm_int8.json)
+DECODER_RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8")}
 PRECISIONS = tuple(dict.fromkeys(p for ps in RUNTIME_PRECISIONS.values() for p in ps))
 
 @dataclass
@@ -203,6 +228,9 @@ class BudgetConfig(Config):
 @dataclass
 class Recipe(Config):
     seed: int = spec(0, at_least(0), doc="seed of every random choice in the run")
+    task: str = spec("classification", one_of(*TASKS), doc="'classification': a text in, a label out (an encoder or a "
+                     "decoder with a classification head); 'causal-lm': a prompt in, its continuation out (a decoder "
+                     "trained on (prompt, target) pairs, scored by ROUGE-L)")
     data: DataConfig = spec(DataConfig())
     teacher: TeacherConfig = spec(TeacherConfig())
     student: StudentConfig = spec(StudentConfig())
@@ -224,6 +252,11 @@ class Recipe(Config):
         if not self.stages: raise ConfigError(f"{path}.stages = []: name at least one of {', '.join(STAGES)}")
         if len(set(self.stages)) < len(self.stages) or self.stages != sorted(self.stages, key=STAGES.index):
             raise ConfigError(f"{path}.stages = {self.stages}: each stage at most once, in the order {', '.join(STAGES)}")
+        if self.task == "causal-lm" and (refused := decoder_refusals(self, path)):
+            raise ConfigError(refused[0])
+        if self.task == "classification" and self.distill.kd_positions != "all":
+            raise ConfigError(f"{path}.distill.kd_positions = {self.distill.kd_positions!r}: chooses a causal LM's KD "
+                              f"positions; a classifier's KD reads its one output (set {path}.task: causal-lm, or drop it)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe": return from_dict(cls, d, "recipe")
@@ -237,6 +270,47 @@ class Recipe(Config):
         return cls.from_dict(d)
 
     def to_yaml(self) -> str: return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+def split_seed(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+               ) -> int:
+    "The seed of the recipe's split and teacher: `data.split_seed`, or the recipe's seed."
+    return recipe.seed if recipe.data.split_seed is None else recipe.data.split_seed
+
+def quantize_scheme(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
+                    ) -> str:
+    "The quantize stage's scheme: as asked; for 'auto', dynamic-int8 for a classifier, weight-int8 for a causal LM."
+    if recipe.quantize.scheme != "auto": return recipe.quantize.scheme
+    return "weight-int8" if recipe.task == "causal-lm" else "dynamic-int8"
+
+def decoder_refusals(recipe,  # a causal-lm recipe
+                     path: str = "recipe",  # dotted prefix of the field names in messages
+                     ) -> list[str]:
+    "What a causal-lm recipe sets that only a classifier can take: one message per field, naming what to set instead."
+    r, out = recipe, []
+    if (r.data.text_column, r.data.label_column) != ("text", "label"):
+        out.append(f"{path}.data.text_column / label_column = {r.data.text_column!r} / {r.data.label_column!r}: a causal LM "
+                   f"reads (prompt, target) pairs; name its columns with {path}.data.prompt_column and target_column")
+    if r.teacher.label_map:
+        out.append(f"{path}.teacher.label_map = {r.teacher.label_map!r}: a causal LM has no classes to rename")
+    if r.student.model is not None:
+        out.append(f"{path}.student.model = {r.student.model!r}: a causal-lm student is made of the teacher's layers "
+                   f"({path}.student.num_layers or layers, optionally hidden_size); a ready decoder student is not taken")
+    if r.distill.mgad_weight > 0:
+        out.append(f"{path}.distill.mgad_weight = {r.distill.mgad_weight:g}: MGAD's sentence and paragraph levels read an "
+                   f"encoder's [SEP]-separated segments, which a prompt does not have; set it to 0 for a causal LM")
+    if "export" in r.stages:
+        ex = r.export
+        if ex.runtime not in DECODER_RUNTIME_PRECISIONS:
+            out.append(f"{path}.export.runtime = {ex.runtime!r}: a causal LM is exported with its KV cache to "
+                       f"{' or '.join(DECODER_RUNTIME_PRECISIONS)}")
+        elif ex.precision not in ("auto", *DECODER_RUNTIME_PRECISIONS[ex.runtime]):
+            out.append(f"{path}.export.precision = {ex.precision!r}: a causal LM exports to {ex.runtime} at "
+                       f"{', '.join(DECODER_RUNTIME_PRECISIONS[ex.runtime])} (int8: INT8 weights, float activations)")
+    for k in ("accuracy", "risk_label", "risk_recall", "p99_latency_b1_ms", "throughput_b32", "peak_rss_mb"):
+        if getattr(r.budget, k) is not None:
+            out.append(f"{path}.budget.{k} = {getattr(r.budget, k)!r}: measured for classifiers only; a causal-lm budget "
+                       "takes size_mb and speedup_b1")
+    return out
 
 # %% ../nbs/00a_recipe.ipynb #5af33c81
 def describe_config(cls=Recipe,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .core import ConfigError
 from .files import atomic_write_text
-from .metrics import latency_column, speedup_column, timed_batch_sizes
+from .metrics import QUALITY_METRICS, latency_column, quality_metric, speedup_column, timed_batch_sizes
 from .recipe import Recipe
 
 # %% auto #0
@@ -32,9 +32,11 @@ class RunReport:
 def report_chart(table: pd.DataFrame,  # a run's report table, one row per stage
                  batch_size: int | None = None,  # the latency plotted (default: the largest batch timed)
                  ):
-    "Accuracy against latency (log) at `batch_size` (default: the largest timed), one point per stage sized by its size on disk."
+    "Quality (accuracy or ROUGE-L) against latency (log) at `batch_size` (default: the largest timed), one point per stage sized by its size on disk."
     import altair as alt
     bs = batch_size or max(timed_batch_sizes(table.columns))
+    q = quality_metric(table)
+    title = f"test {QUALITY_METRICS[q]}"
     df = table.reset_index()
     df["label"] = [f"{i}. {s}" for i, s in enumerate(df["stage"])]
     # neighbouring stages sit close (INT8 and its export): labels alternate above and below; the slowest, at the
@@ -43,21 +45,21 @@ def report_chart(table: pd.DataFrame,  # a run's report table, one row per stage
     df["side"] = ["right" if v == df[lat].max() else "left" for v in df[lat]]
     base = alt.Chart(df).encode(
         x=alt.X(f"{lat}:Q", scale=alt.Scale(type="log", nice=False, padding=20), title=f"latency at batch {bs} (ms, log)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(zero=False, padding=20), title="test accuracy"))
+        y=alt.Y(f"{q}:Q", scale=alt.Scale(zero=False, padding=20), title=title))
     points = base.mark_circle(opacity=0.8).encode(
         size=alt.Size("size_mb:Q", title="size (MB)", scale=alt.Scale(range=[60, 900])),
         color=alt.Color("stage:N", sort=list(df["stage"]), legend=None),
-        tooltip=["stage", alt.Tooltip("accuracy:Q", format=".3f"), alt.Tooltip(f"{lat}:Q", format=".1f"),
+        tooltip=["stage", alt.Tooltip(f"{q}:Q", format=".3f", title=title), alt.Tooltip(f"{lat}:Q", format=".1f"),
                  alt.Tooltip(f"{speedup_column(bs)}:Q", format=".2f"), alt.Tooltip("size_mb:Q", format=".1f")])
     path = base.mark_line(color="lightgray").encode(order="position:Q")
     labels = base.mark_text(align=alt.expr("datum.side"), dx=alt.expr("datum.side == 'left' ? 12 : -14"),
                             dy=alt.expr("datum.position % 2 ? 16 : -12")).encode(text="label:N")
-    return (path + points + labels).properties(width=480, height=300, title="each stage: accuracy vs latency vs size")
+    return (path + points + labels).properties(width=480, height=300, title=f"each stage: {QUALITY_METRICS[q]} vs latency vs size")
 
 def summary_columns(table: pd.DataFrame,  # a run's report table
                     ) -> list[str]:
     "The columns of a report table a person reads first: quality, size, cost, then latency and speed-up at each batch size."
-    cols = [c for c in ("accuracy", "agreement", "parameters", "size_mb", "flops") if c in table]
+    cols = [c for c in (quality_metric(table), "agreement", "parameters", "size_mb", "flops") if c in table]
     return cols + [c for b in timed_batch_sizes(table.columns) for c in (latency_column(b), speedup_column(b)) if c in table]
 
 # %% ../nbs/49a_report.ipynb #e989f785

@@ -22,7 +22,7 @@ import yaml
 from .core import ConfigError, did_you_mean, load_yaml, WorkbenchError
 from .recipe import describe_config, flat_fields, Recipe, recipe_from_parameters
 from .files import recipes_folder
-from .metrics import latency_column, speedup_column, timed_batch_sizes
+from .metrics import latency_column, quality_columns, quality_metric, speedup_column, timed_batch_sizes
 from .store import RunStore, recipe_hash, store_url
 from .pipeline import check_recipe, run, RunPruned
 
@@ -222,13 +222,14 @@ def sweep_table(sweep: Sweep,  # the sweep: its points and their recipes
     for params, recipe in zip(sweep.points, sweep.recipes):
         key = str(sweep.run_dir(recipe))
         r = runs.loc[key].to_dict() if key in runs.index else dict(status="not run")
-        rows.append(dict(params, status=r.get("status"), error=r.get("error"), accuracy=r.get("accuracy"),
+        quality = {q: r.get(q) for q in quality_columns(quality_metric(r))[1:2]}     # accuracy, or a decoder's ROUGE-L
+        rows.append(dict(params, status=r.get("status"), error=r.get("error"), **quality,
                          **{latency_column(1): r.get(latency_column(1))}, size_mb=r.get("size_mb"), run_dir=key))
     return pd.DataFrame(rows)
 
 # %% ../nbs/51_runs.ipynb #69ca59f0
 SEARCH_FIELDS = ("study", "recipe", "space", "objective", "objectives", "budget", "trials", "pruner", "workers", "seed")
-TEST_METRICS = ("accuracy", "agreement")    # measured on the test split: reported beside a choice, never its objective
+TEST_METRICS = ("accuracy", "rouge_l", "agreement")    # measured on the test split: reported beside a choice, never its objective
 MINIMIZED = ("latency", "size_mb", "parameters", "flops")   # metrics whose prefix says lower is better
 
 def _direction(metric: str) -> str:
@@ -276,13 +277,14 @@ def load_search(path_or_spec,  # a YAML file or a mapping
     space = _check_space(spec.get("space") or {}, what)
     if not space: raise ConfigError(f"{what}.space: empty; name at least one recipe field to search")
     if "objective" in spec and "objectives" in spec: raise ConfigError(f"{what}: give objective or objectives, not both")
-    objectives = spec.get("objectives") or [spec.get("objective", "val_accuracy")]
+    val = quality_columns("rouge_l" if base.task == "causal-lm" else "accuracy")[0]   # the task's quality on validation
+    objectives = spec.get("objectives") or [spec.get("objective", val)]
     if isinstance(objectives, str): objectives = [objectives]
-    known = ("val_accuracy", "size_mb", "parameters", "flops") + tuple(latency_column(b) for b in base.bench.batch_sizes)
+    known = (val, "size_mb", "parameters", "flops") + tuple(latency_column(b) for b in base.bench.batch_sizes)
     for o in objectives:
         if o in TEST_METRICS:     # a search that picks its best trial on the test split reports a figure it tuned for
             raise ConfigError(f"{what}: objective {o!r} is measured on the test split, which is reported, never chosen on; "
-                              "use 'val_accuracy' (the validation split)")
+                              f"use {val!r} (the validation split)")
         if o not in known: raise ConfigError(f"{what}: objective {o!r}{did_you_mean(o, known)}: must be one of {', '.join(known)}")
     budget = spec.get("budget") or {}
     if not isinstance(budget, dict): raise ConfigError(f"{what}.budget = {budget!r}: give a mapping metric: most allowed")
@@ -351,7 +353,8 @@ def _objective(search: Search, store_url_: str, log: Callable, reuse: tuple = ()
         except RunPruned as e: raise optuna.TrialPruned(str(e)) from None
         final = report.table.iloc[-1]
         timed = [c for b in timed_batch_sizes(final.index) for c in (latency_column(b), speedup_column(b))]
-        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "size_mb", *timed) if k in final})
+        trial.set_user_attr("metrics", {k: float(final[k]) for k in ("val_accuracy", "accuracy", "val_rouge_l", "rouge_l",
+                                                                     "size_mb", *timed) if k in final})
         trial.set_user_attr("constraint", [float(final[k] - v) for k, v in search.budget.items()])
         values = [float(final[o]) for o in search.objectives]
         return values[0] if len(values) == 1 else tuple(values)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from .core import ConfigError, did_you_mean, InputError, WorkbenchError
 from .recipe import Recipe
 from .files import environment_info
-from .metrics import latency_column, speedup_column, timed_batch_sizes
+from .metrics import latency_column, quality_metric, speedup_column, timed_batch_sizes
 
 # %% auto #0
 __all__ = ['STORE_ENV', 'STATUSES', 'RUNS', 'STAGE_ROWS', 'recipe_hash', 'store_url', 'StoreError', 'RunStore', 'pareto_front',
@@ -207,7 +207,7 @@ def _compare(self, a, b) -> tuple[pd.DataFrame, pd.DataFrame]:
                          if fa.get(k) != fb.get(k)], columns=["field", "a", "b"])
     batches = timed_batch_sizes({c for r in (ra, rb) for c in r["stages"]})
     timed = [latency_column(b) for b in batches] + [speedup_column(b) for b in batches]
-    cols = ["accuracy", "agreement", "parameters", "size_mb", "flops"] + timed
+    cols = [quality_metric(pd.concat([ra["stages"], rb["stages"]])), "agreement", "parameters", "size_mb", "flops"] + timed
     side = lambda r, tag: r["stages"].set_index("stage")[[c for c in cols if c in r["stages"]]].add_suffix(f" {tag}")
     metrics = side(ra, "a").join(side(rb, "b"), how="outer")
     order = list(dict.fromkeys([*ra["stages"].stage, *rb["stages"].stage]))    # stages in the order they ran
@@ -229,12 +229,16 @@ def runs_points(stages: pd.DataFrame,  # one row per recorded stage (`RunStore.s
                 latency: str = latency_column(1),  # the latency column plotted
                 label: str | None = None,  # only runs with this label (None: all)
                 status: str | None = None,  # only runs with this status (None: all)
+                metric: str | None = None,  # only stages scored by this quality metric (None: the stages' one; needed where they mix)
                 ) -> pd.DataFrame:
-    "The stages to plot (optionally one label, one status): run, label, stage, accuracy, latency_ms, size_mb, pareto."
+    "The stages to plot (optionally one label, one status): run, label, stage, quality (accuracy or ROUGE-L, named in `quality_metric`), latency_ms, size_mb, pareto."
     if latency not in stages: raise InputError(f"latency column {latency!r}: the store has {[latency_column(b) for b in timed_batch_sizes(stages.columns)]}")
     df = stages
     if label is not None: df = df[df.label == label]
     if status is not None: df = df[df.status == status]
-    df = df.dropna(subset=[latency, "accuracy"]).rename(columns={latency: "latency_ms"})
-    df = df.assign(pareto=pareto_front(df, "latency_ms", "accuracy"), run=df["run"].str[:8])
-    return df[["run", "label", "stage", "accuracy", "latency_ms", "size_mb", "pareto"]].reset_index(drop=True)
+    if metric is not None and "quality_metric" in df:
+        df = df[df.quality_metric.fillna("accuracy") == metric]     # stages stored before the metric was named: accuracy
+    q = metric or quality_metric(df)
+    df = df.dropna(subset=[latency, q]).rename(columns={latency: "latency_ms", q: "quality"})
+    df = df.assign(pareto=pareto_front(df, "latency_ms", "quality"), run=df["run"].str[:8], quality_metric=q)
+    return df[["run", "label", "stage", "quality", "quality_metric", "latency_ms", "size_mb", "pareto"]].reset_index(drop=True)

@@ -13,7 +13,7 @@ def isolated_cache(tmp_path, monkeypatch):
 # Modules whose tests train models, start servers or browsers, or run whole scripts: `make check` leaves them to
 # `make test`. A quick test among them carries @pytest.mark.fast.
 SLOW_MODULES = {"test_bench_smoke", "test_browser_docs", "test_browser_lab", "test_cli", "test_compare", "test_distributed",
-                "test_serve", "test_teacher_as_is",
+                "test_serve", "test_teacher_as_is", "test_decoder_pipeline",
                 "test_pipeline", "test_presets", "test_runs", "test_store"}
 
 

@@ -1,0 +1,103 @@
+"""`task: causal-lm` through `pipeline.run`: a tiny Llama distilled, pruned (whole layers too), quantized and exported;
+killed mid-training and resumed; refused before any work where a field does not apply to a decoder."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from autoglm_workbench.core import ConfigError
+from autoglm_workbench.lm import OnnxCausalLM
+from autoglm_workbench.models import load_pretrained, resolve_model_path, tiny_config
+from autoglm_workbench.pipeline import run
+from autoglm_workbench.quant import Int8Linear
+from autoglm_workbench.recipe import Recipe
+from autoglm_workbench.store import RunStore
+from test_pipeline import pipeline_process, stage_rows
+
+DECODER = """
+task: causal-lm
+data: {{name: bbc-headlines, limit: 12, prompt_words: 30, max_length: 96, max_new_tokens: 6}}
+teacher: {{model: {teacher}, train: {{epochs: 1, batch_size: 4, lr: 0.001}}}}
+student: {{num_layers: 3}}
+distill: {{eval_steps: 2, train: {{epochs: 2, batch_size: 4}}}}
+prune: {{layers: 0.34, heads: 0.5, ffn: 0.3, examples: 8, recovery_epochs: 0.5}}
+export: {{min_agreement: 0.5}}
+bench: {{batch_sizes: [1, 4], warmup: 0, rounds: 1, repeats: 1}}
+output_dir: runs
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    "A 4-layer Llama (grouped-query attention: 4 query heads, 2 key/value heads) with SmolLM2's tokenizer, in a folder."
+    folder = tmp_path_factory.mktemp("decoder") / "tiny-llama"
+    tok = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512,
+                                                         num_hidden_layers=4, architectures=["LlamaForCausalLM"]))
+    assert (model.config.num_attention_heads, model.config.num_key_value_heads) == (4, 2)
+    model.save_pretrained(folder); tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def tiny_decoder(tmp_path, tiny_llama):
+    "The tiny Llama's recipe, `tiny.yaml` in the test's folder."
+    (tmp_path / "tiny.yaml").write_text(DECODER.format(teacher=tiny_llama))
+    return tiny_llama
+
+
+def test_a_decoder_runs_every_stage_and_a_killed_run_resumes_to_the_same_report(tmp_path, tiny_decoder):
+    whole = pipeline_process(tmp_path, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    run_dir = tmp_path / "killed"
+    first = pipeline_process(tmp_path, run_dir, "1-distill", 5)        # after the checkpoint at step 4
+    assert first.returncode == -9
+    assert (run_dir / "work" / "1-distill" / "stage0-all" / "checkpoint-4" / "trainer_state.json").exists()
+    second = pipeline_process(tmp_path, run_dir)
+    assert second.returncode == 0, second.stderr[-3000:]
+
+    a, b = stage_rows(tmp_path / "whole"), stage_rows(run_dir)
+    assert list(a) == list(b) == ["teacher", "distill", "prune", "quantize", "export"]
+    for stage in a:
+        assert a[stage]["quality_metric"] == "rouge_l" and "accuracy" not in a[stage]
+        for k in ("val_rouge_l", "rouge_l", "agreement", "perplexity", "parameters", "flops", "size_mb"):
+            assert a[stage][k] == b[stage][k], (stage, k, a[stage][k], b[stage][k])
+    assert a["teacher"]["agreement"] == 1.0 and a["teacher"]["rouge_l_retention"] in (None, 1.0)
+
+    stages = Path(run_dir) / "stages"
+    pruned = load_pretrained(stages / "2-prune" / "model", task="causal-lm")[0]
+    assert pruned.config.num_hidden_layers == 2                         # one of the student's 3 layers removed
+    assert all(l.self_attn.k_proj.out_features == l.self_attn.q_proj.out_features // 2 for l in pruned.model.layers)  # whole GQA groups
+    assert a["prune"]["removed"]["layers"] == 1 and a["prune"]["parameters"] < a["distill"]["parameters"]
+    quantized = load_pretrained(stages / "3-quantize" / "model", task="causal-lm")[0]
+    assert any(isinstance(m, Int8Linear) for m in quantized.modules())  # scheme 'auto': INT8 weights for a decoder
+    assert a["quantize"]["size_mb"] < a["prune"]["size_mb"]
+    deploy = json.loads((stages / "4-export" / "model" / "deploy.json").read_text())
+    assert (deploy["runtime"], deploy["precision"], deploy["kv_cache"]) == ("onnxruntime", "int8", True)
+    assert a["export"]["validation"]["prompts"] == 12 and a["export"]["perplexity"] is None    # ONNX: no logits over a target
+    assert OnnxCausalLM(stages / "4-export" / "model" / "model.onnx").layers == 2
+    report = json.loads((Path(run_dir) / "report.json").read_text())
+    assert report["recipe"]["task"] == "causal-lm"
+    recorded = RunStore(tmp_path / "runs" / "runs.db").stages()
+    assert set(recorded.quality_metric) == {"rouge_l"} and recorded.rouge_l.notna().all()
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("fields, message", [
+    (dict(teacher=dict(model="minilm-l6")), "recipe.teacher.model = 'minilm-l6': a bert (BertModel), not a decoder"),
+    (dict(data=dict(name="bbc-news")), "recipe.data.name = 'bbc-news' (recipe.task: causal-lm): 'bbc-news' is neither"),
+    (dict(prune=dict(heads=0.8)), "recipe.prune.heads = 0.8: every layer keeps at least one key/value group (2 heads) of its 4 heads"),
+    (dict(distill=dict(mgad_weight=0.5)), "recipe.distill.mgad_weight = 0.5: MGAD's sentence and paragraph levels"),
+    (dict(export=dict(runtime="openvino")), "recipe.export.runtime = 'openvino': a causal LM is exported with its KV cache"),
+    (dict(budget=dict(risk_label="sport")), "recipe.budget.risk_label = 'sport': measured for classifiers only"),
+])
+def test_a_decoder_recipe_is_refused_before_any_work(tmp_path, tiny_decoder, fields, message):
+    d = Recipe.from_yaml(tmp_path / "tiny.yaml").to_dict()
+    for section, values in fields.items(): d[section] |= values
+    with pytest.raises(ConfigError) as e:
+        run(Recipe.from_dict(d), run_dir=tmp_path / "refused", store=False, log=lambda *a: None)
+    assert message in str(e.value)
+    assert not (tmp_path / "refused").exists() and not (tmp_path / "cache" / "teachers").exists()   # no folder, no teacher trained
