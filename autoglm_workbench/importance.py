@@ -24,9 +24,9 @@ from .prune import Gates, prune_ffn, prune_heads, prune_layers
 
 # %% auto #0
 __all__ = ['CRITERIA', 'STRUCTURES', 'COST_MEASURES', 'Importance', 'default_loss', 'Magnitude', 'Taylor', 'MaskGradient',
-           'check_sparsity', 'select', 'prune_by_importance', 'scoring_batches', 'prune_on_data', 'prune_on_batches',
-           'layer_influence', 'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame', 'ffn_frame',
-           'sweep_long', 'sweep_at']
+           'check_sparsity', 'select', 'prune_by_importance', 'scoring_batches', 'prune_on_data', 'influential_layers',
+           'prune_on_batches', 'layer_influence', 'cubic_sparsity', 'PruningCallback', 'sparsity_sweep', 'head_frame',
+           'ffn_frame', 'sweep_long', 'sweep_at']
 
 # %% ../nbs/21_importance.ipynb #b06a9d2b
 @dataclass
@@ -236,6 +236,15 @@ def prune_on_data(model: nn.Module,  # the model, pruned in place
                               max_length=max_length or trained_max_length(model))
     return prune_on_batches(model, batches, sparsity, criterion=criterion, **select_kw)
 
+def influential_layers(model: nn.Module,  # the model scored (a teacher whose layers a student copies)
+                       batches: list[dict],  # tokenized batches of real training examples
+                       keep: int,  # layers kept
+                       ) -> list[int]:
+    "The `keep` layers of highest block influence (`layer_influence`), in stack order: what a student copies, what layer pruning keeps."
+    influence = layer_influence(model, batches)
+    if not 1 <= keep <= len(influence): raise InputError(f"keep = {keep}: the model has {len(influence)} layers; keep 1 to {len(influence)}")
+    return sorted(sorted(range(len(influence)), key=influence.__getitem__, reverse=True)[:keep])
+
 def prune_on_batches(model: nn.Module,  # the model, pruned in place
                      batches: list[dict],  # labelled batches its own loss reads (a classifier's, or a causal LM's `lm.prune_batches`)
                      sparsity: dict,  # e.g. {"layers": 0.25, "heads": 0.5, "ffn": 0.3}
@@ -249,8 +258,9 @@ def prune_on_batches(model: nn.Module,  # the model, pruned in place
         raise InputError(f"sparsity['layers'] = {layers!r}: must be in [0, 1) (the fraction of whole layers removed)")
     plan = {}
     if layers:
-        influence = layer_influence(model, batches)
-        drop = sorted(sorted(range(len(influence)), key=influence.__getitem__)[:round(layers * len(influence))])
+        n = len(layer_stack(model)[1])
+        kept = influential_layers(model, batches, n - round(layers * n))
+        drop = [i for i in range(n) if i not in kept]
         if drop: prune_layers(model, drop); plan["layers"] = drop
     if sparsity: plan |= prune_by_importance(model, (criterion or MaskGradient())(model, batches), sparsity, **select_kw)
     return plan

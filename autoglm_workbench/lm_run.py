@@ -81,11 +81,12 @@ def decoder_teacher(recipe: Recipe,  # a causal-lm recipe: its teacher and data 
 
 def decoder_recipe_student(recipe: Recipe,  # a causal-lm recipe: its student section
                            teacher: nn.Module,  # the decoder whose layers the student copies
+                           layers: list[int] | None = None,  # teacher layers to copy (default: `student.layers`, else spread)
                            ) -> nn.Module:
-    "The untrained decoder student: teacher layers (listed, or spread from the first to the last), optionally narrower."
+    "The untrained decoder student: teacher layers (given, or spread from the first to the last), optionally narrower."
     s = recipe.student
     seed_everything(recipe.seed)       # a narrower, fresh student's weights: the same after a resume
-    return decoder_student(teacher, s.num_layers, layers=s.layers, hidden_size=s.hidden_size,
+    return decoder_student(teacher, s.num_layers, layers=s.layers if layers is None else layers, hidden_size=s.hidden_size,
                            intermediate_size=s.intermediate_size, truncate=s.init == "truncated",
                            tie_embeddings=bool(teacher.config.tie_word_embeddings))
 

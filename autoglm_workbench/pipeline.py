@@ -36,7 +36,7 @@ from .models import (check_student_shape, config_label_names, load_pretrained, m
                                       predict_logits, resolve_model_path, student_from_model, teacher_as_is,
                                       teacher_classifier)
 from .prune import save_pruned
-from .importance import CRITERIA, prune_on_batches, scoring_batches
+from .importance import CRITERIA, influential_layers, prune_on_batches, scoring_batches
 from .lm import OnnxCausalLM, prune_batches
 from .lm_run import (decoder_data, decoder_recipe_student, decoder_reference, decoder_teacher,
                                       export_decoder_folder, is_decoder_config, measure_decoder)
@@ -47,8 +47,8 @@ from .store import RunStore, recipe_hash, store_url
 
 # %% auto #0
 __all__ = ['STAGE_RUNNERS', 'COMMON_READS', 'STAGE_READS', 'recipe_data', 'recipe_teacher', 'recipe_stage', 'recipe_stages',
-           'recipe_student', 'check_recipe', 'distill_student', 'RunPruned', 'StageState', 'RunContext',
-           'export_precision', 'load_stage', 'stage_key', 'finished_elsewhere', 'run']
+           'importance_batches', 'recipe_student', 'check_recipe', 'distill_student', 'RunPruned', 'StageState',
+           'RunContext', 'export_precision', 'load_stage', 'stage_key', 'finished_elsewhere', 'run']
 
 # %% ../nbs/50_pipeline.ipynb #a6e787a6
 def recipe_data(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
@@ -107,15 +107,31 @@ def recipe_stages(recipe: Recipe,  # the recipe: its data, teacher, student, sta
         except ConfigError as e: raise ConfigError(f"recipe.distill.plan[{i}]: {e}") from None
     return stages
 
+def importance_batches(recipe: Recipe,  # the recipe: its task and `data.max_length`
+                       data,  # its data (`recipe_data`): the training split is read
+                       tokenizer,  # the model's tokenizer
+                       examples: int,  # training examples read (`prune.examples`, `student.pick_examples`)
+                       ) -> list[dict]:
+    "Labelled batches of the first `examples` training examples (a stratified prefix: every class, every topic): what block influence and importance read."
+    ml = recipe.data.max_length
+    if recipe.task == "causal-lm": return prune_batches(tokenizer, data.train, examples=examples, max_length=ml)
+    return scoring_batches(data.train, tokenizer, examples=examples, max_length=ml)
+
 def recipe_student(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                    teacher: nn.Module,  # the model whose layers a layer-copied student starts from
+                   data=None,  # its data: needed by `student.pick: influence` (block influence on training examples)
+                   tokenizer=None,  # the teacher's tokenizer: needed by `student.pick: influence`
                    ) -> nn.Module:
-    "The untrained student: `student.model` with a fresh head, or teacher layers copied, or a narrower fresh model (a decoder's: `lm_run.decoder_recipe_student`)."
-    if recipe.task == "causal-lm": return decoder_recipe_student(recipe, teacher)
-    s = recipe.student
+    "The untrained student: `student.model` with a fresh head, or teacher layers copied (listed, spread, or the most influential), or a narrower fresh model (a decoder's: `lm_run.decoder_recipe_student`)."
+    s, layers = recipe.student, recipe.student.layers
+    if s.pick == "influence":
+        if data is None or tokenizer is None:
+            raise ConfigError("recipe.student.pick = 'influence' ranks the teacher's layers on training examples: pass data and tokenizer")
+        layers = influential_layers(teacher, importance_batches(recipe, data, tokenizer, s.pick_examples), s.num_layers)
+    if recipe.task == "causal-lm": return decoder_recipe_student(recipe, teacher, layers)
     seed_everything(recipe.seed)       # a fresh student's weights: the same after a resume
     if s.model is not None: return student_from_model(teacher, s.model)
-    return make_student(teacher, num_layers=s.num_layers, layers=s.layers, hidden_size=s.hidden_size,
+    return make_student(teacher, num_layers=s.num_layers, layers=layers, hidden_size=s.hidden_size,
                         intermediate_size=s.intermediate_size, truncate=s.init == "truncated")
 
 # %% ../nbs/50_pipeline.ipynb #7c524667
@@ -140,10 +156,10 @@ def _prunable_layout(recipe: Recipe, config) -> list:
                               f"lay out as one stack ({e}); give a ready student (recipe.student.model, the teacher's "
                               "vocabulary), or leave 'distill' out") from None
         s = recipe.student
-        if shared and (s.layers is not None or s.hidden_size is not None or s.intermediate_size is not None
+        if shared and (s.layers is not None or s.hidden_size is not None or s.intermediate_size is not None or s.pick != "spread"
                        or getattr(config, "num_hidden_groups", 1) != 1):
             raise ConfigError(f"recipe.student: {family} repeats one shared layer, so its student repeats it fewer times "
-                              "(student.num_layers); student.layers, hidden_size and intermediate_size do not apply")
+                              "(student.num_layers); student.layers, pick, hidden_size and intermediate_size do not apply")
     if "prune" not in recipe.stages: return []
     if shared and recipe.prune.layers:
         raise ConfigError(f"recipe.prune.layers = {recipe.prune.layers}: {family} repeats one shared layer, so there is no "
@@ -282,7 +298,7 @@ def _sample(ctx: RunContext) -> dict:
 # %% ../nbs/50_pipeline.ipynb #c22e9b4c
 def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
     r = ctx.recipe
-    student = distill_student(ctx.teacher, recipe_student(r, ctx.teacher), ctx.tokenizer, ctx.data, r, output_dir=work,
+    student = distill_student(ctx.teacher, recipe_student(r, ctx.teacher, ctx.data, ctx.tokenizer), ctx.tokenizer, ctx.data, r, output_dir=work,
                               stages=ctx.plan, resume=True, callbacks=ctx.callbacks).cpu().eval()
     save_pruned(student, out / "model", ctx.tokenizer)
     if (work / "steps.jsonl").exists(): shutil.copyfile(work / "steps.jsonl", out / "steps.jsonl")   # the log stays with the artifact
@@ -297,11 +313,8 @@ def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
     else:
         model = copy.deepcopy(state.float_model).cpu().eval()
         sparsity = {k: v for k, v in (("layers", p.layers), ("heads", p.heads), ("ffn", p.ffn)) if v}
-        # importance on a prefix of the training split (every class, every topic): a classifier's labels, a decoder's targets
-        batches = (prune_batches(ctx.tokenizer, ctx.data.train, examples=p.examples, max_length=r.data.max_length)
-                   if r.task == "causal-lm" else
-                   scoring_batches(ctx.data.train, ctx.tokenizer, examples=p.examples, max_length=r.data.max_length))
-        plan = prune_on_batches(model, batches, sparsity, criterion=CRITERIA[p.criterion](), scope=p.scope)
+        plan = prune_on_batches(model, importance_batches(r, ctx.data, ctx.tokenizer, p.examples), sparsity,
+                                criterion=CRITERIA[p.criterion](), scope=p.scope)
         plan = json.loads(json.dumps(plan))      # integer layer keys become strings, as they are saved
         save_pruned(model, pruned, ctx.tokenizer)
         atomic_write_text(pruned / "plan.json", json.dumps(plan))

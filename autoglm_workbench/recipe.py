@@ -76,7 +76,12 @@ class TeacherConfig(Config):
 @dataclass
 class StudentConfig(Config):
     num_layers: int = spec(3, at_least(1), doc="transformer layers of the student")
-    layers: list[int] | None = spec(None, at_least(0), doc="teacher layers to copy; default spreads them uniformly")
+    layers: list[int] | None = spec(None, at_least(0), doc="teacher layers to copy; default: chosen by `pick`")
+    pick: str = spec("spread", one_of("spread", "influence"), doc="which teacher layers a student of num_layers copies: "
+                     "spread evenly over the stack, or the most influential by block influence (ShortGPT: 1 - cosine of a "
+                     "layer's input and output on `pick_examples` training examples)")
+    pick_examples: int = spec(128, at_least(1), doc="training examples block influence is measured on (pick: influence; "
+                              "a stratified prefix: every class, every topic)")
     hidden_size: int | None = spec(None, at_least(8), doc="width of a narrower, freshly initialised student")
     intermediate_size: int | None = spec(None, at_least(8), doc="FFN width of a narrower student; default: the "
                                          "teacher's, scaled with hidden_size")
@@ -91,6 +96,10 @@ class StudentConfig(Config):
         if self.layers is not None and len(self.layers) != self.num_layers:
             raise ConfigError(f"{path}.layers = {self.layers!r}: lists {len(self.layers)} layers but "
                               f"{path}.num_layers = {self.num_layers}")
+        if self.pick == "influence" and (self.layers is not None or self.hidden_size is not None or self.model is not None):
+            given = "layers" if self.layers is not None else "hidden_size" if self.hidden_size is not None else "model"
+            raise ConfigError(f"{path}.pick = 'influence' chooses teacher layers to copy, but {path}.{given} is given; "
+                              f"drop one of them")
 
 # %% ../nbs/00a_recipe.ipynb #1b00112c
 @dataclass

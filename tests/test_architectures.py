@@ -49,7 +49,7 @@ def test_each_family_takes_every_stage(folders, kind):
 
 def test_what_a_shared_layer_cannot_take_is_refused_before_any_work(folders):
     "ALBERT repeats one layer: no layer to copy or remove, only repeats; heads and FFN neurons of the shared layer prune."
-    with pytest.raises(ConfigError, match=r"recipe.student: albert repeats one shared layer.*student.layers, hidden_size"):
+    with pytest.raises(ConfigError, match=r"recipe.student: albert repeats one shared layer.*student.layers, pick, hidden_size"):
         check_recipe(Recipe.from_dict(recipe(folders["albert"], ALL).to_dict() | dict(student=dict(num_layers=2, layers=[0, 3]))))
     with pytest.raises(ConfigError, match=r"recipe.prune.layers = 0.25: albert repeats one shared layer.*student.num_layers"):
         check_recipe(Recipe.from_dict(recipe(folders["albert"], ALL).to_dict() | dict(prune=dict(layers=0.25))))

@@ -101,3 +101,21 @@ def test_a_decoder_recipe_is_refused_before_any_work(tmp_path, tiny_decoder, fie
         run(Recipe.from_dict(d), run_dir=tmp_path / "refused", store=False, log=lambda *a: None)
     assert message in str(e.value)
     assert not (tmp_path / "refused").exists() and not (tmp_path / "cache" / "teachers").exists()   # no folder, no teacher trained
+
+
+@pytest.mark.fast
+def test_a_student_picked_by_block_influence_leaves_out_the_layer_that_does_nothing(tmp_path, tiny_decoder):
+    from autoglm_workbench.pipeline import recipe_data, recipe_student
+    teacher, tok = load_pretrained(tiny_decoder, task="causal-lm")
+    with torch.no_grad():      # a pre-norm layer with zero output projections leaves the residual stream as it is
+        teacher.model.layers[2].self_attn.o_proj.weight.zero_(); teacher.model.layers[2].mlp.down_proj.weight.zero_()
+    d = Recipe.from_yaml(tmp_path / "tiny.yaml").to_dict()
+    r = Recipe.from_dict(d | dict(student=dict(num_layers=3, pick="influence")))
+    student = recipe_student(r, teacher, recipe_data(r), tok)
+    copied = [next(i for i, t in enumerate(teacher.model.layers) if torch.equal(s.mlp.up_proj.weight, t.mlp.up_proj.weight))
+              for s in student.model.layers]
+    assert copied == [0, 1, 3]
+    spread = recipe_student(Recipe.from_dict(d | dict(student=dict(num_layers=3))), teacher)
+    assert torch.equal(spread.model.layers[1].mlp.up_proj.weight, teacher.model.layers[2].mlp.up_proj.weight)   # 0, 2, 3
+    with pytest.raises(ConfigError, match="pick = 'influence' ranks the teacher's layers on training examples"):
+        recipe_student(r, teacher)
