@@ -39,7 +39,8 @@ from .prune import save_pruned
 from .importance import CRITERIA, influential_layers, prune_on_batches, scoring_batches
 from .lm import OnnxCausalLM, prune_batches
 from .lm_run import (decoder_data, decoder_recipe_student, decoder_reference, decoder_teacher,
-                                      export_decoder_folder, is_decoder_config, measure_decoder)
+                                      export_decoder_folder, gguf_decoder_folder, is_decoder_config, load_gguf_stage,
+                                      measure_decoder)
 from .quant import load_quantized, quantize, save_quantized
 from .recipe import Recipe, flat_fields, quantize_scheme, split_seed
 from .report import RunReport, write_report
@@ -182,6 +183,9 @@ def check_recipe(recipe: Recipe,  # the recipe: its data, teacher, student, stag
                               f"({', '.join(teacher.architectures or ['no architecture recorded'])}), not a decoder that "
                               "continues text; recipe.task: causal-lm needs a ...ForCausalLM model, e.g. smollm2-135m")
         recipe_data(recipe)       # the pairs load (a user's file, its columns) before any work
+        if "export" in recipe.stages and recipe.export.runtime == "gguf" and teacher.model_type != "llama":
+            raise ConfigError(f"recipe.export.runtime = 'gguf': GGUF export writes Llama-family decoders (model_type 'llama': "
+                              f"SmolLM2, TinyLlama, Llama 2/3), and {recipe.teacher.model} is a {teacher.model_type}; use onnxruntime")
     elif not recipe.teacher.fine_tune: recipe_data(recipe)      # its labels matched to the data's, before any work
     views = _prunable_layout(recipe, teacher)
     s = recipe.student
@@ -279,7 +283,7 @@ class StageState:
 def _weight_bytes(folder: Path) -> int:
     "Bytes of the weight files of an artifact folder (what a deployment ships besides the tokenizer)."
     return sum(f.stat().st_size for f in Path(folder).rglob("*")
-               if f.suffix in (".safetensors", ".onnx", ".engine", ".data", ".bin") and f.is_file())
+               if f.suffix in (".safetensors", ".onnx", ".engine", ".data", ".bin", ".gguf") and f.is_file())
 
 # %% ../nbs/50_pipeline.ipynb #82dc515a
 @dataclass
@@ -337,19 +341,25 @@ def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
 # %% ../nbs/50_pipeline.ipynb #18579be5
 def export_precision(recipe: Recipe,  # the recipe: its data, teacher, student, stages and their settings
                      ) -> str:
-    "The export stage's precision: as asked; for 'auto', int8 after a quantize stage, else fp32 (fp16 on TensorRT), and every candidate's with runtime 'auto'."
+    "The export stage's precision: as asked; for 'auto', int8 after a quantize stage, else fp32 (fp16 on TensorRT; q8_0 or f16 in GGUF), and every candidate's with runtime 'auto'."
     p, runtime = recipe.export.precision, recipe.export.runtime
     if p != "auto" or runtime == "auto": return p
+    if runtime == "gguf": return "q8_0" if "quantize" in recipe.stages else "f16"
     return "int8" if "quantize" in recipe.stages else ("fp16" if runtime == "tensorrt" else "fp32")
 
 def _export(state: StageState, ctx: RunContext, work: Path, out: Path):
     r, ex = ctx.recipe, ctx.recipe.export
     src, folder = state.float_model, out / "model"
     work.mkdir(parents=True, exist_ok=True)
-    if r.task == "causal-lm":      # one decoding step with the KV cache; checked on the validation prompts' greedy tokens
-        deploy, check = export_decoder_folder(src, ctx.tokenizer, folder, work, precision=export_precision(r),
-                                              prompts=ctx.data.validation.prompts, max_new_tokens=r.data.max_new_tokens,
-                                              min_agreement=ex.min_agreement)
+    if r.task == "causal-lm":
+        if ex.runtime == "gguf":     # llama.cpp's file, read back and checked at every position of validation prompts
+            deploy, check = gguf_decoder_folder(src, ctx.tokenizer, folder, precision=export_precision(r),
+                                                texts=ctx.data.validation.prompts[:32], max_length=r.data.max_length,
+                                                min_top1=ex.min_agreement, pre=ex.gguf_pre)
+        else:      # one decoding step with the KV cache; checked on the validation prompts' greedy tokens
+            deploy, check = export_decoder_folder(src, ctx.tokenizer, folder, work, precision=export_precision(r),
+                                                  prompts=ctx.data.validation.prompts, max_new_tokens=r.data.max_new_tokens,
+                                                  min_agreement=ex.min_agreement)
         write_deploy_folder(folder, src, ctx.tokenizer, **deploy, chosen_by="recipe", cpu_features=cpu_features(),
                             max_length=r.data.max_length)
         return dict(runtime=deploy["runtime"], precision=deploy["precision"], validation=check)
@@ -390,7 +400,8 @@ def load_stage(name: str,  # the stage that saved the folder: distill, prune, qu
     if name == "quantize": return StageState(load_quantized(m), state.float_model, state.tokenizer, quantized=True)
     if name == "export":
         check_checksums(folder)
-        artifact = OnnxCausalLM(m / "model.onnx") if task == "causal-lm" else open_artifact(m)
+        if task != "causal-lm": artifact = open_artifact(m)
+        else: artifact = load_gguf_stage(m / "model.gguf") if (m / "model.gguf").exists() else OnnxCausalLM(m / "model.onnx")
         return StageState(artifact, state.float_model, state.tokenizer, state.quantized)
     raise ConfigError(f"stage {name!r}: must be one of {', '.join(STAGE_RUNNERS)}")
 

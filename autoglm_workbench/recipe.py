@@ -17,10 +17,11 @@ from .core import (Config, ConfigError, at_least, between, did_you_mean, from_di
 
 # %% auto #0
 __all__ = ['STAGES', 'TASKS', 'KD_ALPHA', 'KD_TEMPERATURE', 'QUANT_SCHEMES', 'RUNTIME_PRECISIONS', 'CPU_RUNTIMES',
-           'DECODER_RUNTIME_PRECISIONS', 'PRECISIONS', 'SMOKE_FIELDS', 'DataConfig', 'TrainConfig', 'TeacherConfig',
-           'StudentConfig', 'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig', 'BenchConfig',
-           'BudgetConfig', 'Recipe', 'split_seed', 'quantize_scheme', 'decoder_refusals', 'describe_config',
-           'flat_fields', 'with_fields', 'parse_overrides', 'smoke_recipe', 'load_recipe', 'recipe_from_parameters']
+           'DECODER_RUNTIME_PRECISIONS', 'RUNTIMES', 'PRECISIONS', 'SMOKE_FIELDS', 'DataConfig', 'TrainConfig',
+           'TeacherConfig', 'StudentConfig', 'DistillConfig', 'PruneConfig', 'QuantizeConfig', 'ExportConfig',
+           'BenchConfig', 'BudgetConfig', 'Recipe', 'split_seed', 'quantize_scheme', 'decoder_refusals',
+           'describe_config', 'flat_fields', 'with_fields', 'parse_overrides', 'smoke_recipe', 'load_recipe',
+           'recipe_from_parameters']
 
 # %% ../nbs/00a_recipe.ipynb #a0cad485
 STAGES = ("distill", "prune", "quantize", "export")   # the pipeline's stages, in the order they run
@@ -179,18 +180,24 @@ RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8", "int8-static"),
                       "tensorrt": ("fp16", "int8")}
 CPU_RUNTIMES = ("onnxruntime", "openvino")       # what `runtime: auto` chooses among
 # a causal LM is exported as one decoding step with its KV cache; its int8 is INT8 weights with float activations
-# (ONNX Runtime's MatMulNBits): per-call activation scales change its greedy tokens (bench/results/lm_int8.json)
-DECODER_RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8")}
-PRECISIONS = tuple(dict.fromkeys(p for ps in RUNTIME_PRECISIONS.values() for p in ps))
+# (ONNX Runtime's MatMulNBits): per-call activation scales change its greedy tokens (bench/results/lm_int8.json).
+# gguf is llama.cpp's file: float (f32, f16) or Q8_0 (INT8 blocks of 32 weights with one scale each)
+DECODER_RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "gguf": ("f32", "f16", "q8_0")}
+RUNTIMES = tuple(dict.fromkeys([*RUNTIME_PRECISIONS, *DECODER_RUNTIME_PRECISIONS]))
+PRECISIONS = tuple(dict.fromkeys(p for table in (RUNTIME_PRECISIONS, DECODER_RUNTIME_PRECISIONS) for ps in table.values() for p in ps))
 
 @dataclass
 class ExportConfig(Config):
-    runtime: str = spec("onnxruntime", one_of(*RUNTIME_PRECISIONS, "auto"),
+    runtime: str = spec("onnxruntime", one_of(*RUNTIMES, "auto"),
                         doc="the runtime the model is exported for; 'auto': every CPU runtime's candidates are built, "
-                        "validated and timed in turns on this machine, and the fastest that passes validation is kept")
+                        "validated and timed in turns on this machine, and the fastest that passes validation is kept; "
+                        "'gguf': llama.cpp's file (causal LMs)")
     precision: str = spec("auto", one_of("auto", *PRECISIONS),
                           doc="'auto': int8 after a quantize stage, else fp32 (fp16 on TensorRT); with runtime 'auto', "
-                          "every candidate precision. " + "; ".join(f"{r}: {', '.join(p)}" for r, p in RUNTIME_PRECISIONS.items()))
+                          "every candidate precision. " + "; ".join(f"{r}: {', '.join(p)}" for r, p in RUNTIME_PRECISIONS.items())
+                          + "; a causal LM's: " + "; ".join(f"{r}: {', '.join(p)}" for r, p in DECODER_RUNTIME_PRECISIONS.items()))
+    gguf_pre: str = spec("default", doc="gguf: llama.cpp's name for the tokenizer's pre-tokenizer (e.g. 'smollm', "
+                         "'llama-bpe'); 'default' where it has none: llama.cpp then splits text by its generic rules")
     fuse: bool = spec(True, doc="fuse attention, LayerNorm and GELU with ONNX Runtime's transformer optimizer")
     calibration_examples: int = spec(128, at_least(1), doc="training texts that calibrate static INT8 (taken class by "
                                      "class, never from validation or test)")
@@ -199,11 +206,12 @@ class ExportConfig(Config):
 
     def check_consistency(self, path,  # dotted prefix of the field names in messages
                          ):
-        if self.precision == "auto": return
+        if self.precision == "auto" or self.runtime not in (*RUNTIME_PRECISIONS, "auto"): return   # a decoder's: the recipe checks
         runtimes = CPU_RUNTIMES if self.runtime == "auto" else (self.runtime,)
         if not any(self.precision in RUNTIME_PRECISIONS[r] for r in runtimes):
             can = sorted({p for r in runtimes for p in RUNTIME_PRECISIONS[r]}, key=PRECISIONS.index)
-            takes = [r for r, ps in RUNTIME_PRECISIONS.items() if self.precision in ps]
+            takes = [r for r, ps in RUNTIME_PRECISIONS.items() if self.precision in ps] or \
+                [f"{r} (a causal LM)" for r, ps in DECODER_RUNTIME_PRECISIONS.items() if self.precision in ps]
             raise ConfigError(f"{path}.precision = {self.precision!r}: {path}.runtime = {self.runtime!r} exports at "
                               f"{', '.join(can)}; {self.precision} is for runtime {' or '.join(takes)}")
 
@@ -263,6 +271,9 @@ class Recipe(Config):
             raise ConfigError(f"{path}.stages = {self.stages}: each stage at most once, in the order {', '.join(STAGES)}")
         if self.task == "causal-lm" and (refused := decoder_refusals(self, path)):
             raise ConfigError(refused[0])
+        if self.task == "classification" and "export" in self.stages and self.export.runtime not in (*RUNTIME_PRECISIONS, "auto"):
+            raise ConfigError(f"{path}.export.runtime = {self.export.runtime!r}: llama.cpp's file holds decoders that "
+                              f"continue text; a classifier exports to {', '.join(RUNTIME_PRECISIONS)} (or set {path}.task: causal-lm)")
         if self.task == "classification" and self.distill.kd_positions != "all":
             raise ConfigError(f"{path}.distill.kd_positions = {self.distill.kd_positions!r}: chooses a causal LM's KD "
                               f"positions; a classifier's KD reads its one output (set {path}.task: causal-lm, or drop it)")
@@ -314,7 +325,12 @@ def decoder_refusals(recipe,  # a causal-lm recipe
                        f"{' or '.join(DECODER_RUNTIME_PRECISIONS)}")
         elif ex.precision not in ("auto", *DECODER_RUNTIME_PRECISIONS[ex.runtime]):
             out.append(f"{path}.export.precision = {ex.precision!r}: a causal LM exports to {ex.runtime} at "
-                       f"{', '.join(DECODER_RUNTIME_PRECISIONS[ex.runtime])} (int8: INT8 weights, float activations)")
+                       f"{', '.join(DECODER_RUNTIME_PRECISIONS[ex.runtime])}"
+                       + (" (int8: INT8 weights, float activations)" if ex.runtime == "onnxruntime" else ""))
+        if ex.runtime == "gguf" and "prune" in r.stages and (r.prune.heads or r.prune.ffn) and r.prune.scope == "global":
+            out.append(f"{path}.prune.scope = 'global': ranks heads and FFN neurons across layers, so each layer keeps its "
+                       "own number, and llama.cpp's GGUF holds one shape for every layer; set prune.scope: layer, or "
+                       "prune whole layers only (prune.heads: 0, prune.ffn: 0)")
     for k in ("accuracy", "risk_label", "risk_recall", "p99_latency_b1_ms", "throughput_b32", "peak_rss_mb"):
         if getattr(r.budget, k) is not None:
             out.append(f"{path}.budget.{k} = {getattr(r.budget, k)!r}: measured for classifiers only; a causal-lm budget "

@@ -3,6 +3,7 @@ killed mid-training and resumed; refused before any work where a field does not 
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -119,3 +120,17 @@ def test_a_student_picked_by_block_influence_leaves_out_the_layer_that_does_noth
     assert torch.equal(spread.model.layers[1].mlp.up_proj.weight, teacher.model.layers[2].mlp.up_proj.weight)   # 0, 2, 3
     with pytest.raises(ConfigError, match="pick = 'influence' ranks the teacher's layers on training examples"):
         recipe_student(r, teacher)
+
+
+def test_a_decoder_pruned_by_whole_layers_ships_as_a_gguf_file_checked_against_pytorch(tmp_path, tiny_decoder):
+    d = Recipe.from_yaml(tmp_path / "tiny.yaml").to_dict()
+    r = Recipe.from_dict(d | dict(stages=["prune", "quantize", "export"], prune=d["prune"] | dict(heads=0.0, ffn=0.0),
+                                  export=dict(runtime="gguf", min_agreement=0.9), output_dir=str(tmp_path / "runs")))
+    report = run(r, run_dir=tmp_path / "gguf", store=False, log=lambda *a: None)
+    export = report.table.loc["export"]
+    assert (export["runtime"], export["precision"]) == ("gguf", "q8_0")            # 'auto' after a quantize stage: Q8_0
+    assert export["validation"]["top1_agreement"] >= 0.9 and export["validation"]["same_tokenizer"]
+    assert pd.isna(export.get("latency_b1_ms")) and export["timing"].startswith("not timed")   # llama.cpp's time, not PyTorch's
+    file = tmp_path / "gguf" / "stages" / "3-export" / "model" / "model.gguf"
+    assert export["size_mb"] == pytest.approx(file.stat().st_size / 2**20)
+    assert load_pretrained(tmp_path / "gguf" / "stages" / "1-prune" / "model", task="causal-lm")[0].config.num_hidden_layers == 3

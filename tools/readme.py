@@ -296,9 +296,32 @@ def lm_int8_table() -> str:
                            "greedy tokens equal to float", "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)"], rows)
 
 
+def lm_recipe_table() -> str:
+    "Each stage of the decoder recipe run by bench/lm_recipe.py: quality with its retention interval, size and speed."
+    d = results("lm_recipe")
+    num = lambda v, f: "–" if v is None else format(v, f)
+    def retention(r):
+        if r.get("rouge_l_retention") is None: return "–"
+        low, high = r.get("rouge_l_retention_low"), r.get("rouge_l_retention_high")
+        band = "" if low is None else f" [{100 * low:.0f}–{100 * high:.0f}%]"
+        return f"{100 * r['rouge_l_retention']:.0f}%{band}"
+    def runtime(r):
+        if r.get("runtime"): return f"{r['runtime']} {r['precision']}"
+        return "pytorch, INT8 weights" if r["stage"] == "quantize" else "pytorch"
+    def speed(r, b):
+        ms = r.get(f"latency_b{b}_ms")
+        return "–" if ms is None else f"{ms / b:.0f} ({r[f'speedup_b{b}']:.2f}×)"
+    rows = [[r["stage"], runtime(r), num(r["rouge_l"], ".1f"), retention(r), num(r.get("bleu4"), ".1f"), num(r.get("sbert"), ".1f"),
+             num(r.get("perplexity"), ".2f"), f"{100 * r['agreement']:.0f}%", f"{r['parameters'] / 1e6:.1f}", f"{r['size_mb']:.0f}",
+             speed(r, 1), speed(r, 8)] for r in d["stages"]]
+    return markdown_table(["stage", "runtime", "ROUGE-L", "of the teacher's [95% interval]", "BLEU-4", "SBERT sim.",
+                           "perplexity", "greedy tokens equal to the teacher's", "parameters (M)", "MB",
+                           "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)"], rows)
+
+
 TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
-          "presets": presets_table, "lm": lm_table, "lm-int8": lm_int8_table}
+          "presets": presets_table, "lm": lm_table, "lm-int8": lm_int8_table, "lm-recipe": lm_recipe_table}
 
 
 def fill(text: str) -> str:

@@ -1,0 +1,92 @@
+"""The decoder recipe through `pipeline.run`: SmolLM2-135M-Instruct fine-tuned on BBC headlines, its student of the
+20 most influential layers distilled by KD over every position, INT8 weights, ONNX Runtime with the KV cache.
+Writes bench/results/lm_recipe.json.
+
+    python bench/lm_recipe.py [--recipe recipes/smollm2-headlines.yaml] [--run-dir runs/bench-lm-recipe] [--smoke]
+
+`autoglm run` does the same; a run folder of the same recipe is resumed, so a finished run is read back, not
+repeated. Every stage is scored by the pipeline's own harness on the whole test split: ROUGE-L with a paired
+bootstrap 95% interval of its retention against the fine-tuned teacher, BLEU-4, Sentence-BERT similarity, the
+perplexity of the reference headlines, greedy-token agreement with the teacher; generation latency at batch 1 and 8
+timed in turns against the teacher in PyTorch (its own runtime). Choices (the checkpoint, the layers kept) read
+training and validation pairs only. Goals (issue 24) are recorded as {target, measured, met}. --smoke runs a tiny
+random Llama with SmolLM2's tokenizer on a few pairs in temporary folders (what the tests run).
+"""
+import argparse
+import atexit
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.models import resolve_model_path, tiny_config
+from autoglm_workbench.pipeline import run
+from autoglm_workbench.recipe import Recipe, with_fields
+from autoglm_workbench.store import recipe_hash
+
+COLUMNS = ("val_rouge_l", "rouge_l", "rouge_l_retention", "rouge_l_retention_low", "rouge_l_retention_high", "bleu4", "sbert",
+           "perplexity", "agreement", "parameters", "size_mb", "flops", "latency_b1_ms", "speedup_b1", "latency_b8_ms",
+           "speedup_b8", "first_token_b1_ms", "seconds", "runtime", "precision", "validation")
+
+
+def tiny_teacher(folder: Path) -> Path:
+    "A 4-layer random Llama with SmolLM2's tokenizer: the smoke run's teacher."
+    tok = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512,
+                                                         num_hidden_layers=4, architectures=["LlamaForCausalLM"]))
+    model.save_pretrained(folder); tok.save_pretrained(folder)
+    return folder
+
+
+def goal(target: float, measured, at_least: bool = True) -> dict:
+    met = None if measured is None else bool(measured >= target if at_least else measured <= target)
+    return dict(target=target, measured=measured, met=met)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recipe", default="recipes/smollm2-headlines.yaml", help="the decoder recipe")
+    p.add_argument("--run-dir", default=None, help="the run folder, resumed when it holds this recipe (default: runs/bench-lm-recipe)")
+    p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
+    p.add_argument("--out", default=None, help="results file (default: bench/results/lm_recipe.json)")
+    a = p.parse_args()
+    recipe = Recipe.from_yaml(a.recipe)
+    run_dir = Path(a.run_dir or "runs/bench-lm-recipe")
+    if a.smoke:
+        scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-recipe-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        recipe = with_fields(recipe, {"data.limit": 12, "data.prompt_words": 30, "data.max_length": 96, "data.max_new_tokens": 6,
+                                      "teacher.model": str(tiny_teacher(scratch / "tiny-llama")),
+                                      "teacher.train": dict(epochs=1.0, batch_size=4, lr=1e-3), "student.num_layers": 3,
+                                      "student.pick_examples": 8, "distill.eval_steps": 2,
+                                      "distill.train": dict(epochs=1.0, batch_size=4), "bench.rounds": 1,
+                                      "output_dir": str(scratch / "runs")})
+        run_dir = scratch / "run"
+    report = run(recipe, run_dir=run_dir, store=False)
+    missing = lambda v: isinstance(v, float) and math.isnan(v)     # a figure a stage has not (an ONNX model's perplexity)
+    rows = [dict(stage=stage) | {k: None if missing(row.get(k)) else row.get(k) for k in COLUMNS if k in row}
+            for stage, row in report.table.iterrows()]
+    by = {r["stage"]: r for r in rows}
+    last, teacher = rows[-1], by["teacher"]
+    fp, q = by.get("distill"), by.get("quantize")
+    out = dict(benchmark="lm_recipe", smoke=a.smoke, recipe=recipe.to_dict(), recipe_hash=recipe_hash(recipe),
+               run_dir=None if a.smoke else str(run_dir), stages=rows, goals=dict(
+                   rouge_l_retention_at_least_90pct=goal(0.90, last.get("rouge_l_retention")) | dict(
+                       interval=[last.get("rouge_l_retention_low"), last.get("rouge_l_retention_high")]),
+                   speedup_b1_at_least_2_5x=goal(2.5, last.get("speedup_b1")),
+                   speedup_b8_at_least_2_5x=goal(2.5, last.get("speedup_b8")),
+                   int8_perplexity_increase_at_most_3pct=goal(0.03, q["perplexity"] / fp["perplexity"] - 1, at_least=False)
+                   if q and fp and q.get("perplexity") and fp.get("perplexity") else goal(0.03, None, at_least=False)),
+               teacher_runtime="pytorch", final_runtime=f"{last.get('runtime') or 'pytorch'} {last.get('precision') or ''}".strip())
+    print(f"teacher ROUGE-L {teacher['rouge_l']:.1f}; {last['stage']}: ROUGE-L {last['rouge_l']:.1f}, "
+          f"b1 {last.get('speedup_b1', float('nan')):.2f}x, b8 {last.get('speedup_b8', float('nan')):.2f}x")
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
+
+
+if __name__ == "__main__":
+    main()
