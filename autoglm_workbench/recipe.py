@@ -321,8 +321,8 @@ def decoder_refusals(recipe,  # a causal-lm recipe
     if "export" in r.stages:
         ex = r.export
         if ex.runtime not in DECODER_RUNTIME_PRECISIONS:
-            out.append(f"{path}.export.runtime = {ex.runtime!r}: a causal LM is exported with its KV cache to "
-                       f"{' or '.join(DECODER_RUNTIME_PRECISIONS)}")
+            out.append(f"{path}.export.runtime = {ex.runtime!r}: a causal LM is exported to onnxruntime (one decoding "
+                       "step with its KV cache) or gguf (llama.cpp's file)")
         elif ex.precision not in ("auto", *DECODER_RUNTIME_PRECISIONS[ex.runtime]):
             out.append(f"{path}.export.precision = {ex.precision!r}: a causal LM exports to {ex.runtime} at "
                        f"{', '.join(DECODER_RUNTIME_PRECISIONS[ex.runtime])}"

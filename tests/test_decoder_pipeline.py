@@ -92,7 +92,7 @@ def test_a_decoder_runs_every_stage_and_a_killed_run_resumes_to_the_same_report(
     (dict(data=dict(name="bbc-news")), "recipe.data.name = 'bbc-news' (recipe.task: causal-lm): 'bbc-news' is neither"),
     (dict(prune=dict(heads=0.8)), "recipe.prune.heads = 0.8: every layer keeps at least one key/value group (2 heads) of its 4 heads"),
     (dict(distill=dict(mgad_weight=0.5)), "recipe.distill.mgad_weight = 0.5: MGAD's sentence and paragraph levels"),
-    (dict(export=dict(runtime="openvino")), "recipe.export.runtime = 'openvino': a causal LM is exported with its KV cache"),
+    (dict(export=dict(runtime="openvino")), "recipe.export.runtime = 'openvino': a causal LM is exported to onnxruntime"),
     (dict(budget=dict(risk_label="sport")), "recipe.budget.risk_label = 'sport': measured for classifiers only"),
 ])
 def test_a_decoder_recipe_is_refused_before_any_work(tmp_path, tiny_decoder, fields, message):

@@ -53,7 +53,7 @@ def test_papermill_runs_the_recipe_notebook_end_to_end(tmp_path):
     (dict(distill_alpha="high"), "recipe.distill.alpha = 'high': expected a number (parameter distill_alpha)"),
     (dict(prune_heads=1.5), "recipe.prune.heads = 1.5: must be in [0, 1) (parameter prune_heads)"),
     (dict(task="causal-lm", export_runtime="tensorrt"),
-     "recipe.export.runtime = 'tensorrt': a causal LM is exported with its KV cache to onnxruntime (parameter export_runtime)"),
+     "recipe.export.runtime = 'tensorrt': a causal LM is exported to onnxruntime (one decoding step with its KV cache) or gguf (llama.cpp's file) (parameter export_runtime)"),
 ])
 def test_a_wrong_parameter_stops_the_notebook_in_the_validation_cell(tmp_path, params, message):
     out = tmp_path / "bad.ipynb"
