@@ -23,6 +23,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.files import recipes_folder
 from autoglm_workbench.models import resolve_model_path, tiny_config
 from autoglm_workbench.pipeline import run
 from autoglm_workbench.recipe import Recipe, with_fields
@@ -50,7 +51,7 @@ def goal(target: float, measured, at_least: bool = True) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--recipe", default="recipes/smollm2-headlines.yaml", help="the decoder recipe")
+    p.add_argument("--recipe", default=str(recipes_folder() / "smollm2-headlines.yaml"), help="the decoder recipe")
     p.add_argument("--run-dir", default=None, help="the run folder, resumed when it holds this recipe (default: runs/bench-lm-recipe)")
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_recipe.json)")
