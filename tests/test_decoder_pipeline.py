@@ -23,7 +23,7 @@ data: {{name: bbc-headlines, limit: 12, prompt_words: 30, max_length: 96, max_ne
 teacher: {{model: {teacher}, train: {{epochs: 1, batch_size: 4, lr: 0.001}}}}
 student: {{num_layers: 3}}
 distill: {{eval_steps: 2, train: {{epochs: 2, batch_size: 4}}}}
-prune: {{layers: 0.34, heads: 0.5, ffn: 0.3, examples: 8, recovery_epochs: 0.5}}
+prune: {{layers: 0.34, heads: 0.5, ffn: 0.3, scope: layer, examples: 8, recovery_epochs: 0.5}}
 export: {{min_agreement: 0.5}}
 bench: {{batch_sizes: [1, 4], warmup: 0, rounds: 1, repeats: 1}}
 output_dir: runs
@@ -72,6 +72,7 @@ def test_a_decoder_runs_every_stage_and_a_killed_run_resumes_to_the_same_report(
     pruned = load_pretrained(stages / "2-prune" / "model", task="causal-lm")[0]
     assert pruned.config.num_hidden_layers == 2                         # one of the student's 3 layers removed
     assert all(l.self_attn.k_proj.out_features == l.self_attn.q_proj.out_features // 2 for l in pruned.model.layers)  # whole GQA groups
+    assert len({(l.self_attn.q_proj.out_features, l.mlp.up_proj.out_features) for l in pruned.model.layers}) == 1   # scope: layer
     assert a["prune"]["removed"]["layers"] == 1 and a["prune"]["parameters"] < a["distill"]["parameters"]
     quantized = load_pretrained(stages / "3-quantize" / "model", task="causal-lm")[0]
     assert any(isinstance(m, Int8Linear) for m in quantized.modules())  # scheme 'auto': INT8 weights for a decoder
@@ -84,6 +85,20 @@ def test_a_decoder_runs_every_stage_and_a_killed_run_resumes_to_the_same_report(
     assert report["recipe"]["task"] == "causal-lm"
     recorded = RunStore(tmp_path / "runs" / "runs.db").stages()
     assert set(recorded.quality_metric) == {"rouge_l"} and recorded.rouge_l.notna().all()
+
+    # the same stages shipped to llama.cpp instead: teacher to quantize copied from the finished run, the export written
+    # as GGUF (Q8_0 after a quantize stage), read back and checked at every position; its speed is llama.cpp's to time
+    gguf = Recipe.from_yaml(tmp_path / "tiny.yaml")
+    gguf = Recipe.from_dict(gguf.to_dict() | dict(export=dict(runtime="gguf", min_agreement=0.9)))
+    report = run(gguf, run_dir=tmp_path / "gguf", store=False, reuse=[tmp_path / "whole"], log=lambda *a: None)
+    export = report.table.loc["export"]
+    for stage in ("distill", "prune", "quantize"):
+        assert report.table.loc[stage, "rouge_l"] == a[stage]["rouge_l"]          # copied, not trained again
+    assert (export["runtime"], export["precision"]) == ("gguf", "q8_0")
+    assert export["validation"]["top1_agreement"] >= 0.9 and export["validation"]["same_tokenizer"]
+    assert pd.isna(export.get("latency_b1_ms")) and export["timing"].startswith("not timed")
+    file = tmp_path / "gguf" / "stages" / "4-export" / "model" / "model.gguf"
+    assert export["size_mb"] == pytest.approx(file.stat().st_size / 2**20) and export["size_mb"] < a["prune"]["size_mb"]
 
 
 @pytest.mark.fast
@@ -121,16 +136,3 @@ def test_a_student_picked_by_block_influence_leaves_out_the_layer_that_does_noth
     with pytest.raises(ConfigError, match="pick = 'influence' ranks the teacher's layers on training examples"):
         recipe_student(r, teacher)
 
-
-def test_a_decoder_pruned_by_whole_layers_ships_as_a_gguf_file_checked_against_pytorch(tmp_path, tiny_decoder):
-    d = Recipe.from_yaml(tmp_path / "tiny.yaml").to_dict()
-    r = Recipe.from_dict(d | dict(stages=["prune", "quantize", "export"], prune=d["prune"] | dict(heads=0.0, ffn=0.0),
-                                  export=dict(runtime="gguf", min_agreement=0.9), output_dir=str(tmp_path / "runs")))
-    report = run(r, run_dir=tmp_path / "gguf", store=False, log=lambda *a: None)
-    export = report.table.loc["export"]
-    assert (export["runtime"], export["precision"]) == ("gguf", "q8_0")            # 'auto' after a quantize stage: Q8_0
-    assert export["validation"]["top1_agreement"] >= 0.9 and export["validation"]["same_tokenizer"]
-    assert pd.isna(export.get("latency_b1_ms")) and export["timing"].startswith("not timed")   # llama.cpp's time, not PyTorch's
-    file = tmp_path / "gguf" / "stages" / "3-export" / "model" / "model.gguf"
-    assert export["size_mb"] == pytest.approx(file.stat().st_size / 2**20)
-    assert load_pretrained(tmp_path / "gguf" / "stages" / "1-prune" / "model", task="causal-lm")[0].config.num_hidden_layers == 3
