@@ -134,7 +134,7 @@ def chosen_elsewhere(deploy: dict,  # an export folder's deploy.json
             "export again on this machine (runtime: auto) to choose here")
 
 def environment_info() -> dict:
-    "Package versions and hardware of this process, for the run record."
+    "Package versions, hardware and the workbench's own commit (a source checkout's; None when installed) of this process, for the run record."
     import torch
     versions = {}
     for p in _RECORDED_PACKAGES:
@@ -143,7 +143,8 @@ def environment_info() -> dict:
     return dict(
         python=sys.version.split()[0], platform=platform.platform(), machine=platform.machine(),
         processor=platform.processor() or None, cpu_features=cpu_features(), cpu_count=os.cpu_count(),
-        torch_threads=torch.get_num_threads(), cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, packages=versions)
+        torch_threads=torch.get_num_threads(), cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, packages=versions,
+        workbench_commit=_git(Path(__file__).resolve().parent, "rev-parse", "HEAD") if "__file__" in globals() else None)
 
 # %% ../nbs/00b_files.ipynb #bc0e69d1
 @dataclass

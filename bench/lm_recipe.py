@@ -14,6 +14,7 @@ random Llama with SmolLM2's tokenizer on a few pairs in temporary folders (what 
 """
 import argparse
 import atexit
+import json
 import math
 import shutil
 import tempfile
@@ -84,6 +85,8 @@ def main() -> None:
                    int8_perplexity_increase_at_most_3pct=goal(0.03, q["perplexity"] / fp["perplexity"] - 1, at_least=False)
                    if q and fp and q.get("perplexity") and fp.get("perplexity") else goal(0.03, None, at_least=False)),
                teacher_runtime="pytorch", final_runtime=f"{last.get('runtime') or 'pytorch'} {last.get('precision') or ''}".strip())
+    run_env = Path(run_dir) / "environment.json"     # the code and machine that computed the stages (a resumed run: the first)
+    out["stages_computed_by"] = json.loads(run_env.read_text()).get("workbench_commit") if run_env.exists() else None
     print(f"teacher ROUGE-L {teacher['rouge_l']:.1f}; {last['stage']}: ROUGE-L {last['rouge_l']:.1f}, "
           f"b1 {last.get('speedup_b1', float('nan')):.2f}x, b8 {last.get('speedup_b8', float('nan')):.2f}x")
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
