@@ -32,7 +32,7 @@ from autoglm_workbench.store import recipe_hash
 
 COLUMNS = ("val_rouge_l", "rouge_l", "rouge_l_retention", "rouge_l_retention_low", "rouge_l_retention_high", "bleu4", "sbert",
            "perplexity", "agreement", "parameters", "size_mb", "flops", "latency_b1_ms", "speedup_b1", "latency_b8_ms",
-           "speedup_b8", "first_token_b1_ms", "seconds", "runtime", "precision", "validation")
+           "speedup_b8", "first_token_b1_ms", "test_examples", "seconds", "runtime", "precision", "validation")
 
 
 def tiny_teacher(folder: Path) -> Path:
