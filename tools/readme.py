@@ -302,6 +302,7 @@ def lm_recipe_table() -> str:
     num = lambda v, f: "–" if v is None else format(v, f)
     def retention(r):
         if r.get("rouge_l_retention") is None: return "–"
+        if r["stage"] == "teacher": return "100%"
         low, high = r.get("rouge_l_retention_low"), r.get("rouge_l_retention_high")
         band = "" if low is None else f" [{100 * low:.0f}–{100 * high:.0f}%]"
         return f"{100 * r['rouge_l_retention']:.0f}%{band}"
