@@ -286,10 +286,12 @@ def decoder_stages(method: str,  # one of `DECODER_METHODS`
                    alpha: float = KD_ALPHA,  # weight of the hard (cross-entropy) term; the soft term gets 1 - alpha
                    temperature: float = KD_TEMPERATURE,  # the softmax temperature T
                    hidden_weight: float = 1.0,  # weight of the hidden-state alignment term (KD only)
+                   warmup_ratio: float = 0.1,  # share of steps spent warming up
+                   weight_decay: float = 0.01,  # AdamW weight decay
                    ) -> list[Stage]:
     "One Distiller stage per method: CE on references, KD + hidden-state alignment, or CE on the teacher's outputs."
     if method not in DECODER_METHODS: raise ConfigError(f"method = {method!r}: must be one of {', '.join(DECODER_METHODS)}")
-    kw = dict(epochs=epochs, lr=lr, batch_size=batch_size)
+    kw = dict(epochs=epochs, lr=lr, batch_size=batch_size, warmup_ratio=warmup_ratio, weight_decay=weight_decay)
     if method == "kd":
         return [Stage("all", terms=[Term("kd", params=dict(alpha=alpha, temperature=temperature)),
                                     Term("hidden", weight=hidden_weight, params=dict(kind="cosine"))], **kw)]

@@ -26,10 +26,9 @@ from .models import (CachedClassifier, cache_key, cached_classifier, load_pretra
                                       resolve_model_path)
 from .bench import count_flops, count_parameters, size_on_disk
 from .metrics import Latency, StageMetrics
-from .distill import Distiller, Stage, Term
 from .export import ValidationError, ort_quantize_weights
 from .gguf_export import read_gguf, to_gguf, validate_gguf
-from .lm import (OnnxCausalLM, SentenceEncoder, bleu4, bootstrap_ratio, decoder_student, export_decoder,
+from .lm import (OnnxCausalLM, SentenceEncoder, bleu4, bootstrap_ratio, decoder_student, distill_decoder, export_decoder,
                                   generation_latency, greedy_outputs, left_padded, perplexity, rouge_l, rouge_l_scores,
                                   sbert_similarity, token_agreement)
 
@@ -72,10 +71,9 @@ def decoder_teacher(recipe: Recipe,  # a causal-lm recipe: its teacher and data 
         model, tok = load_pretrained(path, task="causal-lm")
         model.to(device)
         t0 = time.time()
-        stage = Stage("all", terms=[Term("ce")], **dataclasses.asdict(t.train))
         with tempfile.TemporaryDirectory() as work:     # a CE-only stage never reads its teacher: a frozen copy stands in
-            Distiller(copy.deepcopy(model), model, tok, [stage], work, max_length=d.max_length, seed=split_seed(recipe),
-                      save_steps=10**9).train(data)
+            distill_decoder(copy.deepcopy(model), tok, data, "shrink-fine-tune", work, student=model, max_length=d.max_length,
+                            seed=split_seed(recipe), **dataclasses.asdict(t.train))
         return model.eval(), tok, dict(train_seconds=round(time.time() - t0, 1))
     return cached_classifier(cache_dir() / "teachers" / f"{data.name}-causal-lm-{cache_key(**key_src)}", build,
                              device=device, record=key_src, task="causal-lm")
@@ -171,8 +169,8 @@ def export_decoder_folder(model: nn.Module,  # the float decoder exported
     graph = folder / "model.onnx"
     if precision == "fp32": export_decoder(model, graph)
     else: ort_quantize_weights(export_decoder(model, work / "float.onnx"), graph, bits=8)
-    want, _ = greedy_outputs(model, tokenizer, prompts, max_new_tokens=max_new_tokens, progress=False)
-    got, _ = greedy_outputs(OnnxCausalLM(graph), tokenizer, prompts, max_new_tokens=max_new_tokens, progress=False)
+    want, _ = greedy_outputs(model, tokenizer, prompts, max_new_tokens=max_new_tokens)      # minutes on a real decoder:
+    got, _ = greedy_outputs(OnnxCausalLM(graph), tokenizer, prompts, max_new_tokens=max_new_tokens)   # progress bars
     check = dict(prompts=len(prompts), token_agreement=token_agreement(got, want),
                  exact_share=float(np.mean([a == b for a, b in zip(got, want)])))
     if check["token_agreement"] < min_agreement:
