@@ -21,7 +21,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import GenerationConfig
 
-from .core import ConfigError, InputError, ModelError
+from .core import ConfigError, DataError, InputError, ModelError
 from .recipe import KD_ALPHA, KD_TEMPERATURE
 from .data import PairData, Pairs
 from .distill import Distiller, PairCollator, Stage, Term, TokenizedPairs, next_token, prompt_ids
@@ -304,10 +304,13 @@ def sequence_kd_data(teacher,  # the decoder whose greedy outputs become targets
                      batch_size: int = 8,  # examples a batch
                      max_new_tokens: int = 24,  # tokens generated at most
                      max_prompt_tokens: int | None = None,  # prompt tokens kept (the end is cut); None keeps the whole prompt
+                     generations: list[str] | None = None,  # the teacher's outputs on the training prompts, when already made
                      ) -> PairData:
     "The data with training targets replaced by the teacher's greedy outputs (or added beside the references)."
-    made = generate(teacher, tokenizer, data.train.prompts, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                    max_prompt_tokens=max_prompt_tokens)
+    made = generations if generations is not None else generate(
+        teacher, tokenizer, data.train.prompts, batch_size=batch_size, max_new_tokens=max_new_tokens, max_prompt_tokens=max_prompt_tokens)
+    if len(made) != len(data.train.prompts):
+        raise DataError(f"{len(made)} generations for {len(data.train.prompts)} training prompts: they belong to other data")
     kept = [(p, t) for p, t in zip(data.train.prompts, made) if t]          # an empty generation teaches nothing
     train = Pairs([p for p, _ in kept], [t for _, t in kept])
     if keep_references: train = Pairs(data.train.prompts + train.prompts, data.train.targets + train.targets)

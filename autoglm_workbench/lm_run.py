@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 import math
 import tempfile
 import time
@@ -18,10 +20,10 @@ import torch
 import transformers
 from torch import nn
 
-from .core import ConfigError, DataError, seed_everything
+from .core import ConfigError, DataError, InputError, seed_everything
 from .recipe import Recipe, split_seed
 from .data import PairData, load_pairs
-from .files import cache_dir
+from .files import atomic_write_text, cache_dir
 from .models import (CachedClassifier, cache_key, cached_classifier, load_pretrained, model_identity,
                                       resolve_model_path)
 from .bench import count_flops, count_parameters, size_on_disk
@@ -30,11 +32,12 @@ from .export import ValidationError, ort_quantize_weights
 from .gguf_export import read_gguf, to_gguf, validate_gguf
 from .lm import (OnnxCausalLM, SentenceEncoder, bleu4, bootstrap_ratio, decoder_student, distill_decoder, export_decoder,
                                   generation_latency, greedy_outputs, left_padded, perplexity, rouge_l, rouge_l_scores,
-                                  sbert_similarity, token_agreement)
+                                  sbert_similarity, sequence_kd_data, token_agreement)
 
 # %% auto #0
-__all__ = ['is_decoder_config', 'decoder_data', 'decoder_teacher', 'decoder_recipe_student', 'GenerationReference',
-           'decoder_reference', 'measure_decoder', 'export_decoder_folder', 'gguf_decoder_folder', 'load_gguf_stage']
+__all__ = ['is_decoder_config', 'decoder_data', 'decoder_teacher', 'decoder_recipe_student', 'weights_digest', 'distill_pairs',
+           'GenerationReference', 'decoder_reference', 'measure_decoder', 'export_decoder_folder',
+           'gguf_decoder_folder', 'load_gguf_stage', 'depth_curve_chart']
 
 # %% ../nbs/71_lm_run.ipynb #ea54443d
 def is_decoder_config(config,  # a model's config (`AutoConfig.from_pretrained`)
@@ -88,6 +91,34 @@ def decoder_recipe_student(recipe: Recipe,  # a causal-lm recipe: its student se
     return decoder_student(teacher, s.num_layers, layers=s.layers if layers is None else layers, hidden_size=s.hidden_size,
                            intermediate_size=s.intermediate_size, truncate=s.init == "truncated",
                            tie_embeddings=bool(teacher.config.tie_word_embeddings))
+
+# %% ../nbs/71_lm_run.ipynb #86e6b048
+def weights_digest(model: nn.Module,  # the model whose parameters and buffers are hashed
+                   ) -> str:
+    "A hash of a model's state (names, dtypes and values): what its outputs depend on."
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update((t.float() if t.is_floating_point() else t).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+def distill_pairs(recipe: Recipe,  # a causal-lm recipe: `distill.targets` and `data.max_new_tokens`
+                  teacher: nn.Module,  # the run's teacher
+                  tokenizer,  # its tokenizer
+                  data: PairData,  # the run's pairs
+                  ) -> PairData:
+    "The pairs the student learns from: the references (`distill.targets: references`), the teacher's greedy outputs on the training prompts instead ('teacher') or beside them ('both'); the outputs are generated once per teacher and data, then read from the cache."
+    how = recipe.distill.targets
+    if how == "references": return data
+    key = cache_key(teacher=weights_digest(teacher), data=data.fingerprint(), max_new_tokens=recipe.data.max_new_tokens, format=1)
+    path = cache_dir() / "teacher-outputs" / f"{data.name}-{key}.json"
+    try: made = json.loads(path.read_text())
+    except (OSError, ValueError): made = None            # not made yet, or a damaged file: generate again
+    if not isinstance(made, list) or len(made) != len(data.train.prompts):
+        _, made = greedy_outputs(teacher, tokenizer, data.train.prompts, max_new_tokens=recipe.data.max_new_tokens)
+        atomic_write_text(path, json.dumps(made))
+    return sequence_kd_data(teacher, tokenizer, data, keep_references=how == "both", generations=made)
 
 # %% ../nbs/71_lm_run.ipynb #7a49dce8
 @dataclass
@@ -199,3 +230,31 @@ def load_gguf_stage(path,  # a `model.gguf` written by `gguf_decoder_folder`
     model = read_gguf(path)[0]
     model.autoglm_gguf = str(path)
     return model
+
+# %% ../nbs/71_lm_run.ipynb #c94698e7
+def depth_curve_chart(points: list[dict],  # one per depth: layers, rouge_l_retention (+ _low/_high), speedup_b<N>
+                      *, retention_goal: float = 0.9,  # drawn as a rule on the retention panel
+                      speed_goal: float = 2.5,  # drawn as a rule on the speed-up panel
+                      ):
+    "Layers kept against ROUGE-L retention (with its interval) and against generation speed-up per batch size: two panels, one x axis."
+    import altair as alt
+    import pandas as pd
+    if not points: raise InputError("depth_curve_chart: no points (run bench/lm_depth.py)")
+    missing = [k for k in ("layers", "rouge_l_retention") if any(p.get(k) is None for p in points)]
+    if missing: raise InputError(f"depth_curve_chart: every point needs {', '.join(missing)}")
+    d = pd.DataFrame(points)
+    speed_cols = sorted((c for c in d.columns if c.startswith("speedup_b")), key=lambda c: int(c[len("speedup_b"):]))
+    if not speed_cols: raise InputError("depth_curve_chart: the points have no speedup_b<N> (timed batch sizes)")
+    x = alt.X("layers:Q", title="layers kept", scale=alt.Scale(zero=False))
+    kept = d.assign(low=d.get("rouge_l_retention_low", d.rouge_l_retention), high=d.get("rouge_l_retention_high", d.rouge_l_retention))
+    quality = alt.Chart(kept).encode(x=x)
+    quality = (quality.mark_line(point=True).encode(y=alt.Y("rouge_l_retention:Q", title="ROUGE-L kept of the teacher's", axis=alt.Axis(format="%")),
+                                                    tooltip=["layers", "rouge_l_retention", "low", "high"])
+               + quality.mark_rule().encode(y="low:Q", y2="high:Q")
+               + alt.Chart(pd.DataFrame(dict(y=[retention_goal]))).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q"))
+    speed = d.melt(id_vars=["layers"], value_vars=speed_cols, var_name="batch", value_name="speedup")
+    speed["batch"] = speed.batch.str.replace("speedup_b", "batch ")
+    speed = (alt.Chart(speed).mark_line(point=True).encode(x=x, y=alt.Y("speedup:Q", title="generation speed-up vs the teacher"),
+                                                           color=alt.Color("batch:N", title=None), tooltip=["layers", "batch", "speedup"])
+             + alt.Chart(pd.DataFrame(dict(y=[speed_goal]))).mark_rule(strokeDash=[4, 4], color="gray").encode(y="y:Q"))
+    return alt.hconcat(quality.properties(width=260, height=220), speed.properties(width=260, height=220))

@@ -39,7 +39,7 @@ from .prune import save_pruned
 from .importance import CRITERIA, influential_layers, prune_on_batches, scoring_batches
 from .lm import OnnxCausalLM, prune_batches
 from .lm_run import (decoder_data, decoder_recipe_student, decoder_reference, decoder_teacher,
-                                      export_decoder_folder, gguf_decoder_folder, is_decoder_config, load_gguf_stage,
+                                      distill_pairs, export_decoder_folder, gguf_decoder_folder, is_decoder_config, load_gguf_stage,
                                       measure_decoder)
 from .quant import load_quantized, quantize, save_quantized
 from .recipe import Recipe, flat_fields, quantize_scheme, split_seed
@@ -300,9 +300,13 @@ def _sample(ctx: RunContext) -> dict:
     return tokenize(ctx.tokenizer, ctx.data.validation.texts[:8], ctx.recipe.data.max_length)
 
 # %% ../nbs/50_pipeline.ipynb #c22e9b4c
+def _training_data(ctx: RunContext):
+    "What the training stages learn from: a decoder's pairs with the teacher's outputs as targets where `distill.targets` asks (`lm_run.distill_pairs`)."
+    return distill_pairs(ctx.recipe, ctx.teacher, ctx.tokenizer, ctx.data) if ctx.recipe.task == "causal-lm" else ctx.data
+
 def _distill(state: StageState, ctx: RunContext, work: Path, out: Path):
     r = ctx.recipe
-    student = distill_student(ctx.teacher, recipe_student(r, ctx.teacher, ctx.data, ctx.tokenizer), ctx.tokenizer, ctx.data, r, output_dir=work,
+    student = distill_student(ctx.teacher, recipe_student(r, ctx.teacher, ctx.data, ctx.tokenizer), ctx.tokenizer, _training_data(ctx), r, output_dir=work,
                               stages=ctx.plan, resume=True, callbacks=ctx.callbacks).cpu().eval()
     save_pruned(student, out / "model", ctx.tokenizer)
     if (work / "steps.jsonl").exists(): shutil.copyfile(work / "steps.jsonl", out / "steps.jsonl")   # the log stays with the artifact
@@ -323,7 +327,7 @@ def _prune(state: StageState, ctx: RunContext, work: Path, out: Path):
         save_pruned(model, pruned, ctx.tokenizer)
         atomic_write_text(pruned / "plan.json", json.dumps(plan))
     if p.recovery_epochs > 0:
-        model = distill_student(ctx.teacher, model, ctx.tokenizer, ctx.data, r, epochs=p.recovery_epochs, hidden=False,
+        model = distill_student(ctx.teacher, model, ctx.tokenizer, _training_data(ctx), r, epochs=p.recovery_epochs, hidden=False,
                                 output_dir=work / "recovery", resume=True, callbacks=ctx.callbacks).cpu().eval()
     save_pruned(model, out / "model", ctx.tokenizer)
     atomic_write_text(out / "plan.json", json.dumps(plan))

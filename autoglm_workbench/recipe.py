@@ -116,6 +116,10 @@ class DistillConfig(Config):
     kd_positions: str = spec("all", one_of("all", "target"), doc="causal-lm: where the KD term matches the teacher's "
                              "next-token distributions: every real token of prompt and target ('all'), or the target's "
                              "('target'); cross-entropy reads the target either way")
+    targets: str = spec("references", one_of("references", "teacher", "both"), doc="causal-lm: what the student's "
+                        "cross-entropy learns on the training prompts: the reference targets, the teacher's greedy outputs "
+                        "(sequence-level KD, Kim & Rush 2016), or both (the teacher's outputs beside the references, as "
+                        "DistilBART's pseudo-labels); the teacher's outputs are generated once and cached")
     mgad_weight: float = spec(0.0, at_least(0), doc="weight of multi-granularity attention distillation (0 turns it off)")
     mgad_alpha: float = spec(1.0, at_least(0), doc="MGAD weight of the token level")
     mgad_beta: float = spec(1.0, at_least(0), doc="MGAD weight of the sentence level")
@@ -277,6 +281,10 @@ class Recipe(Config):
         if self.task == "classification" and self.distill.kd_positions != "all":
             raise ConfigError(f"{path}.distill.kd_positions = {self.distill.kd_positions!r}: chooses a causal LM's KD "
                               f"positions; a classifier's KD reads its one output (set {path}.task: causal-lm, or drop it)")
+        if self.task == "classification" and self.distill.targets != "references":
+            raise ConfigError(f"{path}.distill.targets = {self.distill.targets!r}: sequence-level KD trains a causal LM on "
+                              f"its teacher's generations; a classifier learns the labels and the teacher's probabilities "
+                              f"(set {path}.task: causal-lm, or drop it)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recipe": return from_dict(cls, d, "recipe")

@@ -136,3 +136,25 @@ def test_a_student_picked_by_block_influence_leaves_out_the_layer_that_does_noth
     with pytest.raises(ConfigError, match="pick = 'influence' ranks the teacher's layers on training examples"):
         recipe_student(r, teacher)
 
+
+
+@pytest.mark.fast
+def test_sequence_level_kd_trains_distillation_and_recovery_on_the_teachers_outputs(tmp_path, tiny_decoder, monkeypatch):
+    from autoglm_workbench import pipeline
+    from autoglm_workbench.lm import greedy_outputs
+    teacher, tok = load_pretrained(tiny_decoder, task="causal-lm")
+    d = Recipe.from_yaml(tmp_path / "tiny.yaml").to_dict()
+    r = Recipe.from_dict(d | dict(distill=d["distill"] | dict(targets="teacher")))
+    data = pipeline.recipe_data(r)
+    seen = []
+    monkeypatch.setattr(pipeline, "distill_student", lambda teacher, student, tokenizer, data, recipe, **kw: seen.append(data) or student)
+    ctx = pipeline.RunContext(r, data, teacher, tok)
+    pipeline._distill(None, ctx, tmp_path / "work", tmp_path / "distill")
+    student = load_pretrained(tmp_path / "distill" / "model", task="causal-lm")[0]
+    pipeline._prune(pipeline.StageState(student, student, tok), ctx, tmp_path / "work-prune", tmp_path / "prune")
+    _, made = greedy_outputs(teacher, tok, data.train.prompts, max_new_tokens=6)
+    expected = [(p, t) for p, t in zip(data.train.prompts, made) if t]
+    assert len(seen) == 2 and expected and expected != list(zip(data.train.prompts, data.train.targets))
+    for learned in seen:                                   # distillation, then the pruned model's recovery
+        assert list(zip(learned.train.prompts, learned.train.targets)) == expected
+        assert learned.validation == data.validation       # the checkpoint is still chosen on the references
