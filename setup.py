@@ -40,6 +40,8 @@ setuptools.setup(
                     "docs": cfg["docs_requirements"].split() + cfg["panel_requirements"].split(),
                     # unverified here: TensorRT's packages fetch vendor libraries at install time
                     "tensorrt": cfg["tensorrt_requirements"].split(),
+                    # llama.cpp for bench/lm_gguf.py only: compiled from its source package (tens of minutes on 2 cores)
+                    "llama": cfg["llama_requirements"].split(),
                     "dev": cfg["dev_requirements"].split() + cfg["panel_requirements"].split()
                            + cfg["lab_requirements"].split() + cfg["docs_requirements"].split()},
     python_requires=">=" + min_python,

@@ -9,7 +9,8 @@ folder (a finished folder of the same recipe is read back, not repeated): the la
 kept, and every depth gets the same recovery budget (the recipe's epochs, KD over every position, hidden-state
 alignment). The speed-up is the one a user gets on one runtime: the student and the fine-tuned teacher both in
 PyTorch with the KV cache, timed in turns in the same process. `--recipe-result` adds the recipe's own depth from the
-distill stage of bench/lm_recipe.py's results (its commit kept beside it). From the points the script reads the
+distill stage of bench/lm_recipe.py's results (its commit kept beside it); every point records the processor it was
+timed on, since a speed-up is a ratio within one run, not across hosts. From the points the script reads the
 depth the 2.5x goal needs (speed-up interpolated in layers kept) and the retention at that depth where the curve
 reaches it. --smoke runs a tiny random Llama at two depths in temporary folders (what the tests run).
 """
@@ -21,7 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lm_recipe import tiny_teacher
+from lm_recipe import smoke_recipe
 from transformers import AutoConfig
 
 from autoglm_workbench.bench import results_path, write_results
@@ -74,11 +75,7 @@ def main() -> None:
     if a.smoke:
         scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-depth-"))
         atexit.register(shutil.rmtree, scratch, True)
-        recipe = with_fields(recipe, {"data.limit": 12, "data.prompt_words": 30, "data.max_length": 96, "data.max_new_tokens": 6,
-                                      "teacher.model": str(tiny_teacher(scratch / "tiny-llama")),
-                                      "teacher.train": dict(epochs=1.0, batch_size=4, lr=1e-3), "student.pick_examples": 8,
-                                      "distill.eval_steps": 2, "distill.train": dict(epochs=1.0, batch_size=4), "bench.rounds": 1,
-                                      "output_dir": str(scratch / "runs")})
+        recipe = smoke_recipe(recipe, scratch)
         root, depths = scratch, [2, 3]
     teacher_layers = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model)).num_hidden_layers
     points = []
@@ -87,9 +84,9 @@ def main() -> None:
         folder = root / f"layers-{n}"
         report = run(r, run_dir=folder, store=False)
         rows = {stage: row.to_dict() for stage, row in report.table.iterrows()}
-        env = folder / "environment.json"
+        env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
         points.append(point(n, rows["distill"], recipe_hash=recipe_hash(r), run_dir=None if a.smoke else str(folder),
-                            computed_by=json.loads(env.read_text()).get("workbench_commit") if env.exists() else None,
+                            computed_by=env.get("workbench_commit"), cpu_features=env.get("cpu_features"),
                             teacher_rouge_l=rows["teacher"]["rouge_l"], teacher_latency_b1_ms=rows["teacher"].get("latency_b1_ms"),
                             teacher_latency_b8_ms=rows["teacher"].get("latency_b8_ms")))
         print(f"{n} layers: " + ", ".join(f"{k} {points[-1][k]:.3g}" for k in ("rouge_l", "rouge_l_retention", "speedup_b1", "speedup_b8")
@@ -99,6 +96,7 @@ def main() -> None:
         rows = {s["stage"]: s for s in given["stages"]}
         points.append(point(given["recipe"]["student"]["num_layers"], rows["distill"], recipe_hash=given["recipe_hash"],
                             run_dir=given.get("run_dir"), computed_by=given.get("stages_computed_by"),
+                            cpu_features=given["environment"].get("cpu_features"),
                             from_results=dict(file="bench/results/lm_recipe.json", commit=given["commit"]),
                             teacher_rouge_l=rows["teacher"]["rouge_l"], teacher_latency_b1_ms=rows["teacher"]["latency_b1_ms"],
                             teacher_latency_b8_ms=rows["teacher"]["latency_b8_ms"]))

@@ -45,6 +45,16 @@ def tiny_teacher(folder: Path) -> Path:
     return folder
 
 
+def smoke_recipe(recipe: Recipe, scratch: Path) -> Recipe:
+    "The recipe shrunk to what the tests run: the tiny teacher, a few pairs, short headlines, one epoch, folders in `scratch`."
+    return with_fields(recipe, {"data.limit": 12, "data.prompt_words": 30, "data.max_length": 96, "data.max_new_tokens": 6,
+                                "teacher.model": str(tiny_teacher(scratch / "tiny-llama")),
+                                "teacher.train": dict(epochs=1.0, batch_size=4, lr=1e-3), "student.num_layers": 3,
+                                "student.pick_examples": 8, "distill.eval_steps": 2,
+                                "distill.train": dict(epochs=1.0, batch_size=4), "bench.rounds": 1,
+                                "output_dir": str(scratch / "runs")})
+
+
 def goal(target: float, measured, at_least: bool = True) -> dict:
     met = None if measured is None else bool(measured >= target if at_least else measured <= target)
     return dict(target=target, measured=measured, met=met)
@@ -62,12 +72,7 @@ def main() -> None:
     if a.smoke:
         scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-recipe-"))
         atexit.register(shutil.rmtree, scratch, True)
-        recipe = with_fields(recipe, {"data.limit": 12, "data.prompt_words": 30, "data.max_length": 96, "data.max_new_tokens": 6,
-                                      "teacher.model": str(tiny_teacher(scratch / "tiny-llama")),
-                                      "teacher.train": dict(epochs=1.0, batch_size=4, lr=1e-3), "student.num_layers": 3,
-                                      "student.pick_examples": 8, "distill.eval_steps": 2,
-                                      "distill.train": dict(epochs=1.0, batch_size=4), "bench.rounds": 1,
-                                      "output_dir": str(scratch / "runs")})
+        recipe = smoke_recipe(recipe, scratch)
         run_dir = scratch / "run"
     report = run(recipe, run_dir=run_dir, store=False)
     missing = lambda v: isinstance(v, float) and math.isnan(v)     # a figure a stage has not (an ONNX model's perplexity)

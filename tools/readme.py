@@ -320,9 +320,39 @@ def lm_recipe_table() -> str:
                            "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)"], rows)
 
 
+def lm_depth_table() -> str:
+    "The depth x recovery curve of bench/lm_depth.py: each depth's share of the teacher's ROUGE-L and its speed-up."
+    d = results("lm_depth")
+    def row(p):
+        band = "" if p.get("rouge_l_retention_low") is None else \
+            f" [{100 * p['rouge_l_retention_low']:.0f}–{100 * p['rouge_l_retention_high']:.0f}%]"
+        speed = lambda b: "–" if p.get(f"latency_b{b}_ms") is None else f"{p[f'latency_b{b}_ms'] / b:.0f} ({p[f'speedup_b{b}']:.2f}×)"
+        source = "bench/lm_recipe.py" if p.get("from_results") else "bench/lm_depth.py"
+        host = "AMX" if "amx_tile" in (p.get("cpu_features") or []) else ", ".join((p.get("cpu_features") or [])[-2:])
+        return [f"{p['layers']} of {d['teacher_layers']}", f"{p['rouge_l']:.1f}", f"{100 * p['rouge_l_retention']:.0f}%{band}",
+                f"{p['perplexity']:.2f}", f"{p['parameters'] / 1e6:.1f}", speed(1), speed(8), source, host]
+    return markdown_table(["layers kept", "ROUGE-L", "of the teacher's [95% interval]", "perplexity", "parameters (M)",
+                           "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)", "run by", "processor"],
+                          [row(p) for p in d["points"]])
+
+
+def lm_gguf_table() -> str:
+    "llama.cpp on the teacher's F16 GGUF and the student's Q8_0 GGUF (bench/lm_gguf.py): quality and ms per headline."
+    d = results("lm_gguf")
+    rows = [[name, f"{d['layers'][name]}", d["files"][name]["precision"].upper(), f"{d['files'][name]['size_mb']:.0f}",
+             f"{d['rouge_l'][name]:.1f}",
+             "100%" if name == "teacher" else f"{100 * d['rouge_l_retention']:.0f}% [{100 * d['rouge_l_retention_interval'][0]:.0f}–"
+                                              f"{100 * d['rouge_l_retention_interval'][1]:.0f}%]",
+             f"{d['ms_per_headline'][name]:.0f}", f"{d['first_token_ms'][name]:.0f}",
+             "1.00×" if name == "teacher" else f"{d['speedup_per_headline']:.2f}×"] for name in ("teacher", "student")]
+    return markdown_table(["model", "layers", "GGUF", "MB", "ROUGE-L (llama.cpp)", "of the teacher's [95% interval]",
+                           "ms per headline", "ms to first token", "speed-up"], rows)
+
+
 TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
-          "presets": presets_table, "lm": lm_table, "lm-int8": lm_int8_table, "lm-recipe": lm_recipe_table}
+          "presets": presets_table, "lm": lm_table, "lm-int8": lm_int8_table, "lm-recipe": lm_recipe_table,
+          "lm-depth": lm_depth_table, "lm-gguf": lm_gguf_table}
 
 
 def fill(text: str) -> str:
