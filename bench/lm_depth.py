@@ -12,7 +12,8 @@ PyTorch with the KV cache, timed in turns in the same process. `--recipe-result`
 distill stage of bench/lm_recipe.py's results (its commit kept beside it); every point records the processor it was
 timed on, since a speed-up is a ratio within one run, not across hosts. From the points the script reads the
 depth the 2.5x goal needs (speed-up interpolated in layers kept) and the retention at that depth where the curve
-reaches it. --smoke runs a tiny random Llama at two depths in temporary folders (what the tests run).
+reaches it, and, from the shallowest depth's own run, the depth a fixed-plus-per-layer cost model says the goal
+needs. --smoke runs a tiny random Llama at two depths in temporary folders (what the tests run).
 """
 import argparse
 import atexit
@@ -62,6 +63,16 @@ def at_layers(points: list[dict], key: str, layers: float | None) -> float | Non
     return None
 
 
+def layers_by_cost_model(layers: int, speedup: float, teacher_layers: int, target: float) -> float | None:
+    """The depth at which a student reaches `target`, from one run's speed-up of a `layers`-deep student: generation time
+    taken as a fixed part (embeddings, the vocabulary projection, the loop) plus one equal part per layer, both solved
+    from the teacher's and the student's times in that run. None where the fixed part alone is too slow."""
+    if speedup <= 1: return None
+    fixed = max(0.0, (teacher_layers - speedup * layers) / (speedup - 1))    # in units of one layer's cost
+    need = (fixed + teacher_layers) / target - fixed
+    return need if need > 0 else None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", default=str(recipes_folder() / "smollm2-headlines.yaml"), help="the decoder recipe")
@@ -103,8 +114,13 @@ def main() -> None:
     points.sort(key=lambda q: q["layers"])
     need = {b: layers_for(points, f"speedup_{b}", SPEED_GOAL) for b in ("b1", "b8")}
     deepest = min((v for v in need.values() if v is not None), default=None)    # both batch sizes reach the goal
+    shallowest = next((q for q in points if not q.get("from_results")), None)   # measured by this script, in one run
+    modelled = None if shallowest is None else {
+        b: layers_by_cost_model(shallowest["layers"], shallowest[f"speedup_{b}"], teacher_layers, SPEED_GOAL)
+        for b in ("b1", "b8") if shallowest.get(f"speedup_{b}") is not None}
     out = dict(benchmark="lm_depth", smoke=a.smoke, recipe=recipe.to_dict(), teacher_layers=teacher_layers, points=points,
                speed_goal=SPEED_GOAL, layers_for_speed_goal=need,
+               layers_for_speed_goal_by_cost_model=None if modelled is None else dict(from_layers=shallowest["layers"]) | modelled,
                retention_at_speed_goal=at_layers(points, "rouge_l_retention", deepest),
                runtime="pytorch (student and teacher, KV cache, timed in turns)")
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
