@@ -2,7 +2,7 @@
 student's Q8_0 GGUF, both generated and timed by llama.cpp itself (llama-cpp-python) in one process, in turns.
 Writes bench/results/lm_gguf.json.
 
-    python bench/lm_gguf.py --run-dir runs/bench-lm-depth/layers-12 [--prompts 8] [--rounds 3] [--threads 2] [--smoke]
+    python bench/lm_gguf.py --run-dir runs/bench-lm-depth/layers-12 [--prompts 16] [--rounds 5] [--threads 2] [--smoke]
 
 The run folder is a finished decoder run (`autoglm run`, bench/lm_depth.py): its recipe gives the data and the cached
 teacher, its distill stage the student. Both are written as GGUF (`gguf_export.to_gguf`) and checked against PyTorch at
@@ -65,8 +65,8 @@ def _ban(token: int):
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run-dir", default="runs/bench-lm-depth/layers-12", help="a finished decoder run: its recipe and distill stage")
-    p.add_argument("--prompts", type=int, default=8, help="test prompts timed")
-    p.add_argument("--rounds", type=int, default=3, help="timing rounds, the models in turns")
+    p.add_argument("--prompts", type=int, default=16, help="test prompts timed")
+    p.add_argument("--rounds", type=int, default=5, help="timing rounds, the models in turns")
     p.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_gguf.json)")
