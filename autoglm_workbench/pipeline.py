@@ -491,8 +491,10 @@ def run(recipe: Recipe | None = None,  # default: the built-in recipe
         teacher = recipe_teacher(recipe, data, device)
         tok, teacher_model = teacher.tokenizer, teacher.model.cpu().eval()
         ctx = RunContext(recipe, data, teacher_model, tok, list(callbacks), plan)
-        if recipe.task == "causal-lm":       # the teacher's outputs, computed once: every stage is compared with them
-            measure = functools.partial(measure_decoder, reference=decoder_reference(teacher_model, tok, data, recipe))
+        if recipe.task == "causal-lm":       # the teacher's outputs, computed once, when a stage is first measured (minutes
+            # on a real decoder; a finished run reads its figures back without them): every stage is compared with them
+            reference = functools.cache(lambda: decoder_reference(teacher_model, tok, data, recipe))
+            measure = lambda *args, **kw: measure_decoder(*args, reference=reference(), **kw)
         else:
             measure = functools.partial(measure_stage, teacher_logits=predict_logits(
                 teacher_model, tok, data.test.texts, max_length=recipe.data.max_length))
