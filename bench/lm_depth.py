@@ -89,6 +89,8 @@ def main() -> None:
         recipe = smoke_recipe(recipe, scratch)
         root, depths = scratch, [2, 3]
     teacher_layers = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model)).num_hidden_layers
+    bad = [n for n in depths if not 1 <= n < teacher_layers]
+    if bad: p.error(f"--depths {' '.join(map(str, bad))}: a student keeps 1 to {teacher_layers - 1} of the teacher's {teacher_layers} layers")
     points = []
     for n in depths:
         r = with_fields(recipe, {"student.num_layers": n, "stages": ["distill"]})

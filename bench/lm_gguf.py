@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from lm_recipe import tiny_teacher
+from lm_recipe import goal, tiny_teacher
+from tqdm.auto import tqdm
 
 from autoglm_workbench.bench import results_path, write_results
 from autoglm_workbench.files import cpu_features
@@ -82,8 +83,14 @@ def main() -> None:
         a.prompts, a.rounds = 2, 1
     else:
         folder = Path(a.run_dir)
+        trained = folder / "stages" / "1-distill" / "model"
+        if not (folder / "config.yaml").exists() or not trained.exists():
+            p.error(f"--run-dir {a.run_dir}: not a finished decoder run (it needs config.yaml and stages/1-distill/model; "
+                    "make one with `autoglm run recipes/smollm2-headlines.yaml` or bench/lm_depth.py)")
         recipe = Recipe.from_yaml(folder / "config.yaml")
-        student_of = lambda _: load_pretrained(folder / "stages" / "1-distill" / "model", task="causal-lm")[0]
+        if recipe.task != "causal-lm":
+            p.error(f"--run-dir {a.run_dir}: its recipe's task is {recipe.task!r}; llama.cpp runs a causal-lm run's decoder")
+        student_of = lambda _: load_pretrained(trained, task="causal-lm")[0]
     data = recipe_data(recipe)
     teacher = recipe_teacher(recipe, data)
     tok, teacher = teacher.tokenizer, teacher.model.eval()
@@ -108,14 +115,15 @@ def main() -> None:
     models = {k: llama(v, a.threads) for k, v in files.items()}
     max_new, ml = recipe.data.max_new_tokens, recipe.data.max_length
     prompts = [prompt_ids(tok, q) for q in data.test.prompts]
-    texts = {k: [tok.decode(headline(m, ids, max_new), skip_special_tokens=True).strip() for ids in prompts] for k, m in models.items()}
+    texts = {k: [tok.decode(headline(m, ids, max_new), skip_special_tokens=True).strip()
+                 for ids in tqdm(prompts, desc=f"llama.cpp {k}: test headlines", leave=False)] for k, m in models.items()}
     scores = {k: rouge_l_scores(v, data.test.targets) for k, v in texts.items()}
     low, high = bootstrap_ratio(scores["student"], scores["teacher"], seed=recipe.seed)
     timed = prompts[:a.prompts]
     per_headline, first = {k: [] for k in models}, {k: [] for k in models}
     eos = tok.eos_token_id
     for k, m in models.items(): headline(m, timed[0], max_new, banned=eos)      # warm-up: pages mapped, threads started
-    for _ in range(a.rounds):
+    for _ in tqdm(range(a.rounds), desc="llama.cpp timing rounds", leave=False):
         for k, m in models.items():       # in turns: the host's drift falls on both
             for ids in timed:
                 t0 = time.perf_counter(); headline(m, ids, 1, banned=eos); first[k].append(time.perf_counter() - t0)
@@ -131,9 +139,8 @@ def main() -> None:
                 ms_per_headline=ms, p90_ms_per_headline={k: 1000 * float(np.percentile(v, 90)) for k, v in per_headline.items()},
                 first_token_ms=ms_first, speedup_per_headline=speedup, tokens_per_second={k: 1000 * max_new / v for k, v in ms.items()},
                 timed_prompts=len(timed), rounds=a.rounds,
-                goals=dict(llamacpp_speedup_at_least_2_5x=dict(target=2.5, measured=speedup, met=speedup >= 2.5),
-                           llamacpp_rouge_l_retention_at_least_90pct=dict(target=0.9, measured=retention,
-                                                                         met=None if retention is None else retention >= 0.9)))
+                goals=dict(llamacpp_speedup_at_least_2_5x=goal(2.5, speedup),
+                           llamacpp_rouge_l_retention_at_least_90pct=goal(0.9, retention)))
     print(f"llama.cpp {llama_cpp.__version__}: teacher F16 {ms['teacher']:.0f} ms, student Q8_0 {ms['student']:.0f} ms a headline "
           f"({speedup:.2f}x); ROUGE-L {rouge['teacher']:.1f} vs {rouge['student']:.1f}")
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
