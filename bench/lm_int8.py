@@ -1,7 +1,7 @@
 """INT8 for a decoder, the known fixes side by side: SmolLM2-135M-Instruct fine-tuned on BBC headlines; writes
 bench/results/lm_int8.json.
 
-    python bench/lm_int8.py [--train 240] [--calibration 64] [--prompts 32] [--alphas 0.5 0.65 0.8 0.9] [--smoke]
+    python bench/lm_int8.py [--train 240] [--calibration 64] [--prompts 64] [--alphas 0.5 0.65 0.8 0.9] [--smoke]
 
 The teacher is fine-tuned for one epoch on the first --train training pairs (as bench/lm.py does), and kept in
 runs/bench-lm-int8/teacher with the arguments that made it. Then, in PyTorch:
@@ -12,7 +12,8 @@ runs/bench-lm-int8/teacher with the arguments that made it. Then, in PyTorch:
 - weight-only INT8 and per-token INT8 activations (`quant` schemes 'weight-int8', 'token-int8'), the latter also
   after SmoothQuant.
 In ONNX Runtime, the decoder exported with its KV cache: dynamic INT8 of the float graph and of the smoothed graph
-(with the down projections float), and weight-only 8-bit (MatMulNBits).
+(with the down projections float), and weight-only 8-bit (MatMulNBits) with one scale per 32 inputs, per 16 inputs, and
+per 32 with `lm.int8_keep_float`'s layers left float.
 Every choice reads validation data only: α and the best PyTorch scheme the perplexity of the validation pairs'
 reference headlines, the ONNX Runtime graph held to the agreement goal its greedy-token agreement on --prompts
 validation prompts. Test figures are reported, never used: perplexity on the test pairs, greedy-token agreement of
@@ -56,7 +57,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=240, help="pairs the teacher is fine-tuned on (a prefix: every topic)")
     p.add_argument("--calibration", type=int, default=64, help="training pairs SmoothQuant reads its activation ranges from")
-    p.add_argument("--prompts", type=int, default=32, help="test prompts of the greedy-token agreement")
+    p.add_argument("--prompts", type=int, default=64, help="validation prompts the ONNX Runtime INT8 graph is chosen on, and test prompts it is reported on")
     p.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.65, 0.8, 0.9], help="SmoothQuant migration strengths tried")
     p.add_argument("--runs", default=None, help="folder of the trained teacher and the exports (default: runs/bench-lm-int8)")
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders: checks the script runs")
@@ -130,7 +131,11 @@ def main() -> None:
               "ONNX Runtime dynamic INT8": ort_quantize_dynamic(float_onnx, onnx_dir / "teacher-int8.onnx"),
               "ONNX Runtime SmoothQuant + dynamic INT8, down_proj float":
                   ort_quantize_dynamic(smooth_onnx, onnx_dir / "teacher-smoothed-int8.onnx", exclude=("down_proj",)),
-              "ONNX Runtime weight-only INT8 (MatMulNBits)": ort_quantize_weights(float_onnx, onnx_dir / "teacher-w8.onnx")}
+              "ONNX Runtime weight-only INT8 (MatMulNBits)": ort_quantize_weights(float_onnx, onnx_dir / "teacher-w8.onnx"),
+              "ONNX Runtime weight-only INT8 (MatMulNBits), block 16":
+                  ort_quantize_weights(float_onnx, onnx_dir / "teacher-w8-b16.onnx", block_size=16),
+              "ONNX Runtime weight-only INT8 (MatMulNBits), keep-float list":
+                  ort_quantize_weights(float_onnx, onnx_dir / "teacher-w8-keep.onnx", exclude=int8_keep_float(teacher))}
     onnx_models = {name: OnnxCausalLM(path) for name, path in graphs.items()}
     for name, m in onnx_models.items(): score(name, m, "onnx", alpha=alpha if "SmoothQuant" in name else None)
     out["disk_mb"] = {name: file_bytes(path) / 2**20 for name, path in graphs.items()}
