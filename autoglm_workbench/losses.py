@@ -43,6 +43,9 @@ def check_kd_inputs(student_logits: torch.Tensor,  # the student's logits `[B, C
     if s.shape != t.shape:
         raise InputError(f"student_logits {tuple(s.shape)} and teacher_logits {tuple(t.shape)} differ in shape")
     for name, x in (("student_logits", s), ("teacher_logits", t)):
+        # one reduction: a NaN or Inf anywhere makes the sum non-finite. Counting them (a mask the size of the logits,
+        # 50x slower on a decoder's [B, L, 49k]) only when there are some, or when the sum itself overflowed
+        if torch.isfinite(x.detach().sum(dtype=torch.float32)): continue
         bad = (~torch.isfinite(x)).sum().item()
         if bad: raise InputError(f"{name} holds {bad} NaN or Inf values (shape {tuple(x.shape)})")
     if labels is not None:
