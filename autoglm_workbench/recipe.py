@@ -184,7 +184,8 @@ RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8", "int8-static"),
                       "tensorrt": ("fp16", "int8")}
 CPU_RUNTIMES = ("onnxruntime", "openvino")       # what `runtime: auto` chooses among
 # a causal LM is exported as one decoding step with its KV cache; its int8 is INT8 weights with float activations
-# (ONNX Runtime's MatMulNBits): per-call activation scales change its greedy tokens (bench/results/lm_int8.json).
+# (ONNX Runtime's MatMulNBits, one scale per 16 weights): per-call activation scales change its greedy tokens
+# (bench/results/lm_int8.json).
 # gguf is llama.cpp's file: float (f32, f16) or Q8_0 (INT8 blocks of 32 weights with one scale each)
 DECODER_RUNTIME_PRECISIONS = {"onnxruntime": ("fp32", "int8"), "gguf": ("f32", "f16", "q8_0")}
 RUNTIMES = tuple(dict.fromkeys([*RUNTIME_PRECISIONS, *DECODER_RUNTIME_PRECISIONS]))
