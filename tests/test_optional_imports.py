@@ -50,3 +50,17 @@ def test_without_openvino_the_auto_runtime_skips_it_and_a_recipe_naming_it_is_re
     """)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "refused: recipe.export.runtime = 'openvino': OpenVINO is not installed" in r.stdout, r.stdout
+
+
+def test_a_chart_is_drawn_and_checked_without_compiling_the_iri_grammars():
+    r = run("""
+        import sys, time
+        t0 = time.perf_counter()
+        import autoglm_workbench
+        import altair as alt
+        spec = alt.Chart(alt.Data(values=[{"x": 1}])).mark_point().encode(x="x:Q").to_dict(validate=True)
+        assert spec["mark"]["type"] == "point", spec
+        assert sys.modules.get("rfc3987_syntax") is None, "rfc3987_syntax was imported"
+        print(f"{time.perf_counter() - t0:.2f} s")
+    """)
+    assert r.returncode == 0, r.stderr[-2000:]
