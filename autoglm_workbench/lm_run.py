@@ -199,7 +199,7 @@ def export_decoder_folder(model: nn.Module,  # the float decoder exported
     folder.mkdir(parents=True, exist_ok=True); work.mkdir(parents=True, exist_ok=True)
     graph = folder / "model.onnx"
     if precision == "fp32": export_decoder(model, graph)
-    # one scale per 16 weights: SmolLM2's INT8 graph keeps 96.7% of its greedy tokens, against 94.9% with 32 (lm_int8.json)
+    # one scale per 16 weights: what bench/lm_int8.py chose for SmolLM2 on validation prompts' greedy tokens (lm_int8.json)
     else: ort_quantize_weights(export_decoder(model, work / "float.onnx"), graph, bits=8, block_size=16)
     want, _ = greedy_outputs(model, tokenizer, prompts, max_new_tokens=max_new_tokens)      # minutes on a real decoder:
     got, _ = greedy_outputs(OnnxCausalLM(graph), tokenizer, prompts, max_new_tokens=max_new_tokens)   # progress bars

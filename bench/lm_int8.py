@@ -63,6 +63,7 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders: checks the script runs")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_int8.json)")
     a = p.parse_args()
+    if a.prompts < 1: p.error(f"--prompts {a.prompts}: the greedy-token agreement needs at least 1 prompt")
     max_length, max_new, new_tokens, rounds = 160, 24, 16, 5
     if a.smoke:
         a.train, a.calibration, a.prompts, a.alphas = 16, 8, 8, [0.5]
