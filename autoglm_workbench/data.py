@@ -334,8 +334,8 @@ def load_dataset(name_or_path: str = "bbc-news",  # a registered data set (`avai
         texts, labels = read_table(name_or_path, text_column, label_column, format)
         name, source = Path(name_or_path).stem, str(name_or_path)
     elif name_or_path == "bbc-headlines":
-        raise DataError("'bbc-headlines' is a (prompt, target) task for causal LMs: load it with load_pairs and train "
-                        "with lm.distill_decoder (see bench/lm.py); load_dataset and the pipeline recipe take labelled "
+        raise DataError("'bbc-headlines' is a (prompt, target) task for causal LMs: load it with load_pairs, or run it "
+                        "in a recipe with task: causal-lm (recipes/smollm2-headlines.yaml); load_dataset takes labelled "
                         f"classification data ({', '.join(DATASETS)})")
     else:
         raise DataError(f"{name_or_path!r} is neither a registered data set ({', '.join(DATASETS)}) "

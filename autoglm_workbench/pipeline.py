@@ -89,7 +89,8 @@ def recipe_stage(recipe: Recipe,  # the recipe: its data, teacher, student, stag
     "The recipe's distillation stage: KD with its alpha and T, plus hidden-state alignment and MGAD."
     kd, train = recipe.distill, recipe.distill.train
     positions = dict(positions=kd.kd_positions) if recipe.task == "causal-lm" else {}
-    terms = [Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature) | positions)]
+    # alpha 0 is cross-entropy alone: a CE term does not run the teacher's forward pass for a soft term weighted 0
+    terms = [Term("ce") if kd.alpha == 0 else Term("kd", params=dict(alpha=kd.alpha, temperature=kd.temperature) | positions)]
     if hidden and kd.hidden_weight > 0: terms.append(Term("hidden", weight=kd.hidden_weight, params=dict(kind=kd.hidden_kind)))
     if hidden and kd.mgad_weight > 0:
         terms.append(Term("mgad", weight=kd.mgad_weight, params=dict(alpha=kd.mgad_alpha, beta=kd.mgad_beta, gamma=kd.mgad_gamma)))

@@ -1,150 +1,132 @@
-"""Causal LM: SmolLM2-135M-Instruct, fine-tuned on BBC headlines, against 10-layer students; writes bench/results/lm.json.
+"""The decoder recipe against the baselines of the literature, each a variant of the same recipe run by `pipeline.run`
+at one training budget. Writes bench/results/lm.json.
 
-    python bench/lm.py [--train 240] [--test 60] [--epochs 2] [--runs runs/bench-lm] [--smoke]
+    python bench/lm.py [--recipe recipes/smollm2-headlines.yaml] [--methods recipe shrink-fine-tune ...] [--epochs E]
+                       [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
 
-The DistilBART paper's comparison (Shleifer & Rush 2020) on one student and one budget: shrink-and-fine-tune (CE on
-the references), KD (token-level KD + hidden-state alignment) and pseudo-labels (sequence-level KD: CE on the
-teacher's greedy outputs). The teacher is first fine-tuned on the training pairs (or the first --teacher-train of them), as DistilBART's
-teachers are; the pruned teacher recovers on the same pairs.
-Then, on the KD student and the teacher: dynamic INT8 (the seed's `quantize_dynamic` call), structured pruning of the
-teacher (grouped-query heads and FFN neurons) with recovery KD, ONNX export with the KV cache validated token for
-token against PyTorch, and ONNX Runtime INT8. Scores on the test pairs: ROUGE-L, BLEU-4, SBERT similarity, perplexity
-of the references. Generation latency at batch 1 and 8, every model timed in turns in this one process.
-Every trained model is kept in its run folder with the arguments that made it (`made_by.json`): a rerun reuses a
-model only when those arguments match, and trains it again otherwise. --smoke runs every step on a tiny random
-decoder with SmolLM2's tokenizer, a few pairs and temporary folders (what the tests run).
+The methods (the student has the recipe's depth in every one):
+- recipe: the recipe's distill stage as written: the teacher's most influential layers, KD over every position of
+  prompt and target plus hidden-state alignment (Minitron's depth pruning + logit distillation);
+- shrink-fine-tune: DistilBART's shrink-and-fine-tune (Shleifer & Rush 2020): layers spread over the stack, CE on the
+  references only;
+- word-kd: word-level KD (Kim & Rush 2016): spread layers, CE + T²·KL on the target's positions only;
+- sequence-kd: sequence-level KD (Kim & Rush 2016): spread layers, CE on the teacher's greedy outputs;
+- depth-pruned: the teacher's least influential layers removed by the prune stage, then healed by CE on the
+  references (Gromov et al. 2024).
+Every method trains for the same epochs (`--epochs`, default the recipe's) on the same pairs, in its own run folder
+under --run-root: a folder of the same recipe is resumed, so a finished method is read back, not trained again, and the
+teacher's stage is copied from a sibling folder (or a --reuse folder) that finished it from the same settings. Each
+student is scored by the pipeline's own harness on the whole test split (ROUGE-L retention with a paired bootstrap 95%
+interval, BLEU-4, Sentence-BERT, perplexity of the references, greedy agreement with the teacher) and timed in turns
+with the teacher in PyTorch; choices (checkpoint, layers kept) read training and validation pairs only. Every method
+records its recipe hash and the commit that computed it; `goals` holds issue 24's goals as {target, measured, met}:
+quality and speed from this run, INT8 and the llama.cpp goals from the results files that measured them (file and
+commit named). --smoke runs every method on a tiny random Llama with SmolLM2's tokenizer (what the tests run).
 """
 import argparse
 import atexit
-import copy
+import dataclasses
 import json
+import math
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
-import torch
-from transformers import AutoModelForCausalLM
+from lm_recipe import goal, smoke_recipe
+from transformers import AutoConfig
 
-from autoglm_workbench.bench import file_bytes, results_path, write_results
-from autoglm_workbench.data import load_pairs
-from autoglm_workbench.export import ort_quantize_dynamic
-from autoglm_workbench.lm import (OnnxCausalLM, SentenceEncoder, cached_decoder, distill_decoder, export_decoder,
-                                  generate, generation_latency, headline_scores, int8_keep_float, parameter_shares, perplexity,
-                                  prune_batches, sequence_kd_data, validate_generation)
-from autoglm_workbench.models import load_pretrained, tiny_config
-from autoglm_workbench.importance import prune_by_importance, Taylor
-from autoglm_workbench.quant import quantize
+from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.files import recipes_folder
+from autoglm_workbench.lm_run import decoder_data
+from autoglm_workbench.models import resolve_model_path
+from autoglm_workbench.pipeline import run
+from autoglm_workbench.recipe import Recipe, with_fields
+from autoglm_workbench.store import recipe_hash
 
-def disk_mb(path: Path) -> float: return file_bytes(path) / 2**20
+COLUMNS = ("val_rouge_l", "rouge_l", "rouge_l_retention", "rouge_l_retention_low", "rouge_l_retention_high", "bleu4", "sbert",
+           "perplexity", "agreement", "parameters", "size_mb", "latency_b1_ms", "speedup_b1", "latency_b8_ms", "speedup_b8",
+           "first_token_b1_ms", "test_examples", "seconds")
+METHODS = ("recipe", "shrink-fine-tune", "word-kd", "sequence-kd", "depth-pruned")
+SPREAD = {"student.pick": "spread"}
+NO_KD = {"distill.alpha": 0.0, "distill.hidden_weight": 0.0}
+OTHER_GOALS = {"lm_int8.json": ("int8_perplexity", "onnx_int8_agreement"),
+               "lm_gguf.json": ("llamacpp_speedup_at_least_2_5x", "llamacpp_rouge_l_retention_at_least_90pct")}
+
+
+def method_recipe(recipe: Recipe, method: str, epochs: float, teacher_layers: int) -> Recipe:
+    "The recipe of one method: its distill (or prune) stage only, trained for `epochs`."
+    if method == "depth-pruned":
+        n = recipe.student.num_layers
+        return with_fields(recipe, NO_KD | {"stages": ["prune"], "prune.layers": (teacher_layers - n) / teacher_layers,
+                                            "prune.heads": 0.0, "prune.ffn": 0.0, "prune.recovery_epochs": epochs})
+    fields = {"recipe": {}, "shrink-fine-tune": SPREAD | NO_KD,
+              "word-kd": SPREAD | {"distill.kd_positions": "target", "distill.hidden_weight": 0.0},
+              "sequence-kd": SPREAD | NO_KD | {"distill.targets": "teacher"}}[method]
+    train = dataclasses.asdict(recipe.distill.train) | dict(epochs=epochs)
+    return with_fields(recipe, fields | {"stages": ["distill"], "distill.train": train})
+
+
+def other_goals(smoke: bool) -> dict:
+    "Goals measured by the other decoder benchmarks, each with the results file and commit it comes from."
+    if smoke: return {}
+    out = {}
+    for file, names in OTHER_GOALS.items():
+        path = Path(__file__).parent / "results" / file
+        if not path.exists(): continue
+        given = json.loads(path.read_text())
+        for name in names:
+            if name in given.get("goals", {}):
+                out[name] = given["goals"][name] | dict(source=dict(file=f"bench/results/{file}", commit=given.get("commit"),
+                                                                    command=given.get("command")))
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--train", type=int, default=240, help="training pairs (a stratified prefix: every topic)")
-    p.add_argument("--teacher-train", type=int, default=None, help="pairs the teacher is fine-tuned on (default: --train)")
-    p.add_argument("--test", type=int, default=60, help="test pairs scored")
-    p.add_argument("--epochs", type=float, default=2.0, help="epochs of each student")
-    p.add_argument("--lr", type=float, default=2e-4, help="learning rate of each student")
-    p.add_argument("--layers", type=int, default=10, help="student depth (of the teacher's 30)")
-    p.add_argument("--methods", nargs="+", default=["shrink-fine-tune", "kd", "pseudo-labels"],
-                   choices=["shrink-fine-tune", "kd", "pseudo-labels"], help="students to train (kd is always trained)")
-    p.add_argument("--runs", default=None, help="folder of the trained models (default: runs/bench-lm)")
-    p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders: checks the script runs")
+    p.add_argument("--recipe", default=str(recipes_folder() / "smollm2-headlines.yaml"), help="the decoder recipe")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="the methods run, in this order")
+    p.add_argument("--epochs", type=float, default=None, help="training epochs of every method (default: the recipe's distill epochs)")
+    p.add_argument("--run-root", default="runs/bench-lm", help="one run folder per method under it, resumed when it holds the same recipe")
+    p.add_argument("--reuse", nargs="*", default=[], help="other run folders whose finished teacher stage (same settings) is copied")
+    p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm.json)")
     a = p.parse_args()
-    MAX_LENGTH, MAX_NEW, NEW_TOKENS, ROUNDS, ONNX_PROMPTS, PRUNE_EXAMPLES = 160, 24, 16, 5, 16, 32
+    recipe, root = Recipe.from_yaml(a.recipe), Path(a.run_root)
+    if recipe.task != "causal-lm": p.error(f"--recipe {a.recipe}: task is {recipe.task!r}; this benchmark compares decoder methods (task: causal-lm)")
+    epochs = recipe.distill.train.epochs if a.epochs is None else a.epochs
+    if not (math.isfinite(epochs) and epochs > 0): p.error(f"--epochs {a.epochs}: must be a number above 0")
     if a.smoke:
-        a.train, a.teacher_train, a.test, a.epochs, a.layers = 16, 16, 8, 0.5, 2
-        MAX_LENGTH, MAX_NEW, NEW_TOKENS, ROUNDS, ONNX_PROMPTS, PRUNE_EXAMPLES = 96, 4, 4, 1, 4, 8
-    runs, t_start = Path(a.runs or (tempfile.mkdtemp(prefix="smoke-runs-") if a.smoke else "runs/bench-lm")), time.time()
-    if a.smoke and not a.runs: atexit.register(shutil.rmtree, runs, True)   # a smoke run's folders are scratch
-    out_path = results_path(__file__, a.out, a.smoke)
-    data = load_pairs("bbc-headlines", seed=0, max_prompt_words=60)
-    data = type(data)(data.name, data.train.subset(a.train), data.validation.subset(a.test), data.test.subset(a.test), data.stats)
-    base, tok = load_pretrained("smollm2-135m", task="causal-lm")
-    if a.smoke:
-        torch.manual_seed(0)
-        base = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512)).eval()
-    teacher_data = type(data)(data.name, data.train.subset(a.teacher_train or a.train), data.validation, data.test, data.stats)
-    budget = dict(train_pairs=len(data.train), teacher_train_pairs=len(teacher_data.train), test_pairs=len(data.test), max_prompt_words=60, max_length=MAX_LENGTH,
-                  teacher_epochs=1, teacher_lr=5e-5, student_epochs=a.epochs, student_lr=a.lr, batch_size=8,
-                  student_layers=a.layers, recovery_epochs=1, recovery_pairs=len(teacher_data.train), prune={"heads": 0.2, "ffn": 0.2})
-    out = dict(benchmark="lm", smoke=a.smoke, budget=budget, models={})
-    save = lambda: write_results(out_path, out, __file__)
-    seconds = {}
-
-    def timed(name, fn):
-        t0 = time.time(); r = fn(); seconds[name] = seconds.get(name, 0) + time.time() - t0; return r
-
-    made_by = dict(budget=budget, smoke=a.smoke)
-    teacher = timed("teacher fine-tune", lambda: cached_decoder(runs / "teacher", lambda: distill_decoder(
-        base, tok, teacher_data, "shrink-fine-tune", runs / "teacher-train", student=copy.deepcopy(base), max_length=MAX_LENGTH,
-        epochs=1, lr=5e-5, batch_size=8), tok, made_by | dict(model="teacher")))
-    kw = dict(num_layers=a.layers, max_length=MAX_LENGTH, epochs=a.epochs, lr=a.lr, batch_size=8)
-    students = {}
-    for method in sorted(set(a.methods) | {"kd"}, key=["shrink-fine-tune", "kd", "pseudo-labels"].index):
-        def build(method=method):
-            d = data
-            if method == "pseudo-labels":
-                d = sequence_kd_data(teacher, tok, data, max_new_tokens=MAX_NEW)
-                out["pseudo_label_examples"] = list(zip(d.train.targets[:5], data.train.targets[:5]))
-            return distill_decoder(teacher, tok, d, method, runs / f"{method}-train", **kw)
-        students[method] = timed(method, lambda: cached_decoder(runs / method, build, tok, made_by | dict(model=method, max_new=MAX_NEW)))
-
-    def pruned_build():
-        m = copy.deepcopy(teacher)
-        plan = prune_by_importance(m, Taylor()(m, prune_batches(tok, teacher_data.train, examples=PRUNE_EXAMPLES, max_length=MAX_LENGTH)), budget["prune"])
-        out["prune_plan_heads_per_layer"] = {str(l): len(h) for l, h in plan.get("heads", {}).items()}
-        return distill_decoder(teacher, tok, teacher_data, "kd", runs / "pruned-train", student=m, max_length=MAX_LENGTH, epochs=1, lr=1e-4, batch_size=8)
-    pruned = timed("prune + recovery", lambda: cached_decoder(runs / "pruned", pruned_build, tok, made_by | dict(model="pruned")))
-
-    int8 = {name: quantize(m, "dynamic-int8") for name, m in (("teacher", teacher), ("KD", students["kd"]))}   # the seed's line
-    int8_kept = {name: quantize(m, "dynamic-int8", skip=int8_keep_float(m)) for name, m in (("teacher", teacher), ("KD", students["kd"]))}
-    out["int8_float_linears"] = {name: len([1 for n, mod in m.named_modules() if type(mod) is torch.nn.Linear]) for name, m in int8_kept.items()}
-    onnx_path = runs / "onnx" / "kd-student.onnx"
-    timed("onnx export", lambda: export_decoder(students["kd"], onnx_path))    # from the student of this run, always
-    int8_path = ort_quantize_dynamic(onnx_path, onnx_path.with_name("kd-student-int8.onnx"))
-    onnx_fp32, onnx_int8 = OnnxCausalLM(onnx_path), OnnxCausalLM(int8_path)
-    out["onnx_validation"] = dict(
-        fp32=validate_generation(onnx_fp32, students["kd"], tok, data.test.prompts[:ONNX_PROMPTS], max_new_tokens=MAX_NEW),
-        int8=validate_generation(onnx_int8, students["kd"], tok, data.test.prompts[:ONNX_PROMPTS], max_new_tokens=MAX_NEW, min_exact=0.0))
-
-    models = {"teacher (zero-shot)": base, "teacher": teacher, "teacher INT8 (all Linears)": int8["teacher"],
-              "teacher INT8": int8_kept["teacher"], "shrink-and-fine-tune": students.get("shrink-fine-tune"), "KD": students["kd"],
-              "sequence-level KD": students.get("pseudo-labels"), "KD INT8 (all Linears)": int8["KD"], "KD INT8": int8_kept["KD"],
-              "KD ONNX": onnx_fp32, "KD ONNX INT8": onnx_int8, "pruned teacher + recovery": pruned}
-    models = {k: m for k, m in models.items() if m is not None}
-    encoder = SentenceEncoder()
-    for name, m in models.items():
-        t0 = time.time()
-        made = generate(m, tok, data.test.prompts, batch_size=8, max_new_tokens=MAX_NEW)
-        row = headline_scores(made, data.test.targets, encoder)
-        row["perplexity"] = None if isinstance(m, OnnxCausalLM) else perplexity(m, tok, data.test, max_length=MAX_LENGTH)
-        if not isinstance(m, OnnxCausalLM) and not hasattr(m, "autoglm_quantized"):
-            row["parameters_m"] = sum(p.numel() for p in m.parameters()) / 1e6
-        row["examples"] = list(zip(data.test.targets[:4], made[:4]))
-        row["score_seconds"] = time.time() - t0
-        out["models"][name] = row
-        print(name, {k: round(v, 2) for k, v in row.items() if isinstance(v, float)}, flush=True)
-        save()
-    out["embedding_share_of_student"] = float(parameter_shares(students["kd"]).set_index("part").share["input embeddings"])
-    out["disk_mb"] = {"teacher": disk_mb(runs / "teacher"), "KD": disk_mb(runs / "kd"), "pruned teacher": disk_mb(runs / "pruned"),
-                      "KD ONNX": disk_mb(onnx_path), "KD ONNX INT8": disk_mb(int8_path)}
-    timed_models = {k: models[k] for k in ("teacher", "KD", "KD INT8", "KD ONNX", "KD ONNX INT8", "teacher INT8", "pruned teacher + recovery")}
-    lat = generation_latency(timed_models, tok, data.test.prompts, batch_sizes=(1, 8), new_tokens=NEW_TOKENS, rounds=ROUNDS)
-    out["latency"] = lat.to_dict(orient="records")
-    out["training_seconds"], out["seconds"] = seconds, time.time() - t_start
-    t, kd = out["models"]["teacher"], out["models"]["KD"]
-    speed = {b: float(lat[(lat.model == "KD") & (lat.batch_size == b)].speedup.iloc[0]) for b in (1, 8)}
-    # retention is None where the teacher scores 0 (a smoke run's random decoder)
-    out["goals"] = dict(kd_rouge_l_retention=kd["rouge_l"] / t["rouge_l"] if t["rouge_l"] else None, kd_speedup_b1=speed[1], kd_speedup_b8=speed[8],
-                        int8_perplexity_change_kd=out["models"]["KD INT8"]["perplexity"] / kd["perplexity"] - 1,
-                        int8_perplexity_change_teacher=out["models"]["teacher INT8"]["perplexity"] / t["perplexity"] - 1,
-                        int8_all_perplexity_change_kd=out["models"]["KD INT8 (all Linears)"]["perplexity"] / kd["perplexity"] - 1,
-                        int8_all_perplexity_change_teacher=out["models"]["teacher INT8 (all Linears)"]["perplexity"] / t["perplexity"] - 1)
-    save()
-    print(json.dumps(out["goals"], indent=1), flush=True)
+        scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        recipe, root = smoke_recipe(recipe, scratch), scratch
+    teacher_layers = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model)).num_hidden_layers
+    folders = {m: root / m for m in a.methods}
+    rows, teacher = [], None
+    for method in a.methods:
+        r = method_recipe(recipe, method, epochs, teacher_layers)
+        folder = folders[method]
+        others = [f for f in folders.values() if f != folder] + [Path(f) for f in a.reuse]
+        report = run(r, run_dir=folder, store=False, reuse=others)
+        stages = {stage: row.to_dict() for stage, row in report.table.iterrows()}
+        student = stages[r.stages[-1]]
+        env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
+        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
+        teacher = teacher or {k: clean(stages["teacher"].get(k)) for k in COLUMNS}
+        rows.append(dict(method=method, recipe_hash=recipe_hash(r), run_dir=None if a.smoke else str(folder),
+                         computed_by=env.get("workbench_commit"), cpu_features=env.get("cpu_features"),
+                         layers=AutoConfig.from_pretrained(folder / "stages" / f"1-{r.stages[-1]}" / "model").num_hidden_layers)
+                    | {k: clean(student.get(k)) for k in COLUMNS})
+        print(f"{method}: " + ", ".join(f"{k} {rows[-1][k]:.3g}" for k in ("rouge_l", "rouge_l_retention", "speedup_b1", "speedup_b8")
+                                          if rows[-1][k] is not None), flush=True)
+    best = max(rows, key=lambda row: row["val_rouge_l"] if row["val_rouge_l"] is not None else -math.inf)   # chosen on validation
+    goals = dict(rouge_l_retention_at_least_90pct=goal(0.90, best["rouge_l_retention"]) | dict(
+                     method=best["method"], interval=[best["rouge_l_retention_low"], best["rouge_l_retention_high"]]),
+                 speedup_b1_at_least_2_5x=goal(2.5, best["speedup_b1"]) | dict(method=best["method"]),
+                 speedup_b8_at_least_2_5x=goal(2.5, best["speedup_b8"]) | dict(method=best["method"])) | other_goals(a.smoke)
+    out = dict(benchmark="lm", smoke=a.smoke, recipe=recipe.to_dict(), budget=dict(epochs=epochs, train_pairs=len(decoder_data(recipe).train.prompts)),
+               teacher_layers=teacher_layers, teacher=teacher, methods=rows, best_on_validation=best["method"], goals=goals,
+               runtime="pytorch (student and teacher, KV cache, timed in turns)")
+    write_results(results_path(__file__, a.out, a.smoke), out, __file__)
 
 
 if __name__ == "__main__":
