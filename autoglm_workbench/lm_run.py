@@ -170,7 +170,7 @@ def measure_decoder(model,  # the stage's decoder as saved and loaded back (torc
             mine, theirs = rows.iloc[-1], rows.iloc[0]
             latency[int(bs)] = Latency(int(bs), float(mine.batch_ms), float(mine.batch_p90_ms), float(theirs.batch_ms))
             extra[f"first_token_b{int(bs)}_ms"] = float(mine.first_token_ms)
-    else: extra["timing"] = "not timed: a GGUF file runs in llama.cpp (bench/lm.py times it there)"
+    else: extra["timing"] = "not timed: a GGUF file runs in llama.cpp (bench/lm_gguf.py times it there)"
     mean_ref = float(ref.scores.mean())
     extra |= dict(bleu4=bleu4(texts, data.test.targets), sbert=sbert_similarity(texts, data.test.targets, ref.encoder),
                   perplexity=perplexity(model, tokenizer, data.test, max_length=d.max_length) if isinstance(model, nn.Module) else None,

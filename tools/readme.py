@@ -247,24 +247,33 @@ def presets_table() -> str:
     return table
 
 
-LM_ROWS = ("teacher (zero-shot)", "teacher", "shrink-and-fine-tune", "KD", "sequence-level KD", "pruned teacher + recovery",
-           "teacher INT8 (all Linears)", "teacher INT8", "KD INT8 (all Linears)", "KD INT8", "KD ONNX", "KD ONNX INT8")
+LM_METHODS = {"recipe": ("the recipe: most influential layers", "KD over every position + hidden states"),
+              "shrink-fine-tune": ("shrink-and-fine-tune: layers spread", "CE on the references"),
+              "word-kd": ("word-level KD: layers spread", "CE + KD on the target's tokens"),
+              "sequence-kd": ("sequence-level KD: layers spread", "CE on the teacher's greedy outputs"),
+              "depth-pruned": ("depth-pruned teacher: least influential layers removed", "CE on the references (healing)")}
 
 
 def lm_table() -> str:
+    "The decoder recipe against the baselines (bench/lm.py): each a variant of one recipe at one budget, scored and timed alike."
     d = results("lm")
-    lat = {(r["model"], r["batch_size"]): r for r in d["latency"]}
-    rows = []
-    for name in LM_ROWS:
-        if name not in d["models"]: continue
-        m = d["models"][name]
-        b1, b8 = lat.get((name, 1)), lat.get((name, 8))
-        rows.append([name, f"{m['rouge_l']:.1f}", f"{m['bleu4']:.1f}", f"{m['sbert']:.1f}",
-                     "–" if m["perplexity"] is None else f"{m['perplexity']:.1f}",
-                     "–" if b1 is None else f"{b1['batch_ms']:.0f} ({b1['speedup']:.2f}×)",
-                     "–" if b8 is None else f"{b8['ms_per_headline']:.0f} ({b8['speedup']:.2f}×)"])
-    return markdown_table(["model", "ROUGE-L", "BLEU-4", "SBERT sim.", "perplexity", "ms per headline, b1 (speed-up)",
-                           "ms per headline, b8 (speed-up)"], rows)
+    num = lambda v, f: "–" if v is None else format(v, f)
+    def row(name, r, teacher=False):
+        band = "" if teacher or r.get("rouge_l_retention_low") is None else \
+            f" [{100 * r['rouge_l_retention_low']:.0f}–{100 * r['rouge_l_retention_high']:.0f}%]"
+        def speed(b):   # the teacher is timed in turns with each student, in that student's run: its own row has no one time
+            if teacher: return "reference of each row"
+            return "–" if r.get(f"latency_b{b}_ms") is None else f"{r[f'latency_b{b}_ms'] / b:.0f} ({r[f'speedup_b{b}']:.2f}×)"
+        student, training = ("fine-tuned teacher", "–") if teacher else LM_METHODS[name]
+        mark = " (chosen on validation)" if name == d["best_on_validation"] else ""
+        return [f"{student}{mark}", training, str(d["teacher_layers"] if teacher else r["layers"]), num(r["val_rouge_l"], ".1f"),
+                num(r["rouge_l"], ".1f"), "100%" if teacher else num(r["rouge_l_retention"], ".0%") + band,
+                num(r.get("bleu4"), ".1f"), num(r.get("sbert"), ".1f"), num(r.get("perplexity"), ".1f"),
+                "100%" if teacher else f"{100 * r['agreement']:.0f}%", speed(1), speed(8)]
+    rows = [row("teacher", d["teacher"], teacher=True)] + [row(r["method"], r) for r in d["methods"]]
+    return markdown_table(["student", "training", "layers", "ROUGE-L, validation", "ROUGE-L, test", "of the teacher's [95% interval]",
+                           "BLEU-4", "SBERT sim.", "perplexity", "greedy tokens equal to the teacher's",
+                           "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)"], rows)
 
 
 def families_table() -> str:
