@@ -2,7 +2,7 @@
 at one training budget. Writes bench/results/lm.json.
 
     python bench/lm.py [--recipe recipes/smollm2-headlines.yaml] [--methods recipe shrink-fine-tune ...] [--epochs E]
-                       [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
+                       [--layers N] [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
 
 The methods (the student has the recipe's depth in every one):
 - recipe: the recipe's distill stage as written: the teacher's most influential layers, KD over every position of
@@ -85,6 +85,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recipe", default=str(recipes_folder() / "smollm2-headlines.yaml"), help="the decoder recipe")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS, help="the methods run, in this order")
+    p.add_argument("--layers", type=int, default=None, help="the students' depth (default: the recipe's student.num_layers)")
     p.add_argument("--epochs", type=float, default=None, help="training epochs of every method (default: the recipe's distill epochs)")
     p.add_argument("--run-root", default="runs/bench-lm", help="one run folder per method under it, resumed when it holds the same recipe")
     p.add_argument("--reuse", nargs="*", default=[], help="other run folders whose finished teacher stage (same settings) is copied")
@@ -100,6 +101,9 @@ def main() -> None:
         atexit.register(shutil.rmtree, scratch, True)
         recipe, root = smoke_recipe(recipe, scratch), scratch
     teacher_layers = AutoConfig.from_pretrained(resolve_model_path(recipe.teacher.model)).num_hidden_layers
+    if a.layers is not None:
+        if not 1 <= a.layers < teacher_layers: p.error(f"--layers {a.layers}: a student keeps 1 to {teacher_layers - 1} of the teacher's {teacher_layers} layers")
+        recipe = with_fields(recipe, {"student.num_layers": a.layers})
     folders = {m: root / m for m in a.methods}
     rows, teacher = [], None
     for method in a.methods:
