@@ -32,10 +32,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lm_recipe import goal, smoke_recipe
+from lm_recipe import figure, goal, load_recipe, run_environment, smoke_recipe
 from transformers import AutoConfig
 
 from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.core import ConfigError
 from autoglm_workbench.files import recipes_folder
 from autoglm_workbench.lm_run import decoder_data
 from autoglm_workbench.models import resolve_model_path
@@ -92,7 +93,7 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm.json)")
     a = p.parse_args()
-    recipe, root = Recipe.from_yaml(a.recipe), Path(a.run_root)
+    recipe, root = load_recipe(p, a.recipe), Path(a.run_root)
     if recipe.task != "causal-lm": p.error(f"--recipe {a.recipe}: task is {recipe.task!r}; this benchmark compares decoder methods (task: causal-lm)")
     epochs = recipe.distill.train.epochs if a.epochs is None else a.epochs
     if not (math.isfinite(epochs) and epochs > 0): p.error(f"--epochs {a.epochs}: must be a number above 0")
@@ -110,16 +111,16 @@ def main() -> None:
         r = method_recipe(recipe, method, epochs, teacher_layers)
         folder = folders[method]
         others = [f for f in folders.values() if f != folder] + [Path(f) for f in a.reuse]
-        report = run(r, run_dir=folder, store=False, reuse=others)
+        try: report = run(r, run_dir=folder, store=False, reuse=others)
+        except ConfigError as e: p.error(f"--methods {method} (recipe {a.recipe}): {e}")
         stages = {stage: row.to_dict() for stage, row in report.table.iterrows()}
         student = stages[r.stages[-1]]
-        env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
-        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
-        teacher = teacher or {k: clean(stages["teacher"].get(k)) for k in COLUMNS}
+        env = run_environment(folder)
+        teacher = teacher or {k: figure(stages["teacher"].get(k)) for k in COLUMNS}
         rows.append(dict(method=method, recipe_hash=recipe_hash(r), run_dir=None if a.smoke else str(folder),
                          computed_by=env.get("workbench_commit"), cpu_features=env.get("cpu_features"),
                          layers=AutoConfig.from_pretrained(folder / "stages" / f"1-{r.stages[-1]}" / "model").num_hidden_layers)
-                    | {k: clean(student.get(k)) for k in COLUMNS})
+                    | {k: figure(student.get(k)) for k in COLUMNS})
         print(f"{method}: " + ", ".join(f"{k} {rows[-1][k]:.3g}" for k in ("rouge_l", "rouge_l_retention", "speedup_b1", "speedup_b8")
                                           if rows[-1][k] is not None), flush=True)
     best = max(rows, key=lambda row: row["val_rouge_l"] if row["val_rouge_l"] is not None else -math.inf)   # chosen on validation

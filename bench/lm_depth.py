@@ -18,19 +18,18 @@ needs. --smoke runs a tiny random Llama at two depths in temporary folders (what
 import argparse
 import atexit
 import json
-import math
 import shutil
 import tempfile
 from pathlib import Path
 
-from lm_recipe import smoke_recipe
+from lm_recipe import figure, load_recipe, run_environment, smoke_recipe
 from transformers import AutoConfig
 
 from autoglm_workbench.bench import results_path, write_results
 from autoglm_workbench.files import recipes_folder
 from autoglm_workbench.models import resolve_model_path
 from autoglm_workbench.pipeline import run
-from autoglm_workbench.recipe import Recipe, with_fields
+from autoglm_workbench.recipe import with_fields
 from autoglm_workbench.store import recipe_hash
 
 FIELDS = ("val_rouge_l", "rouge_l", "rouge_l_retention", "rouge_l_retention_low", "rouge_l_retention_high", "perplexity",
@@ -40,8 +39,7 @@ SPEED_GOAL = 2.5
 
 def point(layers: int, row: dict, **where) -> dict:
     "One depth of the curve: the distill stage's figures, None where the stage has no such figure."
-    clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v
-    return dict(layers=layers) | {k: clean(row.get(k)) for k in FIELDS} | where
+    return dict(layers=layers) | {k: figure(row.get(k)) for k in FIELDS} | where
 
 
 def layers_for(points: list[dict], key: str, target: float) -> float | None:
@@ -82,7 +80,7 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_depth.json)")
     a = p.parse_args()
-    recipe, root, depths = Recipe.from_yaml(a.recipe), Path(a.run_root), a.depths
+    recipe, root, depths = load_recipe(p, a.recipe), Path(a.run_root), a.depths
     if a.smoke:
         scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-depth-"))
         atexit.register(shutil.rmtree, scratch, True)
@@ -97,7 +95,7 @@ def main() -> None:
         folder = root / f"layers-{n}"
         report = run(r, run_dir=folder, store=False)
         rows = {stage: row.to_dict() for stage, row in report.table.iterrows()}
-        env = json.loads((folder / "environment.json").read_text()) if (folder / "environment.json").exists() else {}
+        env = run_environment(folder)
         points.append(point(n, rows["distill"], recipe_hash=recipe_hash(r), run_dir=None if a.smoke else str(folder),
                             computed_by=env.get("workbench_commit"), cpu_features=env.get("cpu_features"),
                             teacher_rouge_l=rows["teacher"]["rouge_l"], teacher_latency_b1_ms=rows["teacher"].get("latency_b1_ms"),

@@ -24,6 +24,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from autoglm_workbench.bench import results_path, write_results
+from autoglm_workbench.core import ConfigError
 from autoglm_workbench.files import recipes_folder
 from autoglm_workbench.models import resolve_model_path, tiny_config
 from autoglm_workbench.pipeline import run
@@ -55,6 +56,23 @@ def smoke_recipe(recipe: Recipe, scratch: Path) -> Recipe:
                                 "output_dir": str(scratch / "runs")})
 
 
+def figure(v):
+    "A stage's figure for JSON: None where the stage has none (NaN, e.g. an ONNX model's perplexity)."
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def run_environment(folder) -> dict:
+    "The code and machine that computed a run folder's stages (a resumed run: its first start); empty where it has none."
+    path = Path(folder) / "environment.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def load_recipe(parser: argparse.ArgumentParser, path) -> Recipe:
+    "The recipe at `path`, or the parser's error naming the file and what is wrong with it (no traceback)."
+    try: return Recipe.from_yaml(path)
+    except ConfigError as e: parser.error(f"--recipe {path}: {e}")
+
+
 def goal(target: float, measured, at_least: bool = True) -> dict:
     met = None if measured is None else bool(measured >= target if at_least else measured <= target)
     return dict(target=target, measured=measured, met=met)
@@ -67,16 +85,16 @@ def main() -> None:
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_recipe.json)")
     a = p.parse_args()
-    recipe = Recipe.from_yaml(a.recipe)
+    recipe = load_recipe(p, a.recipe)
     run_dir = Path(a.run_dir or "runs/bench-lm-recipe")
     if a.smoke:
         scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-recipe-"))
         atexit.register(shutil.rmtree, scratch, True)
         recipe = smoke_recipe(recipe, scratch)
         run_dir = scratch / "run"
-    report = run(recipe, run_dir=run_dir, store=False)
-    missing = lambda v: isinstance(v, float) and math.isnan(v)     # a figure a stage has not (an ONNX model's perplexity)
-    rows = [dict(stage=stage) | {k: None if missing(row.get(k)) else row.get(k) for k in COLUMNS if k in row}
+    try: report = run(recipe, run_dir=run_dir, store=False)
+    except ConfigError as e: p.error(f"--recipe {a.recipe}: {e}")
+    rows = [dict(stage=stage) | {k: figure(row.get(k)) for k in COLUMNS if k in row}
             for stage, row in report.table.iterrows()]
     by = {r["stage"]: r for r in rows}
     last, teacher = rows[-1], by["teacher"]
@@ -90,8 +108,7 @@ def main() -> None:
                    int8_perplexity_increase_at_most_3pct=goal(0.03, q["perplexity"] / fp["perplexity"] - 1, at_least=False)
                    if q and fp and q.get("perplexity") and fp.get("perplexity") else goal(0.03, None, at_least=False)),
                teacher_runtime="pytorch", final_runtime=f"{last.get('runtime') or 'pytorch'} {last.get('precision') or ''}".strip())
-    run_env = Path(run_dir) / "environment.json"     # the code and machine that computed the stages (a resumed run: the first)
-    out["stages_computed_by"] = json.loads(run_env.read_text()).get("workbench_commit") if run_env.exists() else None
+    out["stages_computed_by"] = run_environment(run_dir).get("workbench_commit")
     print(f"teacher ROUGE-L {teacher['rouge_l']:.1f}; {last['stage']}: ROUGE-L {last['rouge_l']:.1f}, "
           f"b1 {last.get('speedup_b1', float('nan')):.2f}x, b8 {last.get('speedup_b8', float('nan')):.2f}x")
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
