@@ -2,7 +2,7 @@
 at one training budget. Writes bench/results/lm.json.
 
     python bench/lm.py [--recipe recipes/smollm2-headlines.yaml] [--methods recipe shrink-fine-tune ...] [--epochs E]
-                       [--layers N] [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
+                       [--layers N] [--quantize token-int8] [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
 
 The methods (the student has the recipe's depth in every one):
 - recipe: the recipe's distill stage as written: the teacher's most influential layers, KD over every position of
@@ -21,7 +21,8 @@ interval, BLEU-4, Sentence-BERT, perplexity of the references, greedy agreement 
 with the teacher in PyTorch; choices (checkpoint, layers kept) read training and validation pairs only. Every method
 records its recipe hash and the commit that computed it; `goals` holds issue 24's goals as {target, measured, met}:
 quality and speed from this run, INT8 and the llama.cpp goals from the results files that measured them (file and
-commit named). --smoke runs every method on a tiny random Llama with SmolLM2's tokenizer (what the tests run).
+commit named). --quantize adds an INT8 stage after each method's training: the INT8 student is scored, timed and
+chosen in the float student's place, whose figures are kept beside it ("float"). --smoke runs every method on a tiny random Llama with SmolLM2's tokenizer (what the tests run).
 """
 import argparse
 import atexit
@@ -41,7 +42,7 @@ from autoglm_workbench.files import recipes_folder
 from autoglm_workbench.lm_run import decoder_data
 from autoglm_workbench.models import resolve_model_path
 from autoglm_workbench.pipeline import run
-from autoglm_workbench.recipe import Recipe, with_fields
+from autoglm_workbench.recipe import QUANT_SCHEMES, Recipe, with_fields
 from autoglm_workbench.store import recipe_hash
 
 COLUMNS = ("val_rouge_l", "rouge_l", "rouge_l_retention", "rouge_l_retention_low", "rouge_l_retention_high", "bleu4", "sbert",
@@ -54,17 +55,18 @@ OTHER_GOALS = {"lm_int8.json": ("int8_perplexity", "onnx_int8_agreement"),
                "lm_gguf.json": ("llamacpp_speedup_at_least_2_5x", "llamacpp_rouge_l_retention_at_least_90pct")}
 
 
-def method_recipe(recipe: Recipe, method: str, epochs: float, teacher_layers: int) -> Recipe:
-    "The recipe of one method: its distill (or prune) stage only, trained for `epochs`."
+def method_recipe(recipe: Recipe, method: str, epochs: float, teacher_layers: int, quantize: str | None = None) -> Recipe:
+    "The recipe of one method: its distill (or prune) stage only, trained for `epochs`, then INT8 by `quantize` where given."
+    tail, int8 = (["quantize"], {"quantize.scheme": quantize}) if quantize else ([], {})
     if method == "depth-pruned":
         n = recipe.student.num_layers
-        return with_fields(recipe, NO_KD | {"stages": ["prune"], "prune.layers": (teacher_layers - n) / teacher_layers,
-                                            "prune.heads": 0.0, "prune.ffn": 0.0, "prune.recovery_epochs": epochs})
+        return with_fields(recipe, NO_KD | int8 | {"stages": ["prune", *tail], "prune.layers": (teacher_layers - n) / teacher_layers,
+                                                   "prune.heads": 0.0, "prune.ffn": 0.0, "prune.recovery_epochs": epochs})
     fields = {"recipe": {}, "shrink-fine-tune": SPREAD | NO_KD,
               "word-kd": SPREAD | {"distill.kd_positions": "target", "distill.hidden_weight": 0.0},
               "sequence-kd": SPREAD | NO_KD | {"distill.targets": "teacher"}}[method]
     train = dataclasses.asdict(recipe.distill.train) | dict(epochs=epochs)
-    return with_fields(recipe, fields | {"stages": ["distill"], "distill.train": train})
+    return with_fields(recipe, fields | int8 | {"stages": ["distill", *tail], "distill.train": train})
 
 
 def other_goals(smoke: bool) -> dict:
@@ -90,6 +92,8 @@ def main() -> None:
     p.add_argument("--epochs", type=float, default=None, help="training epochs of every method (default: the recipe's distill epochs)")
     p.add_argument("--run-root", default="runs/bench-lm", help="one run folder per method under it, resumed when it holds the same recipe")
     p.add_argument("--reuse", nargs="*", default=[], help="other run folders whose finished teacher stage (same settings) is copied")
+    p.add_argument("--quantize", default=None, choices=QUANT_SCHEMES, help="an INT8 stage after each method's training, "
+                   "scored and timed in its place (the float student's figures are kept beside it)")
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm.json)")
     a = p.parse_args()
@@ -108,19 +112,20 @@ def main() -> None:
     folders = {m: root / m for m in a.methods}
     rows, teacher = [], None
     for method in a.methods:
-        r = method_recipe(recipe, method, epochs, teacher_layers)
+        r = method_recipe(recipe, method, epochs, teacher_layers, a.quantize)
         folder = folders[method]
         others = [f for f in folders.values() if f != folder] + [Path(f) for f in a.reuse]
         try: report = run(r, run_dir=folder, store=False, reuse=others)
         except ConfigError as e: p.error(f"--methods {method} (recipe {a.recipe}): {e}")
         stages = {stage: row.to_dict() for stage, row in report.table.iterrows()}
-        student = stages[r.stages[-1]]
+        student, trained = stages[r.stages[-1]], r.stages[0]
         env = run_environment(folder)
         teacher = teacher or {k: figure(stages["teacher"].get(k)) for k in COLUMNS}
         rows.append(dict(method=method, recipe_hash=recipe_hash(r), run_dir=None if a.smoke else str(folder),
                          computed_by=env.get("workbench_commit"), cpu_features=env.get("cpu_features"),
-                         layers=AutoConfig.from_pretrained(folder / "stages" / f"1-{r.stages[-1]}" / "model").num_hidden_layers)
-                    | {k: figure(student.get(k)) for k in COLUMNS})
+                         layers=AutoConfig.from_pretrained(folder / "stages" / f"1-{trained}" / "model").num_hidden_layers)
+                    | {k: figure(student.get(k)) for k in COLUMNS}
+                    | ({"float": {k: figure(stages[trained].get(k)) for k in COLUMNS}} if a.quantize else {}))
         print(f"{method}: " + ", ".join(f"{k} {rows[-1][k]:.3g}" for k in ("rouge_l", "rouge_l_retention", "speedup_b1", "speedup_b8")
                                           if rows[-1][k] is not None), flush=True)
     best = max(rows, key=lambda row: row["val_rouge_l"] if row["val_rouge_l"] is not None else -math.inf)   # chosen on validation
@@ -129,6 +134,7 @@ def main() -> None:
                  speedup_b1_at_least_2_5x=goal(2.5, best["speedup_b1"]) | dict(method=best["method"]),
                  speedup_b8_at_least_2_5x=goal(2.5, best["speedup_b8"]) | dict(method=best["method"])) | other_goals(a.smoke)
     out = dict(benchmark="lm", smoke=a.smoke, recipe=recipe.to_dict(), budget=dict(epochs=epochs, train_pairs=len(decoder_data(recipe).train.prompts)),
+               quantize=a.quantize,
                teacher_layers=teacher_layers, teacher=teacher, methods=rows, best_on_validation=best["method"], goals=goals,
                runtime="pytorch (student and teacher, KV cache, timed in turns)")
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
