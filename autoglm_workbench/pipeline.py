@@ -42,6 +42,7 @@ from .lm_run import (decoder_data, decoder_recipe_student, decoder_reference, de
                                       distill_pairs, export_decoder_folder, gguf_decoder_folder, is_decoder_config, load_gguf_stage,
                                       measure_decoder)
 from .quant import load_quantized, quantize, save_quantized
+from .smooth import smooth_quant
 from .recipe import Recipe, flat_fields, quantize_scheme, split_seed
 from .report import RunReport, write_report
 from .store import RunStore, recipe_hash, store_url
@@ -340,7 +341,11 @@ def _quantize(state: StageState, ctx: RunContext, work: Path, out: Path):
     q = ctx.recipe.quantize
     scheme = quantize_scheme(ctx.recipe)
     options = dict(per_channel=q.per_channel) if scheme == "dynamic-int8" else {}    # the others are per channel always
-    save_quantized(quantize(state.float_model, scheme, **options), out / "model", ctx.tokenizer)
+    model = state.float_model
+    if q.smooth_alpha is not None:     # smooth_quant refuses a fold that changes the float model's outputs
+        calibration = importance_batches(ctx.recipe, ctx.data, ctx.tokenizer, q.calibration_examples)
+        model = smooth_quant(model, calibration, alpha=q.smooth_alpha)
+    save_quantized(quantize(model, scheme, **options), out / "model", ctx.tokenizer)
     return {}
 
 # %% ../nbs/50_pipeline.ipynb #18579be5

@@ -168,6 +168,10 @@ class QuantizeConfig(Config):
                        "weight-int8 for a causal LM (per-tensor activation scales break decoders)")
     per_channel: bool = spec(True, doc="one weight scale per output channel (more accurate, same speed); weight-int8 "
                              "and token-int8 always are")
+    smooth_alpha: float | None = spec(None, between(0, 1), doc="causal-lm, INT8 activations: SmoothQuant first, "
+                                      "per-channel scales moved from the activations into the norms and projections "
+                                      "(exact in float), alpha its strength (0.5 in the paper); null: none")
+    calibration_examples: int = spec(64, at_least(1), doc="training pairs whose activation maxima set SmoothQuant's scales")
 
     def check_consistency(self, path,  # dotted prefix of the field names in messages
                           ):
@@ -282,6 +286,16 @@ class Recipe(Config):
         if self.task == "classification" and self.distill.kd_positions != "all":
             raise ConfigError(f"{path}.distill.kd_positions = {self.distill.kd_positions!r}: chooses a causal LM's KD "
                               f"positions; a classifier's KD reads its one output (set {path}.task: causal-lm, or drop it)")
+        q = self.quantize
+        if q.smooth_alpha is not None and self.task == "causal-lm" and quantize_scheme(self) == "weight-int8":
+            raise ConfigError(f"{path}.quantize.smooth_alpha = {q.smooth_alpha:g}: SmoothQuant narrows the range of INT8 "
+                              f"activations, and {path}.quantize.scheme = {q.scheme!r}"
+                              + (" (weight-int8 for a causal LM)" if q.scheme == "auto" else "") + " keeps them float; set "
+                              "scheme: token-int8 (or dynamic-int8), or drop smooth_alpha")
+        if self.task == "classification" and self.quantize.smooth_alpha is not None:
+            raise ConfigError(f"{path}.quantize.smooth_alpha = {self.quantize.smooth_alpha:g}: SmoothQuant folds its scales "
+                              "into the norm before each projection, which pre-norm decoders have; a classifier's INT8 keeps "
+                              f"its per-tensor scales (set {path}.task: causal-lm, or drop it)")
         if self.task == "classification" and self.distill.targets != "references":
             raise ConfigError(f"{path}.distill.targets = {self.distill.targets!r}: sequence-level KD trains a causal LM on "
                               f"its teacher's generations; a classifier learns the labels and the teacher's probabilities "

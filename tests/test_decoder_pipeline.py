@@ -158,3 +158,25 @@ def test_sequence_level_kd_trains_distillation_and_recovery_on_the_teachers_outp
     for learned in seen:                                   # distillation, then the pruned model's recovery
         assert list(zip(learned.train.prompts, learned.train.targets)) == expected
         assert learned.validation == data.validation       # the checkpoint is still chosen on the references
+
+
+@pytest.mark.fast
+def test_smoothquant_before_token_int8_is_what_the_quantize_stage_saves(tmp_path, tiny_decoder):
+    from autoglm_workbench import pipeline
+    from autoglm_workbench.quant import quantize
+    from autoglm_workbench.smooth import smooth_quant
+    teacher, tok = load_pretrained(tiny_decoder, task="causal-lm")
+    d = Recipe.from_yaml(tmp_path / "tiny.yaml").to_dict()
+    r = Recipe.from_dict(d | dict(quantize=dict(scheme="token-int8", smooth_alpha=0.8, calibration_examples=8)))
+    data = pipeline.recipe_data(r)
+    pipeline._quantize(pipeline.StageState(teacher, teacher, tok), pipeline.RunContext(r, data, teacher, tok),
+                       tmp_path / "work", tmp_path / "quantize")
+    saved = load_pretrained(tmp_path / "quantize" / "model", task="causal-lm")[0].eval()
+    calibration = pipeline.importance_batches(r, data, tok, 8)              # the first 8 training pairs
+    probe = {k: v for k, v in calibration[0].items() if k in ("input_ids", "attention_mask")}
+    with torch.no_grad():
+        got = saved(**probe).logits
+        smoothed = quantize(smooth_quant(teacher, calibration, alpha=0.8), "token-int8")(**probe).logits
+        plain = quantize(teacher, "token-int8")(**probe).logits
+    torch.testing.assert_close(got, smoothed, rtol=0, atol=1e-5)
+    assert (got - plain).abs().max() > 1e-3             # the scales were folded in: not the unsmoothed INT8 model
