@@ -2,7 +2,7 @@
 at one training budget. Writes bench/results/lm.json.
 
     python bench/lm.py [--recipe recipes/smollm2-headlines.yaml] [--methods recipe shrink-fine-tune ...] [--epochs E]
-                       [--layers N] [--quantize token-int8] [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
+                       [--layers N] [--quantize token-int8 [--smooth-alpha A]] [--run-root runs/bench-lm] [--reuse RUN_DIR ...] [--smoke]
 
 The methods (the student has the recipe's depth in every one):
 - recipe: the recipe's distill stage as written: the teacher's most influential layers, KD over every position of
@@ -21,8 +21,9 @@ interval, BLEU-4, Sentence-BERT, perplexity of the references, greedy agreement 
 with the teacher in PyTorch; choices (checkpoint, layers kept) read training and validation pairs only. Every method
 records its recipe hash and the commit that computed it; `goals` holds issue 24's goals as {target, measured, met}:
 quality and speed from this run, INT8 and the llama.cpp goals from the results files that measured them (file and
-commit named). --quantize adds an INT8 stage after each method's training: the INT8 student is scored, timed and
-chosen in the float student's place, whose figures are kept beside it ("float"). --smoke runs every method on a tiny random Llama with SmolLM2's tokenizer (what the tests run).
+commit named). --quantize adds an INT8 stage after each method's training (SmoothQuant first with --smooth-alpha):
+the INT8 student is scored, timed and chosen in the float student's place, whose figures are kept beside it ("float").
+--smoke runs every method on a tiny random Llama with SmolLM2's tokenizer (what the tests run).
 """
 import argparse
 import atexit
@@ -55,9 +56,10 @@ OTHER_GOALS = {"lm_int8.json": ("int8_perplexity", "onnx_int8_agreement"),
                "lm_gguf.json": ("llamacpp_speedup_at_least_2_5x", "llamacpp_rouge_l_retention_at_least_90pct")}
 
 
-def method_recipe(recipe: Recipe, method: str, epochs: float, teacher_layers: int, quantize: str | None = None) -> Recipe:
+def method_recipe(recipe: Recipe, method: str, epochs: float, teacher_layers: int, quantize: str | None = None,
+                  smooth_alpha: float | None = None) -> Recipe:
     "The recipe of one method: its distill (or prune) stage only, trained for `epochs`, then INT8 by `quantize` where given."
-    tail, int8 = (["quantize"], {"quantize.scheme": quantize}) if quantize else ([], {})
+    tail, int8 = (["quantize"], {"quantize.scheme": quantize, "quantize.smooth_alpha": smooth_alpha}) if quantize else ([], {})
     if method == "depth-pruned":
         n = recipe.student.num_layers
         return with_fields(recipe, NO_KD | int8 | {"stages": ["prune", *tail], "prune.layers": (teacher_layers - n) / teacher_layers,
@@ -94,6 +96,7 @@ def main() -> None:
     p.add_argument("--reuse", nargs="*", default=[], help="other run folders whose finished teacher stage (same settings) is copied")
     p.add_argument("--quantize", default=None, choices=QUANT_SCHEMES, help="an INT8 stage after each method's training, "
                    "scored and timed in its place (the float student's figures are kept beside it)")
+    p.add_argument("--smooth-alpha", type=float, default=None, help="SmoothQuant before --quantize's INT8, at this strength")
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm.json)")
     a = p.parse_args()
@@ -101,6 +104,8 @@ def main() -> None:
     if recipe.task != "causal-lm": p.error(f"--recipe {a.recipe}: task is {recipe.task!r}; this benchmark compares decoder methods (task: causal-lm)")
     epochs = recipe.distill.train.epochs if a.epochs is None else a.epochs
     if not (math.isfinite(epochs) and epochs > 0): p.error(f"--epochs {a.epochs}: must be a number above 0")
+    if a.smooth_alpha is not None and not a.quantize:
+        p.error(f"--smooth-alpha {a.smooth_alpha}: SmoothQuant prepares an INT8 stage; give --quantize token-int8 (or dynamic-int8)")
     if a.smoke:
         scratch = Path(tempfile.mkdtemp(prefix="smoke-lm-"))
         atexit.register(shutil.rmtree, scratch, True)
@@ -112,7 +117,8 @@ def main() -> None:
     folders = {m: root / m for m in a.methods}
     rows, teacher = [], None
     for method in a.methods:
-        r = method_recipe(recipe, method, epochs, teacher_layers, a.quantize)
+        try: r = method_recipe(recipe, method, epochs, teacher_layers, a.quantize, a.smooth_alpha)
+        except ConfigError as e: p.error(f"--quantize {a.quantize} --smooth-alpha {a.smooth_alpha}: {e}")
         folder = folders[method]
         others = [f for f in folders.values() if f != folder] + [Path(f) for f in a.reuse]
         try: report = run(r, run_dir=folder, store=False, reuse=others)
@@ -134,7 +140,7 @@ def main() -> None:
                  speedup_b1_at_least_2_5x=goal(2.5, best["speedup_b1"]) | dict(method=best["method"]),
                  speedup_b8_at_least_2_5x=goal(2.5, best["speedup_b8"]) | dict(method=best["method"])) | other_goals(a.smoke)
     out = dict(benchmark="lm", smoke=a.smoke, recipe=recipe.to_dict(), budget=dict(epochs=epochs, train_pairs=len(decoder_data(recipe).train.prompts)),
-               quantize=a.quantize,
+               quantize=dict(scheme=a.quantize, smooth_alpha=a.smooth_alpha) if a.quantize else None,
                teacher_layers=teacher_layers, teacher=teacher, methods=rows, best_on_validation=best["method"], goals=goals,
                runtime="pytorch (student and teacher, KV cache, timed in turns)")
     write_results(results_path(__file__, a.out, a.smoke), out, __file__)
