@@ -22,7 +22,8 @@ with the teacher in PyTorch; choices (checkpoint, layers kept) read training and
 records its recipe hash and the commit that computed it; `goals` holds issue 24's goals as {target, measured, met}:
 quality and speed from this run, INT8 and the llama.cpp goals from the results files that measured them (file and
 commit named). --quantize adds an INT8 stage after each method's training (SmoothQuant first with --smooth-alpha):
-the INT8 student is scored, timed and chosen in the float student's place, whose figures are kept beside it ("float").
+the INT8 student is scored, timed and chosen in the float student's place, whose figures are kept beside it ("float"),
+and both get the perplexity of the validation references (`val_perplexity`), which chooses an INT8 policy.
 --smoke runs every method on a tiny random Llama with SmolLM2's tokenizer (what the tests run).
 """
 import argparse
@@ -40,8 +41,9 @@ from transformers import AutoConfig
 from autoglm_workbench.bench import results_path, write_results
 from autoglm_workbench.core import ConfigError
 from autoglm_workbench.files import recipes_folder
+from autoglm_workbench.lm import perplexity
 from autoglm_workbench.lm_run import decoder_data
-from autoglm_workbench.models import resolve_model_path
+from autoglm_workbench.models import load_pretrained, resolve_model_path
 from autoglm_workbench.pipeline import run
 from autoglm_workbench.recipe import QUANT_SCHEMES, Recipe, with_fields
 from autoglm_workbench.store import recipe_hash
@@ -69,6 +71,14 @@ def method_recipe(recipe: Recipe, method: str, epochs: float, teacher_layers: in
               "sequence-kd": SPREAD | NO_KD | {"distill.targets": "teacher"}}[method]
     train = dataclasses.asdict(recipe.distill.train) | dict(epochs=epochs)
     return with_fields(recipe, fields | int8 | {"stages": ["distill", *tail], "distill.train": train})
+
+
+def validation_perplexity(row: dict, recipe: Recipe, folder: Path) -> None:
+    "The float and INT8 students' perplexity of the validation references, added to `row`: how an INT8 policy is chosen (as in bench/lm_int8.py)."
+    pairs = decoder_data(recipe).validation
+    for target, position in ((row["float"], 1), (row, len(recipe.stages))):
+        model, tok = load_pretrained(folder / "stages" / f"{position}-{recipe.stages[position - 1]}" / "model", task="causal-lm")
+        target["val_perplexity"] = perplexity(model.eval(), tok, pairs, max_length=recipe.data.max_length)
 
 
 def other_goals(smoke: bool) -> dict:
@@ -132,6 +142,7 @@ def main() -> None:
                          layers=AutoConfig.from_pretrained(folder / "stages" / f"1-{trained}" / "model").num_hidden_layers)
                     | {k: figure(student.get(k)) for k in COLUMNS}
                     | ({"float": {k: figure(stages[trained].get(k)) for k in COLUMNS}} if a.quantize else {}))
+        if a.quantize: validation_perplexity(rows[-1], r, folder)
         print(f"{method}: " + ", ".join(f"{k} {rows[-1][k]:.3g}" for k in ("rouge_l", "rouge_l_retention", "speedup_b1", "speedup_b8")
                                           if rows[-1][k] is not None), flush=True)
     best = max(rows, key=lambda row: row["val_rouge_l"] if row["val_rouge_l"] is not None else -math.inf)   # chosen on validation
