@@ -276,6 +276,27 @@ def lm_table() -> str:
                            "ms per headline, b1 (speed-up)", "ms per headline, b8 (speed-up)"], rows)
 
 
+def lm_compressed_table() -> str:
+    "The recipe's student, float and with INT8 activations per token, plain and after SmoothQuant (bench/lm.py --quantize); the policy chosen on validation perplexity marked."
+    plain, smooth = (results(name) for name in ("lm_token_int8", "lm_smooth_token_int8"))
+    variants = {"INT8 per token": plain["methods"][0], f"SmoothQuant α={smooth['quantize']['smooth_alpha']:g} + INT8 per token": smooth["methods"][0]}
+    chosen = min(variants, key=lambda k: variants[k]["val_perplexity"])
+    teacher, student = plain["teacher"], plain["methods"][0]["float"]
+    pct = lambda r: f"{r['rouge_l_retention']:.0%} [{100 * r['rouge_l_retention_low']:.0f}–{100 * r['rouge_l_retention_high']:.0f}%]"
+    ppl = lambda r: f"{r['val_perplexity']:.2f} ({100 * (r['val_perplexity'] / student['val_perplexity'] - 1):+.1f}%)"
+    speed = lambda r, b: f"{r[f'latency_b{b}_ms'] / b:.0f} ({r[f'speedup_b{b}']:.2f}×)"
+    rows = [["fine-tuned teacher", str(plain["teacher_layers"]), f"{teacher['val_rouge_l']:.1f}", "–", f"{teacher['rouge_l']:.1f}", "100%",
+             f"{teacher['perplexity']:.2f}", f"{teacher['size_mb']:.0f}", "reference of each row", "reference of each row"],
+            ["student, float", str(plain["methods"][0]["layers"]), f"{student['val_rouge_l']:.1f}", ppl(student), f"{student['rouge_l']:.1f}",
+             pct(student), f"{student['perplexity']:.2f}", f"{student['size_mb']:.0f}", speed(student, 1), speed(student, 8)]]
+    for name, r in variants.items():
+        rows.append([f"student, {name}" + (" (chosen on validation)" if name == chosen else ""), str(r["layers"]), f"{r['val_rouge_l']:.1f}",
+                     ppl(r), f"{r['rouge_l']:.1f}", pct(r), f"{r['perplexity']:.2f}", f"{r['size_mb']:.0f}", speed(r, 1), speed(r, 8)])
+    return markdown_table(["model (PyTorch)", "layers", "ROUGE-L, validation", "perplexity, validation (vs float student)", "ROUGE-L, test",
+                           "of the teacher's [95% interval]", "perplexity, test", "MB", "ms per headline, b1 (speed-up)",
+                           "ms per headline, b8 (speed-up)"], rows)
+
+
 def families_table() -> str:
     "Which stages each model family takes (bench/families.py): run, refused before any work (and why), or crashed."
     d = results("families")
@@ -360,7 +381,7 @@ def lm_gguf_table() -> str:
 
 TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
-          "presets": presets_table, "lm": lm_table, "lm-int8": lm_int8_table, "lm-recipe": lm_recipe_table,
+          "presets": presets_table, "lm": lm_table, "lm-compressed": lm_compressed_table, "lm-int8": lm_int8_table, "lm-recipe": lm_recipe_table,
           "lm-depth": lm_depth_table, "lm-gguf": lm_gguf_table}
 
 
