@@ -338,8 +338,12 @@ def lm_recipe_table() -> str:
         return f"{100 * r['rouge_l_retention']:.0f}%{band}"
     def runtime(r):
         if r.get("runtime"): return f"{r['runtime']} {r['precision']}"
-        return "pytorch, INT8 weights" if r["stage"] == "quantize" else "pytorch"
-    def speed(r, b):
+        if r["stage"] != "quantize": return "pytorch"
+        q = d["recipe"]["quantize"]
+        int8 = {"token-int8": "INT8 per token", "dynamic-int8": "dynamic INT8"}.get(q["scheme"], "INT8 weights")
+        return f"pytorch, {'SmoothQuant + ' if q.get('smooth_alpha') is not None else ''}{int8}"
+    def speed(r, b):   # the teacher is timed in turns with each stage: a copied teacher stage's own time is another run's
+        if r["stage"] == "teacher": return "reference of each row"
         ms = r.get(f"latency_b{b}_ms")
         return "–" if ms is None else f"{ms / b:.0f} ({r[f'speedup_b{b}']:.2f}×)"
     rows = [[r["stage"], runtime(r), num(r["rouge_l"], ".1f"), retention(r), num(r.get("bleu4"), ".1f"), num(r.get("sbert"), ".1f"),
@@ -367,16 +371,18 @@ def lm_depth_table() -> str:
 
 
 def lm_gguf_table() -> str:
-    "llama.cpp on the teacher's F16 GGUF and the student's Q8_0 GGUF (bench/lm_gguf.py): quality and ms per headline."
-    d = results("lm_gguf")
-    rows = [[name, f"{d['layers'][name]}", d["files"][name]["precision"].upper(), f"{d['files'][name]['size_mb']:.0f}",
-             f"{d['rouge_l'][name]:.1f}",
-             "100%" if name == "teacher" else f"{100 * d['rouge_l_retention']:.0f}% [{100 * d['rouge_l_retention_interval'][0]:.0f}–"
-                                              f"{100 * d['rouge_l_retention_interval'][1]:.0f}%]",
-             f"{d['ms_per_headline'][name]:.0f}", f"{d['first_token_ms'][name]:.0f}",
-             "1.00×" if name == "teacher" else f"{d['speedup_per_headline']:.2f}×"] for name in ("teacher", "student")]
+    "llama.cpp on the teacher's F16 GGUF and a student's Q8_0 GGUF (bench/lm_gguf.py), one pair of rows a run (each timed in turns): quality and ms per headline."
+    rows = []
+    for file in ("lm_gguf", "lm_gguf_20_layers"):
+        d = results(file)
+        rows += [[name, f"{d['layers'][name]}", d["files"][name]["precision"].upper(), f"{d['files'][name]['size_mb']:.0f}",
+                  f"{d['rouge_l'][name]:.1f}",
+                  "100%" if name == "teacher" else f"{100 * d['rouge_l_retention']:.0f}% [{100 * d['rouge_l_retention_interval'][0]:.0f}–"
+                                                   f"{100 * d['rouge_l_retention_interval'][1]:.0f}%]",
+                  f"{d['ms_per_headline'][name]:.0f}", f"{d['first_token_ms'][name]:.0f}",
+                  "1.00×" if name == "teacher" else f"{d['speedup_per_headline']:.2f}×", f"`{file}.json`"] for name in ("teacher", "student")]
     return markdown_table(["model", "layers", "GGUF", "MB", "ROUGE-L (llama.cpp)", "of the teacher's [95% interval]",
-                           "ms per headline", "ms to first token", "speed-up"], rows)
+                           "ms per headline", "ms to first token", "speed-up", "run"], rows)
 
 
 TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
