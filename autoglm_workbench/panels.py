@@ -109,20 +109,27 @@ class LiveChart(anywidget.AnyWidget):
         spec = chart.properties(datasets=rows, autosize=alt.AutoSizeParams(type="pad", resize=True)).to_dict()
         super().__init__(spec=spec, data=rows, params=dict(params or {}))
 
-    def update(self, **frames,  # data set name -> DataFrame
+    def update(self, params: dict | None = None,  # parameter name -> value, set in the same message as the data (`set`)
+               **frames,  # data set name -> DataFrame
                ):
-        "Replace named data sets; the page swaps their rows into the running view."
+        "Replace named data sets (and set `params`) in one message: the page draws the new marks and titles together."
         unknown = set(frames) - set(self.frames)
         if unknown: raise InputError(f"data sets {sorted(unknown)}: this chart draws {sorted(self.frames)}")
-        self.frames.update(frames)
-        self.data = {**self.data, **{k: records(v) for k, v in frames.items()}}
+        self._check_params(params or {})
+        with self.hold_sync():     # two messages would let the page show new marks under an old title for a moment
+            self.frames.update(frames)
+            self.data = {**self.data, **{k: records(v) for k, v in frames.items()}}
+            if params: self.params = {**self.params, **params}
+
+    def _check_params(self, params: dict):
+        unknown = set(params) - set(self.params)
+        if unknown: raise InputError(f"parameters {sorted(unknown)}: this chart has {sorted(self.params)}")
+        _check_json(params)
 
     def set(self, **params,  # parameter name -> value
             ):
         "Set parameters (a rule's position, a title's number): the page updates the signals, nothing is recomputed."
-        unknown = set(params) - set(self.params)
-        if unknown: raise InputError(f"parameters {sorted(unknown)}: this chart has {sorted(self.params)}")
-        _check_json(params)
+        self._check_params(params)
         self.params = {**self.params, **params}
 
     @property
@@ -270,10 +277,10 @@ def kd_panel(student_logits,  # the student's logits `[B, C]`
     live = LiveChart(spec, {k: frames[k] for k in ("softened", "terms", "gradients")}, params=dict(T=temp.value, kd_alpha=alpha.value))
     def on_alpha(change):
         frames["terms"] = kd_terms_frame(student_logits, teacher_logits, labels, temps, change["new"])
-        live.update(terms=frames["terms"]); live.set(kd_alpha=change["new"])
+        live.update(terms=frames["terms"], params=dict(kd_alpha=change["new"]))
     def on_temp(change):
         frames["softened"] = softened_frame(teacher_logits, change["new"], label_names, example_names)
-        live.update(softened=frames["softened"]); live.set(T=change["new"])
+        live.update(softened=frames["softened"], params=dict(T=change["new"]))
     alpha.observe(on_alpha, "value"); temp.observe(on_temp, "value")
     return Panel("kd", [w.HBox([alpha, temp]), live], dict(alpha=alpha, T=temp), dict(kd=live), frames)
 
@@ -324,7 +331,7 @@ def alignment_panel(cka: pd.DataFrame,  # CKA of every (student layer, teacher l
             return
         frames.update(layer_map=layer_map_frame(layer_map), score=map_score(cka, layer_map), error=None)
         message.value = ""
-        live.update(layer_map=frames["layer_map"]); live.set(map_score=frames["score"])
+        live.update(layer_map=frames["layer_map"], params=dict(map_score=frames["score"]))
     pick.observe(draw, "value")
     return Panel("alignment", [pick, message, live], dict(layer_map=pick), dict(cka=live), frames)
 
@@ -406,7 +413,7 @@ def mgad_panel(student_attn,  # the student's attention maps of one example, one
         links.value = links_html(frames["links"])
     def on_terms(change):
         compute_terms()
-        if frames["error"] is None: bars.update(terms=frames["terms"]); bars.set(mgad_ymax=frames["ymax"])
+        if frames["error"] is None: bars.update(terms=frames["terms"], params=dict(mgad_ymax=frames["ymax"]))
         show()
     def on_view(change):
         compute_attention(); heat.update(attention=frames["attention"])
@@ -585,10 +592,10 @@ def deployment_panel(table: pd.DataFrame,  # a `runtime_table`
                         dict(errors=errors, histogram=frames["histogram"]), params=dict(chosen_layer=worst))
     def on_runtimes(change):
         frames["runtimes"] = runtime_rows(table.loc[list(pick.value)], batch.value)
-        runtimes.update(runtimes=frames["runtimes"]); runtimes.set(batch_size=batch.value)
+        runtimes.update(runtimes=frames["runtimes"], params=dict(batch_size=batch.value))
     def on_layer(change):
         frames["histogram"] = weight_histogram_frame(float_model, quantized, layer.value)
-        weights.update(histogram=frames["histogram"]); weights.set(chosen_layer=layer.value)
+        weights.update(histogram=frames["histogram"], params=dict(chosen_layer=layer.value))
     for x in (pick, batch): x.observe(on_runtimes, "value")
     layer.observe(on_layer, "value")
     return Panel("deployment", [w.HBox([pick, batch]), runtimes, layer, weights], dict(runtimes=pick, batch=batch, layer=layer),
@@ -649,7 +656,7 @@ def runs_panel(store: RunStore | None = None,  # the run store (default: this pr
     empty = W.HTML("" if len(stages) else f"<em>No runs in {html.escape(store.engine.url.render_as_string(hide_password=True))} yet: <code>autoglm run</code> adds one.</em>")
     def redraw(_):
         frames["points"] = points()
-        view.update(points=frames["points"]); view.set(batch=batch_of(latency.value))
+        view.update(points=frames["points"], params=dict(batch=batch_of(latency.value)))
     for control in (label, status, latency): control.observe(redraw, names="value")
     return Panel("runs", [W.HBox([label, status, latency]), empty, view], dict(label=label, status=status, latency=latency),
                  dict(runs=view), frames)
@@ -704,6 +711,6 @@ def decoder_kd_panel(teacher,  # the teacher model (frozen)
         c = cached[pick.value]
         if pos.max != len(c["tokens"]) - 1: pos.max = len(c["tokens"]) - 1
         frames.update(bars=next_token_frame(c, pos.value, temp.value, tokenizer, k), kl=token_kl_frame(c, temp.value))
-        live.update(**frames); live.set(position=pos.value, T=temp.value)
+        live.update(params=dict(position=pos.value, T=temp.value), **frames)
     for c in (pick, pos, temp): c.observe(redraw, "value")
     return Panel("decoder-kd", [w.HBox([pick, pos, temp]), live], dict(pair=pick, position=pos, T=temp), dict(decoder=live), frames)
