@@ -23,6 +23,22 @@ from autoglm_workbench.bench import results_path, write_results  # noqa: E402
 GOAL_MS = 150
 
 
+def timed_action(nb: LabNotebook, report: dict, panel: str, step: int) -> tuple[float, int]:
+    "One action on `panel` (`step` even: forwards, odd: back): ms to the chart's new marks, bytes the kernel sent the page."
+    before = report["ws_bytes_received"]
+    ms = nb.redraw(panel, step)
+    return ms, report["ws_bytes_received"] - before
+
+
+def summary(times: dict[str, list[float]], sent: dict[str, list[int]], *, quick: bool, smoke: bool, offsite: list) -> dict:
+    "The results of `timed_action`s on every panel: each panel's median, p90 and max against the goal."
+    rows = {k: dict(median_ms=statistics.median(v), p90_ms=sorted(v)[int(0.9 * (len(v) - 1))], max_ms=max(v), actions=len(v),
+                    median_kb_to_page=statistics.median(sent[k]) / 1024) for k, v in times.items()}
+    return dict(goal_ms=GOAL_MS, met=all(r["p90_ms"] < GOAL_MS for r in rows.values()), panels=rows,
+                teacher="quick" if quick else "demo", browser=Path(CHROMIUM).name, requests_off_loopback=len(offsite),
+                measured="key press (or click) to the chart's new marks, in the page (MutationObserver)", smoke=smoke)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--actions", type=int, default=20)
@@ -42,16 +58,12 @@ def main() -> None:
             if nb.errors(): sys.exit(f"the tour failed: {nb.errors()}")
             for panel in PANELS:
                 for step in range(a.actions):
-                    before = report["ws_bytes_received"]
-                    times[panel].append(nb.redraw(panel, step))
-                    sent[panel].append(report["ws_bytes_received"] - before)
+                    ms, sent_bytes = timed_action(nb, report, panel, step)
+                    times[panel].append(ms)
+                    sent[panel].append(sent_bytes)
                 print(f"{panel}: median {statistics.median(times[panel]):.0f} ms", flush=True)
             offsite = report["offsite"]
-    rows = {k: dict(median_ms=statistics.median(v), p90_ms=sorted(v)[int(0.9 * (len(v) - 1))], max_ms=max(v), actions=len(v),
-                    median_kb_to_page=statistics.median(sent[k]) / 1024) for k, v in times.items()}
-    result = dict(goal_ms=GOAL_MS, met=all(r["p90_ms"] < GOAL_MS for r in rows.values()), panels=rows,
-                  teacher="quick" if a.quick else "demo", browser=Path(CHROMIUM).name, requests_off_loopback=len(offsite),
-                  measured="key press (or click) to the chart's new marks, in the page (MutationObserver)", smoke=a.smoke)
+    result = summary(times, sent, quick=a.quick, smoke=a.smoke, offsite=offsite)
     print("wrote", write_results(results_path(__file__, a.out, a.smoke), result, __file__))
 
 
