@@ -14,6 +14,8 @@ SCRIPTS = sorted(p.stem for p in (ROOT / "bench").glob("*.py"))
 # A script whose smoke run is part of another test: that test opens what the script needs (JupyterLab and the tour
 # for bench/panels.py) and times it with the script's own functions, so it is not started twice.
 RUN_BY = {"panels": ROOT / "tests" / "test_browser_lab.py"}
+# Flags a smoke run adds, where they take a script through more of its code (lm.py: the INT8 stage after each method).
+FLAGS = {"lm": ["--quantize", "token-int8", "--smooth-alpha", "0.8"]}
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +36,15 @@ def test_every_script_is_tested():
 def test_smoke(script, tmp_path, shared_cache):
     out = tmp_path / f"{script}.json"
     env = os.environ | dict(AUTOGLM_CACHE=str(shared_cache), HF_HUB_OFFLINE="1")
-    r = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), "--smoke", "--out", str(out)],
+    flags = ["--smoke", "--out", str(out), *FLAGS.get(script, [])]
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), *flags],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, f"bench/{script}.py --smoke failed:\n{r.stderr[-4000:]}"
     results = json.loads(out.read_text())
     assert results["smoke"] is True
-    assert results["command"] == f"python bench/{script}.py --smoke --out {out}"
+    assert results["command"] == " ".join(["python", f"bench/{script}.py", *flags])
     assert len(results["commit"]) == 40 and results["environment"]["cpu_count"] >= 1
+    if script == "lm":      # the INT8 stage ran after every method: a smaller model, scored on validation beside its float one
+        assert results["quantize"] == dict(scheme="token-int8", smooth_alpha=0.8)
+        assert all(m["size_mb"] < m["float"]["size_mb"] and m["val_perplexity"] > 0 < m["float"]["val_perplexity"]
+                   for m in results["methods"]), results["methods"]
