@@ -2,10 +2,10 @@
 student's Q8_0 GGUF, both generated and timed by llama.cpp itself (llama-cpp-python) in one process, in turns.
 Writes bench/results/lm_gguf.json.
 
-    python bench/lm_gguf.py --run-dir runs/bench-lm-depth/layers-12 [--prompts 16] [--rounds 5] [--threads 2] [--smoke]
+    python bench/lm_gguf.py --run-dir runs/bench-lm-depth/layers-12 [--stage 1-distill] [--prompts 16] [--rounds 5] [--threads 2] [--smoke]
 
 The run folder is a finished decoder run (`autoglm run`, bench/lm_depth.py): its recipe gives the data and the cached
-teacher, its distill stage the student. Both are written as GGUF (`gguf_export.to_gguf`) and checked against PyTorch at
+teacher, its `--stage` (the distill stage by default; a prune stage's model where it pruned further) the student. Both are written as GGUF (`gguf_export.to_gguf`) and checked against PyTorch at
 every position of validation prompts before llama.cpp reads them. Quality: llama.cpp's greedy headline for every test
 prompt (chat-framed ids from the tokenizer, up to the end token or `data.max_new_tokens`), ROUGE-L against the
 references, and the student's retention of the teacher's with a paired bootstrap 95% interval. Speed: ms per headline
@@ -63,9 +63,26 @@ def _ban(token: int):
     return LogitsProcessorList([ban])
 
 
+def time_headlines(models: dict, prompts: list[list[int]], max_new: int, eos: int, rounds: int) -> tuple[dict, dict, dict]:
+    """Milliseconds per headline of `max_new` tokens (median and p90) and to the first token (median), each model's
+    llama.cpp loop on every prompt from an empty KV cache, the models in turns every round (the host's drift falls on all)."""
+    per_headline, first = {k: [] for k in models}, {k: [] for k in models}
+    for m in models.values(): headline(m, prompts[0], max_new, banned=eos)      # warm-up: pages mapped, threads started
+    for _ in tqdm(range(rounds), desc="llama.cpp timing rounds", leave=False):
+        for k, m in models.items():
+            for ids in prompts:
+                t0 = time.perf_counter(); headline(m, ids, 1, banned=eos); first[k].append(time.perf_counter() - t0)
+                t0 = time.perf_counter(); n = len(headline(m, ids, max_new, banned=eos)); per_headline[k].append(time.perf_counter() - t0)
+                assert n == max_new, n
+    return ({k: 1000 * statistics.median(v) for k, v in per_headline.items()},
+            {k: 1000 * float(np.percentile(v, 90)) for k, v in per_headline.items()},
+            {k: 1000 * statistics.median(v) for k, v in first.items()})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run-dir", default="runs/bench-lm-depth/layers-12", help="a finished decoder run: its recipe and distill stage")
+    p.add_argument("--stage", default="1-distill", help="the run's stage whose model is the student (its folder under stages/)")
     p.add_argument("--prompts", type=int, default=16, help="test prompts timed")
     p.add_argument("--rounds", type=int, default=5, help="timing rounds, the models in turns")
     p.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
@@ -83,10 +100,13 @@ def main() -> None:
         a.prompts, a.rounds = 2, 1
     else:
         folder = Path(a.run_dir)
-        trained = folder / "stages" / "1-distill" / "model"
-        if not (folder / "config.yaml").exists() or not trained.exists():
-            p.error(f"--run-dir {a.run_dir}: not a finished decoder run (it needs config.yaml and stages/1-distill/model; "
-                    "make one with `autoglm run recipes/smollm2-headlines.yaml` or bench/lm_depth.py)")
+        trained = folder / "stages" / a.stage / "model"
+        if not (folder / "config.yaml").exists():
+            p.error(f"--run-dir {a.run_dir}: not a decoder run (no config.yaml; make one with `autoglm run "
+                    "recipes/smollm2-headlines.yaml` or bench/lm_depth.py)")
+        if not trained.exists():
+            have = sorted(d.name for d in (folder / "stages").glob("*") if (d / "model").exists())
+            p.error(f"--stage {a.stage}: {a.run_dir} has no finished stage of that name; its stages with a model: {have}")
         recipe = Recipe.from_yaml(folder / "config.yaml")
         if recipe.task != "causal-lm":
             p.error(f"--run-dir {a.run_dir}: its recipe's task is {recipe.task!r}; llama.cpp runs a causal-lm run's decoder")
@@ -99,7 +119,8 @@ def main() -> None:
              "student": to_gguf(student, tok, folder / "gguf" / "student-q8_0.gguf", "q8_0")}
     checks = {name: validate_gguf(path, model, tok, data.validation.prompts[:8], min_top1=0.9, max_length=recipe.data.max_length)
               for (name, path), model in zip(files.items(), (teacher, student))}
-    out = dict(benchmark="lm_gguf", smoke=a.smoke, run_dir=None if a.smoke else str(folder), recipe=recipe.to_dict(),
+    out = dict(benchmark="lm_gguf", smoke=a.smoke, run_dir=None if a.smoke else str(folder), stage=None if a.smoke else a.stage,
+               recipe=recipe.to_dict(),
                layers=dict(teacher=teacher.config.num_hidden_layers, student=student.config.num_hidden_layers),
                files={k: dict(precision=("f16", "q8_0")[i], size_mb=checks[k]["size_mb"],
                               top1_agreement_with_pytorch=checks[k]["top1_agreement"]) for i, k in enumerate(files)},
@@ -120,23 +141,13 @@ def main() -> None:
     scores = {k: rouge_l_scores(v, data.test.targets) for k, v in texts.items()}
     low, high = bootstrap_ratio(scores["student"], scores["teacher"], seed=recipe.seed)
     timed = prompts[:a.prompts]
-    per_headline, first = {k: [] for k in models}, {k: [] for k in models}
-    eos = tok.eos_token_id
-    for k, m in models.items(): headline(m, timed[0], max_new, banned=eos)      # warm-up: pages mapped, threads started
-    for _ in tqdm(range(a.rounds), desc="llama.cpp timing rounds", leave=False):
-        for k, m in models.items():       # in turns: the host's drift falls on both
-            for ids in timed:
-                t0 = time.perf_counter(); headline(m, ids, 1, banned=eos); first[k].append(time.perf_counter() - t0)
-                t0 = time.perf_counter(); n = len(headline(m, ids, max_new, banned=eos)); per_headline[k].append(time.perf_counter() - t0)
-                assert n == max_new, n
-    ms = {k: 1000 * statistics.median(v) for k, v in per_headline.items()}
-    ms_first = {k: 1000 * statistics.median(v) for k, v in first.items()}
+    ms, p90, ms_first = time_headlines(models, timed, max_new, tok.eos_token_id, a.rounds)
     rouge = {k: float(v.mean()) for k, v in scores.items()}
     retention = rouge["student"] / rouge["teacher"] if rouge["teacher"] else None
     speedup = ms["teacher"] / ms["student"]
     out |= dict(llama_cpp=llama_cpp.__version__, test_examples=len(prompts), max_new_tokens=max_new, max_length=ml,
                 rouge_l=rouge, rouge_l_retention=retention, rouge_l_retention_interval=[None if np.isnan(v) else v for v in (low, high)],
-                ms_per_headline=ms, p90_ms_per_headline={k: 1000 * float(np.percentile(v, 90)) for k, v in per_headline.items()},
+                ms_per_headline=ms, p90_ms_per_headline=p90,
                 first_token_ms=ms_first, speedup_per_headline=speedup, tokens_per_second={k: 1000 * max_new / v for k, v in ms.items()},
                 timed_prompts=len(timed), rounds=a.rounds,
                 goals=dict(llamacpp_speedup_at_least_2_5x=goal(2.5, speedup),

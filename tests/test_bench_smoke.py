@@ -26,7 +26,7 @@ def shared_cache(tmp_path_factory):
 
 @pytest.mark.fast
 def test_every_script_is_tested():
-    assert set(SCRIPTS) >= {"compare", "distill", "gpu", "lm", "lm_depth", "lm_gguf", "lm_int8", "lm_recipe", "mgad", "overhead", "panels", "pipeline", "presets",
+    assert set(SCRIPTS) >= {"compare", "distill", "gpu", "lm", "lm_depth", "lm_gguf", "lm_gguf_shapes", "lm_int8", "lm_recipe", "mgad", "overhead", "panels", "pipeline", "presets",
                             "prune", "quant", "search"}, SCRIPTS
     for script, test in RUN_BY.items():
         assert f'"bench" / "{script}.py"' in test.read_text(), f"{test.name} no longer runs bench/{script}.py"

@@ -385,10 +385,21 @@ def lm_gguf_table() -> str:
                            "ms per headline", "ms to first token", "speed-up", "run"], rows)
 
 
+def lm_gguf_shapes_table() -> str:
+    "llama.cpp's speed of student shapes before training (bench/lm_gguf_shapes.py), all timed in turns with the F16 teacher."
+    d = results("lm_gguf_shapes")
+    rows = [[("teacher (F16)" if name == "teacher" else f"{r['layers']} layers × {r['ffn']} FFN neurons (Q8_0)"),
+             f"{r['parameters'] / 1e6:.0f}M", f"{r['size_mb']:.0f}", f"{r['first_token_ms']:.0f}", f"{r['ms_per_headline']:.0f}",
+             f"{r['speedup_per_headline']:.2f}×", "–" if name == "teacher" else ("yes" if r["goal"]["met"] else "no")]
+            for name, r in d["shapes"].items()]
+    return markdown_table(["shape", "parameters", "MB", "ms to first token", "ms per headline", "speed-up", "≥ 2.5×"], rows)
+
+
 TABLES = {"demo": demo_table, "families": families_table, "pipeline": pipeline_table, "pipeline-front": pipeline_front_table, "search": search_table, "prune": prune_table, "quant": quant_table, "mgad": mgad_table, "panels": panels_table,
           "compare_main": compare_main_table, "compare_flops": compare_flops_table, "compare_cross": compare_cross_table,
           "presets": presets_table, "lm": lm_table, "lm-compressed": lm_compressed_table, "lm-int8": lm_int8_table, "lm-recipe": lm_recipe_table,
-          "lm-depth": lm_depth_table, "lm-gguf": lm_gguf_table}
+          "lm-depth": lm_depth_table, "lm-gguf": lm_gguf_table,
+          "lm-gguf-shapes": lm_gguf_shapes_table}
 
 
 def fill(text: str) -> str:
