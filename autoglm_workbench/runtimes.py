@@ -59,6 +59,7 @@ def build_artifact(model: nn.Module,  # the float PyTorch model
                    per_channel: bool = True,  # INT8 weight scales per output channel
                    fuse: bool = True,  # ONNX Runtime: fuse attention, LayerNorm and GELU where the family allows
                    work=None,  # scratch folder for intermediate graphs (default: a temporary one)
+                   graphs: dict | None = None,  # ONNX graphs of this model and sample shared between calls ('plain', 'fused' -> file), filled as made
                    ) -> tuple:
     "Export `model` for one runtime at one precision into `folder`: the runtime's model and what deploy.json records."
     if runtime not in RUNTIME_PRECISIONS:
@@ -71,20 +72,27 @@ def build_artifact(model: nn.Module,  # the float PyTorch model
     if work is None:           # intermediate graphs in a scratch folder removed afterwards
         with tempfile.TemporaryDirectory(prefix="export-") as scratch:
             return build_artifact(model, tokenizer, runtime, precision, folder, sample=sample, calibration=calibration,
-                                  max_length=max_length, per_channel=per_channel, fuse=fuse, work=scratch)
+                                  max_length=max_length, per_channel=per_channel, fuse=fuse, work=scratch, graphs=graphs)
     folder, work = Path(folder), Path(work)
     folder.mkdir(parents=True, exist_ok=True); work.mkdir(parents=True, exist_ok=True)
     batches = lambda: calibration_batches(tokenizer, list(calibration), max_length)
+
+    def graph(kind: str) -> Path:
+        "The float ONNX graph, fused by ONNX Runtime's optimizer or plain: exported once for every call sharing `graphs`."
+        if graphs is not None and kind in graphs and Path(graphs[kind]).exists(): return Path(graphs[kind])
+        path = (ort_optimize if kind == "fused" else to_onnx)(model, work / f"model.{kind}.onnx", sample)
+        if graphs is not None: graphs[kind] = path
+        return path
+
     if runtime == "onnxruntime":
         fused = fuse and precision != "int8-static" and getattr(model.config, "model_type", None) in ORT_OPTIMIZER_TYPES
-        fp32 = folder / "model.onnx" if precision == "fp32" else work / "model.fp32.onnx"
-        (ort_optimize if fused else to_onnx)(model, fp32, sample)
-        if precision == "int8": ort_quantize_dynamic(fp32, folder / "model.onnx", per_channel=per_channel)
-        if precision == "int8-static": qdq_quantize(fp32, folder / "model.onnx", batches(), per_channel=per_channel)
-        return OnnxModel(folder / "model.onnx"), dict(runtime=runtime, precision=precision, fused=fused)
+        fp32, out = graph("fused" if fused else "plain"), folder / "model.onnx"
+        if precision == "fp32": shutil.copyfile(fp32, out)
+        if precision == "int8": ort_quantize_dynamic(fp32, out, per_channel=per_channel)
+        if precision == "int8-static": qdq_quantize(fp32, out, batches(), per_channel=per_channel)
+        return OnnxModel(out), dict(runtime=runtime, precision=precision, fused=fused)
     if runtime == "openvino":
-        xml = to_openvino(to_onnx(model, work / "model.fp32.onnx", sample), folder, precision,
-                          batches() if precision == "int8" else None)
+        xml = to_openvino(graph("plain"), folder, precision, batches() if precision == "int8" else None)
         inference = INFERENCE_PRECISIONS[precision]
         return (OpenVinoModel(xml, inference, threads=torch.get_num_threads()),
                 dict(runtime=runtime, precision=precision, inference_precision=inference, fused=None))
@@ -164,6 +172,7 @@ def choose_runtime(model: nn.Module,  # the float PyTorch model to export
     texts = calibration_texts(train, calibration_examples)
     sample = tokenize(tokenizer, validation.texts[:8], max_length)
     rows, passed = [dict(candidate=REFERENCE, runtime="pytorch", precision="fp32", status="reference")], {}
+    graphs = {}                 # the model's ONNX graphs, exported once for every candidate built from them
     for c in tqdm(pairs, desc="runtime candidates", leave=False):
         name = f"{c['runtime']} {c['precision']}"
         row = dict(candidate=name, runtime=c["runtime"], precision=c["precision"])
@@ -173,7 +182,7 @@ def choose_runtime(model: nn.Module,  # the float PyTorch model to export
         try:
             m, deploy = build_artifact(model, tokenizer, c["runtime"], c["precision"], out / "model", sample=sample,
                                        calibration=texts, max_length=max_length, per_channel=per_channel, fuse=fuse,
-                                       work=out / "scratch")
+                                       work=work / "graphs", graphs=graphs)
             atomic_write_text(out / "model" / "deploy.json", json.dumps(deploy, indent=1))   # the folder opens as built
             check = validate(m, model, tokenizer, validation, max_length=max_length, name=name,
                              max_accuracy_drop=max_accuracy_drop, min_agreement=min_agreement)

@@ -80,7 +80,7 @@ def paths_for(name, fp32, m, work, qat_epochs, built: dict):
     paths[COMPILED](**sample)                     # Inductor compiles on the first call
     compile_seconds = time.time() - t0
     sizes[COMPILED] = float("nan")                # a compiled graph in memory: nothing on disk to measure
-    ops = {}
+    ops, graphs = {}, {}             # the paths not `choose_runtime`'s share their ONNX export
     for path, (runtime, precision, fuse) in EXPORTS.items():
         if precision == "bf16" and not has_bf16(cpu_features()): continue
         folder = built.get(f"{runtime} {precision}") if fuse else None     # what `runtime: auto` built and timed, opened
@@ -88,7 +88,7 @@ def paths_for(name, fp32, m, work, qat_epochs, built: dict):
         else:
             folder = work / f"{name}-{path.replace(' ', '-')}"
             paths[path], _ = build_artifact(fp32, tok, runtime, precision, folder, sample=sample, calibration=calibration,
-                                            max_length=ml, fuse=fuse, work=work / "scratch")
+                                            max_length=ml, fuse=fuse, work=work / f"{name}-graphs", graphs=graphs)
         sizes[path] = paths[path].size_bytes()
         if runtime == "onnxruntime":
             ops[path] = {op: n for op, n in graph_ops(folder / "model.onnx").items() if op in ORT_OPS}
