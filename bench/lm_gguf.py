@@ -63,6 +63,13 @@ def _ban(token: int):
     return LogitsProcessorList([ban])
 
 
+def timing_arguments(p: argparse.ArgumentParser, split: str, rounds: int) -> None:
+    "The flags of a llama.cpp timing: how many of `split`'s prompts, how many rounds, how many threads."
+    p.add_argument("--prompts", type=int, default=16, help=f"{split} prompts timed")
+    p.add_argument("--rounds", type=int, default=rounds, help="timing rounds, the models in turns")
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
+
+
 def time_headlines(models: dict, prompts: list[list[int]], max_new: int, eos: int, rounds: int) -> tuple[dict, dict, dict]:
     """Milliseconds per headline of `max_new` tokens (median and p90) and to the first token (median), each model's
     llama.cpp loop on every prompt from an empty KV cache, the models in turns every round (the host's drift falls on all)."""
@@ -83,9 +90,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run-dir", default="runs/bench-lm-depth/layers-12", help="a finished decoder run: its recipe and distill stage")
     p.add_argument("--stage", default="1-distill", help="the run's stage whose model is the student (its folder under stages/)")
-    p.add_argument("--prompts", type=int, default=16, help="test prompts timed")
-    p.add_argument("--rounds", type=int, default=5, help="timing rounds, the models in turns")
-    p.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
+    timing_arguments(p, "test", rounds=5)
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, a few pairs, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_gguf.json)")
     a = p.parse_args()

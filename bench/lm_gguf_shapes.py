@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lm_gguf import llama, time_headlines
+from lm_gguf import llama, time_headlines, timing_arguments
 from lm_recipe import goal, load_recipe, smoke_recipe
 
 from autoglm_workbench.bench import results_path, write_results
@@ -51,9 +51,7 @@ def main() -> None:
     p.add_argument("--recipe", default=str(recipes_folder() / "smollm2-headlines.yaml"), help="a causal-lm recipe: its data and (cached) teacher")
     p.add_argument("--shapes", default="20x1536,18x1536,16x1536,14x1536,13x1536,12x1536,20x1024,20x768,18x1024,16x1024",
                    help="LAYERSxFFN, comma-separated")
-    p.add_argument("--prompts", type=int, default=16, help="validation prompts timed")
-    p.add_argument("--rounds", type=int, default=3, help="timing rounds, all files in turns")
-    p.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
+    timing_arguments(p, "validation", rounds=3)
     p.add_argument("--smoke", action="store_true", help="a tiny random decoder, two shapes, temporary folders")
     p.add_argument("--out", default=None, help="results file (default: bench/results/lm_gguf_shapes.json)")
     a = p.parse_args()
