@@ -37,7 +37,7 @@ from autoglm_workbench.data import load_pairs
 from autoglm_workbench.export import ort_quantize_dynamic, ort_quantize_weights
 from autoglm_workbench.lm import (OnnxCausalLM, cached_decoder, distill_decoder, export_decoder, generation_latency,
                                   int8_keep_float, perplexity, prune_batches, validate_generation)
-from autoglm_workbench.models import load_pretrained, tiny_config
+from autoglm_workbench.models import load_pretrained, load_tokenizer, tiny_config
 from autoglm_workbench.quant import quantize
 from autoglm_workbench.smooth import smooth_quant
 
@@ -73,10 +73,12 @@ def main() -> None:
     out_path = results_path(__file__, a.out, a.smoke)
     data = load_pairs("bbc-headlines", seed=0, max_prompt_words=60)
     if a.smoke: data = type(data)(data.name, data.train, data.validation.subset(8), data.test.subset(8), data.stats)
-    base, tok = load_pretrained("smollm2-135m", task="causal-lm")
-    if a.smoke:
+    if a.smoke:     # SmolLM2's vocabulary on a tiny random Llama: the tokenizer is read without loading the weights
+        tok = load_tokenizer("smollm2-135m")
         torch.manual_seed(0)
         base = AutoModelForCausalLM.from_config(tiny_config("llama", vocab_size=tok.vocab_size, max_position_embeddings=512)).eval()
+    else:
+        base, tok = load_pretrained("smollm2-135m", task="causal-lm")
     teacher_data = type(data)(data.name, data.train.subset(a.train), data.validation, data.test, data.stats)
     budget = dict(train_pairs=a.train, teacher_epochs=1, teacher_lr=5e-5, batch_size=8, max_length=max_length, max_prompt_words=60)
     out = dict(benchmark="lm-int8", smoke=a.smoke, budget=budget, calibration_pairs=a.calibration, alphas=a.alphas,
