@@ -18,13 +18,16 @@ from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+try: import fcntl
+except ImportError: fcntl = None     # Windows: cache entries are built without a lock
+
 from .core import ModelError
 from .recipe import Recipe
 
 # %% auto #0
 __all__ = ['CHECKSUMS', 'write_checksums', 'damaged_files', 'DamagedArtifact', 'check_checksums', 'recipes_folder', 'cache_dir',
-           'atomic_write_text', 'atomic_folder', 'cpu_features', 'chosen_elsewhere', 'environment_info', 'RunFolder',
-           'provenance']
+           'atomic_write_text', 'atomic_folder', 'building', 'cpu_features', 'chosen_elsewhere', 'environment_info',
+           'RunFolder', 'provenance']
 
 # %% ../nbs/00b_files.ipynb #dd837c43
 CHECKSUMS = "checksums.json"   # every saved artifact folder records the sha256 of its files here
@@ -101,6 +104,15 @@ def atomic_folder(path,  # the folder to write (replaced whole)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
+
+@contextlib.contextmanager
+def building(path,  # the folder (or file) about to be built, e.g. a cache entry
+            ):
+    "Hold an exclusive lock on `path` while it is checked and built: a second process (or thread) asking for it waits, then finds it built."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as f:
+        if fcntl is not None: fcntl.flock(f, fcntl.LOCK_EX)    # released when the file closes, a crashed holder's too
+        yield path
 
 # %% ../nbs/00b_files.ipynb #c128efcb
 _RECORDED_PACKAGES = ("autoglm_workbench", "torch", "transformers", "tokenizers", "safetensors", "numpy", "pandas")

@@ -27,8 +27,8 @@ from transformers import (AutoModel, AutoModelForCausalLM, AutoModelForSequenceC
 
 from .arch import layer_stack, shared_layers
 from .core import DataError, ModelError, ModelNotFoundError, seed_everything
-from .files import (atomic_folder, atomic_write_text, cache_dir, check_checksums, damaged_files,
-                                     DamagedArtifact)
+from .files import (atomic_folder, atomic_write_text, building, cache_dir, check_checksums,
+                                     damaged_files, DamagedArtifact)
 from .data import match_labels, Split, TextClassificationData, batches, tokenize
 
 # %% auto #0
@@ -37,7 +37,7 @@ __all__ = ['BUNDLED_MODELS', 'ONNX_BUNDLED', 'GGUF_BUNDLED', 'TASKS', 'ARTIFACT_
            'load_pretrained', 'bert_from_onnx', 'load_tokenizer', 'Internals', 'forward_with_internals',
            'trained_max_length', 'predict_logits', 'model_label_names', 'config_label_names', 'label_ids', 'LogitsOnly',
            'accuracy', 'fine_tune', 'tiny_config', 'CachedClassifier', 'cache_key', 'cached_classifier',
-           'model_identity', 'teacher_classifier', 'teacher_as_is', 'uniform_layers', 'check_student_shape',
+           'model_identity', 'fine_tuned_classifier', 'teacher_as_is', 'uniform_layers', 'check_student_shape',
            'make_student', 'student_from_model']
 
 # %% ../nbs/02_models.ipynb #5afdca9e
@@ -475,19 +475,19 @@ def cached_classifier(folder: Path,  # where the classifier is saved
                       task: str = "classification",  # what the model does (`load_pretrained`'s task): 'classification' or 'causal-lm'
                       ) -> CachedClassifier:
     "Load the classifier saved in `folder`, or `build()` it (returning model, tokenizer, metrics) and save it there atomically."
-    folder = Path(folder)
-    if (folder / "trained.json").exists() and not refresh:
-        try:
-            m, t = load_pretrained(folder, task=task)
-            metrics = json.loads((folder / "trained.json").read_text())["metrics"]
-            return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
-        except DamagedArtifact as e:
-            warnings.warn(f"cache entry damaged, rebuilding it: {e}", stacklevel=2)
-    m, t, metrics = build()
-    with atomic_folder(folder) as tmp:
-        m.save_pretrained(tmp); t.save_pretrained(tmp)
-        atomic_write_text(tmp / "trained.json", json.dumps(dict(metrics=metrics, record=record or {}), indent=2, default=str))
-    return CachedClassifier(m.eval(), t, folder, metrics, False)
+    with building(folder) as folder:       # another process building the same entry: wait for it, then load its result
+        if (folder / "trained.json").exists() and not refresh:
+            try:
+                m, t = load_pretrained(folder, task=task)
+                metrics = json.loads((folder / "trained.json").read_text())["metrics"]
+                return CachedClassifier(m.to(device).eval(), t, folder, metrics, True)
+            except DamagedArtifact as e:
+                warnings.warn(f"cache entry damaged, rebuilding it: {e}", stacklevel=2)
+        m, t, metrics = build()
+        with atomic_folder(folder) as tmp:
+            m.save_pretrained(tmp); t.save_pretrained(tmp)
+            atomic_write_text(tmp / "trained.json", json.dumps(dict(metrics=metrics, record=record or {}), indent=2, default=str))
+        return CachedClassifier(m.eval(), t, folder, metrics, False)
 
 def model_identity(path: Path,  # a model folder
                    ) -> dict:
@@ -496,32 +496,38 @@ def model_identity(path: Path,  # a model folder
     return dict(config=json.loads((path / "config.json").read_text()), weights=weights)
 
 # %% ../nbs/02_models.ipynb #8798f74a
-def teacher_classifier(data: TextClassificationData,  # fine-tuned on `data.train`, measured on validation and test
-                       model: str = "minilm-l6",  # the base model: a bundled name or a local folder
-                       *, epochs: float = 2.0,  # training epochs
-                       lr: float = 1e-4,  # learning rate
-                       batch_size: int = 32,  # examples a batch
-                       max_length: int = 128,  # tokens per example (truncated; padded where batched)
-                       warmup_ratio: float = 0.1,  # share of steps with a rising learning rate
-                       weight_decay: float = 0.01,  # AdamW weight decay
-                       seed: int = 0,  # random seed
-                       cache: Path | None = None,  # the cache folder (default: `cache_dir() / 'teachers'`)
-                       refresh: bool = False,  # train again even when a cached result exists
-                       device: str | torch.device = "cpu",  # 'auto', 'cpu', 'cuda' or 'mps'
-                       ) -> CachedClassifier:
-    "Fine-tune `model` on `data.train` (or load the cached result of the same fine-tuning)."
+def fine_tuned_classifier(data: TextClassificationData,  # fine-tuned on `data.train`, measured on validation and test
+                          model: str = "minilm-l6",  # the base model: a bundled name or a local folder
+                          *, num_layers: int | None = None,  # keep this many of its layers, spread uniformly (`make_student`)
+                          examples: int | None = None,  # train on the first `examples` training texts (every class in proportion)
+                          epochs: float = 2.0,  # training epochs
+                          lr: float = 1e-4,  # learning rate
+                          batch_size: int = 32,  # examples a batch
+                          max_length: int = 128,  # tokens per example (truncated; padded where batched)
+                          warmup_ratio: float = 0.1,  # share of steps with a rising learning rate
+                          weight_decay: float = 0.01,  # AdamW weight decay
+                          seed: int = 0,  # random seed (the new classification head's weights too)
+                          cache: Path | None = None,  # the cache folder (default: `cache_dir()`'s 'teachers', or 'students' with `num_layers`)
+                          refresh: bool = False,  # train again even when a cached result exists
+                          device: str | torch.device = "cpu",  # 'auto', 'cpu', 'cuda' or 'mps'
+                          ) -> CachedClassifier:
+    "Fine-tune `model` (or its `num_layers`-layer copy) on `data.train` (or its first `examples`), or load the cached result of the same fine-tuning."
     base = resolve_model_path(model)
     hparams = dict(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
                    weight_decay=weight_decay, seed=seed)
+    shrunk = {k: v for k, v in dict(num_layers=num_layers, examples=examples).items() if v is not None}
     key_src = dict(base=model_identity(base), data=data.fingerprint(), labels=data.label_names, hparams=hparams,
-                   torch=torch.__version__.split("+")[0], transformers=transformers.__version__, format=1)
-    root = Path(cache) if cache is not None else cache_dir() / "teachers"
+                   torch=torch.__version__.split("+")[0], transformers=transformers.__version__, format=1, **shrunk)
+    root = Path(cache) if cache is not None else cache_dir() / ("students" if num_layers is not None else "teachers")
+    train = data.train if examples is None else data.train.subset(examples)
 
     def build():
+        seed_everything(seed)
         m, t = load_pretrained(base, num_labels=data.num_labels, label_names=data.label_names)
+        if num_layers is not None: m = make_student(m, num_layers)
         m.to(device)
         t0 = time.time()
-        losses = fine_tune(m, t, data.train, desc=f"teacher {data.name}", **hparams)
+        losses = fine_tune(m, t, train, desc=f"{'student' if num_layers else 'teacher'} {data.name}", **hparams)
         kw = dict(max_length=max_length, batch_size=64)
         return m, t, dict(val_accuracy=accuracy(m, t, data.validation, desc="teacher: validation", **kw),
                           test_accuracy=accuracy(m, t, data.test, desc="teacher: test", **kw),

@@ -34,7 +34,7 @@ from .measure import measure_stage
 from .metrics import QUALITY_METRICS, StageMetrics
 from .models import (check_student_shape, config_label_names, load_pretrained, make_student, model_label_names,
                                       predict_logits, resolve_model_path, student_from_model, teacher_as_is,
-                                      teacher_classifier)
+                                      fine_tuned_classifier)
 from .prune import save_pruned
 from .importance import CRITERIA, influential_layers, prune_on_batches, scoring_batches
 from .lm import OnnxCausalLM, prune_batches
@@ -74,12 +74,12 @@ def recipe_teacher(recipe: Recipe,  # the recipe: its data, teacher, student, st
                    data: TextClassificationData | None = None,  # its data, when already loaded (default: `recipe_data`)
                    device: str = "cpu",  # where the teacher trains and is returned
                    ):
-    "The recipe's teacher: fine-tuned once per split, then loaded from the cache (`models.teacher_classifier`; a decoder's: `lm_run.decoder_teacher`), or used as it is (`models.teacher_as_is`)."
+    "The recipe's teacher: fine-tuned once per split, then loaded from the cache (`models.fine_tuned_classifier`; a decoder's: `lm_run.decoder_teacher`), or used as it is (`models.teacher_as_is`)."
     if recipe.task == "causal-lm": return decoder_teacher(recipe, data, device)
     if not recipe.teacher.fine_tune:
         return teacher_as_is(recipe_data(recipe) if data is None else data, recipe.teacher.model,
                              max_length=recipe.data.max_length, device=device)
-    return teacher_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
+    return fine_tuned_classifier(recipe_data(recipe) if data is None else data, recipe.teacher.model,
                               max_length=recipe.data.max_length, seed=split_seed(recipe), device=device,
                               **dataclasses.asdict(recipe.teacher.train))
 
