@@ -67,6 +67,10 @@ nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json
 from myst_nb.core.render import NbElementRenderer
 NbElementRenderer.render_nb_finalise = lambda self, metadata: None
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "myst.xref_missing", "misc.highlighting_failure"]
+# One chapter per parallel task. Sphinx reads in batches (13 of the 35 chapters each with 2 jobs): a process that
+# finished its batch sat idle for the last minute while the other ran a whole batch of training chapters.
+import sphinx.builders
+sphinx.builders.make_chunks = lambda docnames, nproc, maxbatch=None: [[name] for name in docnames]
 '''
 
 MATHML = '''"""Math as MathML, which browsers draw themselves: no MathJax from a CDN."""
