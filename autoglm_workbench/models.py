@@ -395,6 +395,7 @@ def fine_tune(model,  # the classifier to train (in place)
               desc: str = "fine-tune",  # the progress bar's label
               ) -> list[float]:
     "Train a classifier on `train` with cross-entropy; returns the loss of every step."
+    if len(train) == 0: raise DataError(f"{desc}: the training split is empty; fine-tuning needs at least one example")
     seed_everything(seed)
     device = next(model.parameters()).device
     steps_per_epoch = math.ceil(len(train) / batch_size)
@@ -512,7 +513,10 @@ def fine_tuned_classifier(data: TextClassificationData,  # fine-tuned on `data.t
                           device: str | torch.device = "cpu",  # 'auto', 'cpu', 'cuda' or 'mps'
                           ) -> CachedClassifier:
     "Fine-tune `model` (or its `num_layers`-layer copy) on `data.train` (or its first `examples`), or load the cached result of the same fine-tuning."
+    if examples is not None and examples < 1:
+        raise DataError(f"examples = {examples}: fine-tuning needs at least 1 training text (the split has {len(data.train)})")
     base = resolve_model_path(model)
+    if num_layers is not None: check_student_shape(transformers.AutoConfig.from_pretrained(base), num_layers)   # before any training
     hparams = dict(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, warmup_ratio=warmup_ratio,
                    weight_decay=weight_decay, seed=seed)
     shrunk = {k: v for k, v in dict(num_layers=num_layers, examples=examples).items() if v is not None}

@@ -63,11 +63,19 @@ def _ban(token: int):
     return LogitsProcessorList([ban])
 
 
+def _at_least_one(text: str) -> int:
+    "argparse type: a whole number >= 1, refused with the value named."
+    try: n = int(text)
+    except ValueError: n = 0
+    if n < 1: raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, at least 1")
+    return n
+
+
 def timing_arguments(p: argparse.ArgumentParser, split: str, rounds: int) -> None:
     "The flags of a llama.cpp timing: how many of `split`'s prompts, how many rounds, how many threads."
-    p.add_argument("--prompts", type=int, default=16, help=f"{split} prompts timed")
-    p.add_argument("--rounds", type=int, default=rounds, help="timing rounds, the models in turns")
-    p.add_argument("--threads", type=int, default=2, help="llama.cpp's threads")
+    p.add_argument("--prompts", type=_at_least_one, default=16, help=f"{split} prompts timed")
+    p.add_argument("--rounds", type=_at_least_one, default=rounds, help="timing rounds, the models in turns")
+    p.add_argument("--threads", type=_at_least_one, default=2, help="llama.cpp's threads")
 
 
 def time_headlines(models: dict, prompts: list[list[int]], max_new: int, eos: int, rounds: int) -> tuple[dict, dict, dict]:

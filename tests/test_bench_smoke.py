@@ -48,3 +48,11 @@ def test_smoke(script, tmp_path, shared_cache):
         assert results["quantize"] == dict(scheme="token-int8", smooth_alpha=0.8)
         assert all(m["size_mb"] < m["float"]["size_mb"] and m["val_perplexity"] > 0 < m["float"]["val_perplexity"]
                    for m in results["methods"]), results["methods"]
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("script, flag, value", [("lm_gguf", "--rounds", "0"), ("lm_gguf_shapes", "--prompts", "-3"),
+                                                 ("lm_gguf_shapes", "--threads", "two")])
+def test_llama_cpp_timing_flags_refuse_what_cannot_be_timed(script, flag, value):
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / f"{script}.py"), flag, value], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and f"argument {flag}: '{value}': give a whole number, at least 1" in r.stderr, r.stderr[-1500:]
